@@ -1,0 +1,166 @@
+"""What every builder shares: argument validation, the input, the classification head and weight loading.
+
+Each builder follows the same body order: ``check_args`` → ``model_input`` → stem → stages → ``classifier_head``
+→ ``finalize``. Validation errors share one format: the argument, what is allowed, and the value received.
+
+Layer-name scheme (enforced by a registry-wide test: no layer keeps an automatic Keras name):
+``stem_*`` for the stem, ``stage{S}_block{B}_{op}`` inside stages (ops such as ``conv1``, ``bn1``, ``relu1``,
+``add``, ``out``), ``avg_pool`` / ``max_pool`` for global pooling, ``head_dropout`` and ``predictions`` for the head (a
+name equal to a layer class's automatic name, such as ``flatten`` or ``dropout``, is not allowed).
+Feature taps (``registry.FeatureTap``) are layer names from this scheme.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import keras
+
+COMMON_ARGS_DOC = """
+    Standard arguments (shared by every kerazoo builder, keyword-only):
+        include_top: whether to end with the classifier (global pooling, optional dropout, Dense "predictions").
+            Default True.
+        weights: None (random initialization, the default) or the path to a local weights file
+            (``.weights.h5``). ``"imagenet"`` cannot be downloaded here and raises an error saying so. When a
+            ``PATH.sha256`` file sits beside the weights file, its hash is checked before loading.
+        input_tensor: optional Keras tensor to use as the model's input.
+        input_shape: (height, width, channels), channels-last. Default: the paper's input size. Any size the
+            architecture admits, with 1 or 3 channels.
+        pooling: with include_top=False, None (4-D feature map), "avg" or "max" (2-D pooled features).
+        classes: number of classes of the classifier. Default: that of the paper's dataset.
+        classifier_activation: activation of the "predictions" layer: "softmax" (default), None for logits, or
+            any Keras activation name.
+        name: the model's name.
+
+    Returns:
+        A functional ``keras.Model``.
+"""
+
+
+def _arg_error(arg: str, allowed: str, value) -> ValueError:
+    return ValueError(f"Invalid {arg}: expected {allowed}. Received: {arg}={value!r}")
+
+
+def check_args(
+    *,
+    include_top: bool,
+    weights,
+    input_tensor,
+    input_shape,
+    pooling,
+    classes: int,
+    classifier_activation,
+    default_shape,
+    min_size: int,
+) -> tuple:
+    """Validate the standard arguments and return the resolved ``input_shape`` (H, W, C)."""
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise _arg_error("weights", "None or the path to a local weights file", weights)
+    if isinstance(weights, str) and weights == "imagenet":
+        raise ValueError(
+            "weights='imagenet' needs a download, and kerazoo never downloads weights at run time. "
+            "Pass weights=None, or weights=PATH to a local weights file (for example one written by "
+            "`kerazoo train` or converted from keras.applications)."
+        )
+    if weights is not None and not os.path.exists(weights):
+        raise _arg_error("weights", "None or the path to an existing local weights file", str(weights))
+    if not isinstance(classes, int) or isinstance(classes, bool) or classes < 1:
+        raise _arg_error("classes", "a positive integer", classes)
+    if pooling not in (None, "avg", "max"):
+        raise _arg_error("pooling", 'None, "avg" or "max"', pooling)
+    if include_top and pooling is not None:
+        raise ValueError(
+            f"pooling={pooling!r} only applies with include_top=False (the classifier has its own pooling)."
+        )
+    if classifier_activation is not None:
+        try:
+            keras.activations.get(classifier_activation)
+        except (ValueError, TypeError):
+            raise _arg_error("classifier_activation", "None or a Keras activation name", classifier_activation) from None
+    if keras.config.image_data_format() != "channels_last":
+        raise ValueError(
+            "kerazoo builders are channels-last; set keras.config.set_image_data_format('channels_last'). "
+            f"Received: image_data_format={keras.config.image_data_format()!r}"
+        )
+
+    if input_tensor is not None and input_shape is None:
+        input_shape = tuple(input_tensor.shape[1:])
+    if input_shape is None:
+        input_shape = tuple(default_shape)
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3:
+        raise _arg_error("input_shape", "(height, width, channels)", input_shape)
+    height, width, channels = input_shape
+    if channels is None or channels < 1:
+        raise _arg_error("input_shape", "a known number of channels >= 1", input_shape)
+    for side in (height, width):
+        if side is not None and side < min_size:
+            raise _arg_error("input_shape", f"height and width of at least {min_size} for this architecture", input_shape)
+    return input_shape
+
+
+def model_input(input_tensor, input_shape):
+    """The model's Input (named ``images``), or a wrapper around ``input_tensor``."""
+    if input_tensor is None:
+        return keras.Input(shape=input_shape, name="images")
+    if not keras.backend.is_keras_tensor(input_tensor):
+        return keras.Input(tensor=input_tensor, shape=input_shape, name="images")
+    return input_tensor
+
+
+def classifier_head(x, *, include_top: bool, pooling, classes: int, classifier_activation, dropout: float = 0.0):
+    """Global average pooling, optional dropout and the Dense ``predictions`` layer; or the optional pooling."""
+    if include_top:
+        if len(x.shape) == 4:
+            x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+        return keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    if pooling == "avg":
+        return keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if pooling == "max":
+        return keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+    return x
+
+
+def sha256_of(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_sha256(path) -> str:
+    """Write ``PATH.sha256`` (``<hex>  <basename>``) beside a file and return the hash."""
+    digest = sha256_of(path)
+    with open(f"{path}.sha256", "w", encoding="utf-8") as f:
+        f.write(f"{digest}  {os.path.basename(path)}\n")
+    return digest
+
+
+def verify_sha256(path) -> None:
+    """Check ``path`` against ``PATH.sha256`` when that file exists; a mismatch names both hashes."""
+    sidecar = f"{path}.sha256"
+    if not os.path.exists(sidecar):
+        return
+    with open(sidecar, encoding="utf-8") as f:
+        expected = f.read().split()[0].lower()
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ValueError(
+            f"Weights file {path} does not match its hash file {sidecar}: expected sha256 {expected}, "
+            f"file has {actual}. The file is corrupt or was replaced."
+        )
+
+
+def finalize(inputs, outputs, *, name: str, weights, input_tensor) -> keras.Model:
+    """Make the functional model (from the source inputs of ``input_tensor`` when given) and load weights."""
+    if input_tensor is not None:
+        inputs = keras.utils.get_source_inputs(input_tensor)
+    model = keras.Model(inputs, outputs, name=name)
+    if weights is not None:
+        verify_sha256(weights)
+        model.load_weights(weights)
+    return model
