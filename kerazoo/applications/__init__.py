@@ -21,6 +21,20 @@ from kerazoo.applications.registry import (
 # Families (one import each; importing registers their builders).
 from kerazoo.applications import lenet  # noqa: E402,F401
 from kerazoo.applications import resnet  # noqa: E402,F401
+from kerazoo.applications import resnet_v2  # noqa: E402,F401
+from kerazoo.applications import wide_resnet  # noqa: E402,F401
+from kerazoo.applications import resnext  # noqa: E402,F401
+from kerazoo.applications import senet  # noqa: E402,F401
+from kerazoo.applications import squeezenet  # noqa: E402,F401
+from kerazoo.applications import mobilenet  # noqa: E402,F401
+from kerazoo.applications import mobilenet_v2  # noqa: E402,F401
+from kerazoo.applications import shufflenet_v2  # noqa: E402,F401
+from kerazoo.applications import densenet  # noqa: E402,F401
+from kerazoo.applications import fractalnet  # noqa: E402,F401
+from kerazoo.applications import alexnet  # noqa: E402,F401
+from kerazoo.applications import vgg  # noqa: E402,F401
+from kerazoo.applications import nin  # noqa: E402,F401
+from kerazoo.applications import inception  # noqa: E402,F401
 
 __all__ = [
     "FeatureTap",

@@ -1,6 +1,12 @@
 """Reusable Keras layers that the zoo families need, each usable on its own and serializable by name."""
 
+from kerazoo.layers.channel_shuffle import ChannelShuffle, ChannelSplit
+from kerazoo.layers.drop_connect import DropConnectDense
 from kerazoo.layers.drop_path import DropPath, drop_path_rates
+from kerazoo.layers.fractal_join import FractalJoin, FractalPathSampler
+from kerazoo.layers.fractional_max_pooling import FractionalMaxPooling
+from kerazoo.layers.lrn import LocalResponseNormalization
 from kerazoo.layers.shortcut import ZeroPadShortcut
+from kerazoo.layers.squeeze_excite import squeeze_excite
 
-__all__ = ["DropPath", "drop_path_rates", "ZeroPadShortcut"]
+__all__ = ["DropConnectDense", "FractalJoin", "FractalPathSampler", "FractionalMaxPooling", "ChannelShuffle", "ChannelSplit", "DropPath", "drop_path_rates", "LocalResponseNormalization", "ZeroPadShortcut", "squeeze_excite"]

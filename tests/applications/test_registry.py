@@ -14,7 +14,8 @@ from kerazoo.applications import create_model, get_entry, list_models, model_inf
 from kerazoo.applications.registry import _REGISTRY
 
 CLASSIFIERS = list_models(task="classification")
-# Variants tagged "heavy" (deep or wide: seconds per eager step) run their full round trip in the slow tier only.
+# Variants tagged "heavy" (deep or wide: seconds per build) are built once in the default tier
+# (test_builds_and_names_layers); their pooling, feature and round-trip tests run in the slow tier.
 CLASSIFIERS_TIERED = [
     pytest.param(n, marks=pytest.mark.slow) if "heavy" in get_entry(n).tags else n for n in CLASSIFIERS
 ]
@@ -102,11 +103,15 @@ def test_builder_signature_and_docs(name):
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS)
-def test_builds_with_pooling_options_and_named_layers(name):
-    shape = small_shape(name)
-    model = create_model(name, input_shape=shape, classes=7)
+def test_builds_and_names_layers(name):
+    model = create_model(name, input_shape=small_shape(name), classes=7)
     assert model.output_shape == (None, 7)
     assert not _auto_named(model), f"{name} has automatically named layers: {_auto_named(model)[:10]}"
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS_TIERED)
+def test_pooling_options(name):
+    shape = small_shape(name)
     pooled = create_model(name, input_shape=shape, include_top=False, pooling="avg")
     assert len(pooled.output_shape) == 2
     maxed = create_model(name, input_shape=shape, include_top=False, pooling="max")
@@ -114,7 +119,9 @@ def test_builds_with_pooling_options_and_named_layers(name):
     assert len(create_model(name, input_shape=shape, include_top=False).output_shape) == 4
 
 
-@pytest.mark.parametrize("name", [n for n in CLASSIFIERS if get_entry(n).feature_taps])
+@pytest.mark.parametrize("name", [
+    p for p in CLASSIFIERS_TIERED if get_entry(p if isinstance(p, str) else p.values[0]).feature_taps
+])
 def test_features_only_taps(name):
     entry = get_entry(name)
     side = max(entry.min_input_size, 128)

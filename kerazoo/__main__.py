@@ -1,0 +1,5 @@
+import sys
+
+from kerazoo.cli import main
+
+sys.exit(main())

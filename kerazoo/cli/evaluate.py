@@ -1,0 +1,36 @@
+"""`kerazoo evaluate`: accuracy of a run or of any exported artifact; every format of a repository version."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from kerazoo.cli import add_parser
+
+
+def register(subparsers):
+    p = add_parser(
+        subparsers, "evaluate", help="evaluate a run, a .keras/.tflite/.onnx file, a SavedModel or a whole version",
+        example="kerazoo evaluate models/fashion_r20/1      # every format, side by side",
+    )
+    p.add_argument("path", help="run directory, model file, SavedModel or model-repository version directory")
+    p.add_argument("--dataset", help="dataset (default: the one the model was trained on)")
+    p.add_argument("--split", help="split (default: the run's test split)")
+    p.add_argument("--data-dir")
+    p.add_argument("--format", choices=["saved_model", "tflite", "tflite_int8", "onnx"],
+                   help="with a version directory: evaluate only this artifact")
+    p.add_argument("--limit", type=int, help="evaluate only the first N examples")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    from kerazoo.export import compare_formats, evaluate_artifact, format_table
+
+    if os.path.isdir(args.path) and os.path.exists(os.path.join(args.path, "kerazoo.json")) and not args.format:
+        rows = compare_formats(args.path, split=args.split, data_dir=args.data_dir, limit=args.limit)
+        print(format_table(rows))
+        return 0
+    result = evaluate_artifact(args.path, dataset=args.dataset, split=args.split, data_dir=args.data_dir,
+                               limit=args.limit, fmt=args.format)
+    print(json.dumps(result, indent=1))
+    return 0

@@ -1,0 +1,77 @@
+"""`kerazoo train`: train a zoo model into a run directory (resumes an interrupted run)."""
+
+from __future__ import annotations
+
+from kerazoo.cli import add_parser
+
+# Flags that map onto config fields; anything else is a FIELD=VALUE override.
+FLAG_FIELDS = {
+    "dataset": "data.dataset",
+    "data_dir": "data.data_dir",
+    "epochs": "epochs",
+    "batch_size": "data.batch_size",
+    "lr": "optimizer.lr",
+    "seed": "seed",
+    "strategy": "strategy",
+    "steps_per_epoch": "steps_per_epoch",
+    "limit": "data.limit",
+    "precision": "precision",
+}
+
+
+def positive_int(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def register(subparsers):
+    p = add_parser(
+        subparsers, "train", help="train a zoo model; writes runs/NAME/ (config, metrics, checkpoints, TensorBoard)",
+        example="kerazoo train resnet20 --dataset fashion_mnist --epochs 2 --batch-size 128 --strategy mirrored --out runs/r20",
+    )
+    p.add_argument("model", nargs="?", help="registered model name (default: the config's, else resnet20)")
+    p.add_argument("overrides", nargs="*", metavar="FIELD=VALUE", help="config overrides, e.g. optimizer.lr=0.05")
+    p.add_argument("--config", help="experiment YAML file (configs/*.yaml)")
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--dataset", help="dataset name (fashion_mnist, mnist, digits or a tensorflow-datasets name)")
+    p.add_argument("--data-dir", help="folder holding the dataset files")
+    p.add_argument("--epochs", type=positive_int)
+    p.add_argument("--batch-size", type=positive_int, help="global batch size")
+    p.add_argument("--lr", type=float, help="learning rate at the base batch size")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--strategy", choices=["auto", "default", "one_device", "mirrored", "multi_worker", "tpu",
+                                          "parameter_server"])
+    p.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"])
+    p.add_argument("--steps-per-epoch", type=positive_int, help="cap the steps of each epoch")
+    p.add_argument("--limit", type=positive_int, help="use only the first N training examples")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run instead of resuming it")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    from kerazoo.training import load_config, train
+
+    overrides = list(args.overrides)
+    if args.model:
+        if "=" in args.model:
+            overrides.insert(0, args.model)
+        else:
+            overrides.insert(0, f"model.name={args.model}")
+    for flag, field in FLAG_FIELDS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            overrides.append(f"{field}={value}")
+    config = load_config(args.config, overrides)
+    from kerazoo.applications import get_entry
+
+    get_entry(config.model.name)  # unknown names fail before any data is read
+    run_dir = train(config, args.out, overwrite=args.overwrite)
+    print(f"run written to {run_dir}")
+    return 0

@@ -1,0 +1,195 @@
+"""``export_run``: a trained run → a model-repository version with SavedModel, TFLite (float, int8) and ONNX.
+
+Every artifact takes raw pixels (float32 0-255, ``[batch, H, W, C]``, input ``images``; the int8 TFLite file takes
+them as uint8) and returns ``probabilities`` and ``logits``, so a client needs no kerazoo code. Each format's logits
+are compared with the Keras model's on examples of the run's validation split before the version is published:
+
+- float formats: max |logit difference| <= 1e-4 x the logit range;
+- int8: top-1 agreement >= 98 %.
+
+A format over its limit fails the export with the figures, and no version appears.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from kerazoo import datasets
+from kerazoo.applications.common import sha256_of
+from kerazoo.export.repository import new_version
+from kerazoo.export.runtime import FORMAT_FILES, load_predictor
+
+FORMATS = tuple(FORMAT_FILES)
+FLOAT_TOLERANCE = 1e-4  # max |logit diff| relative to the logit range
+INT8_MIN_AGREEMENT = 0.98  # top-1 agreement
+
+
+def parse_formats(formats) -> tuple[str, ...]:
+    if isinstance(formats, str):
+        formats = [f.strip() for f in formats.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"Invalid formats: expected names from {', '.join(FORMATS)}. Received: formats={list(formats)!r}")
+    return tuple(dict.fromkeys(["saved_model", *formats]))  # the SavedModel is the source of the others
+
+
+def write_saved_model(model, path: str) -> None:
+    """SavedModel with ``serving_default``: ``images`` → {``probabilities``, ``logits``}."""
+    import keras
+    import tensorflow as tf
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+
+    def serve(images):
+        logits = tf.cast(model(images, training=False), tf.float32)
+        return {"probabilities": tf.nn.softmax(logits), "logits": logits}
+
+    spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32, name="images")
+    archive.add_endpoint(name="serving_default", fn=serve, input_signature=[spec])
+    archive.write_out(path, verbose=False)
+
+
+def write_tflite(saved_model: str, path: str, representative: np.ndarray | None = None) -> None:
+    """Float TFLite, or with ``representative`` raw pixels, full-integer int8 (uint8 input, float outputs)."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model, signature_keys=["serving_default"])
+    if representative is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([representative[i : i + 1]] for i in range(len(representative)))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.uint8
+        converter.inference_output_type = tf.float32
+    with open(path, "wb") as f:
+        f.write(converter.convert())
+
+
+def write_onnx(saved_model: str, path: str, opset: int = 17) -> None:
+    """ONNX via tf2onnx from the SavedModel (the artifact users serve), so constants are frozen as served."""
+    command = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", saved_model, "--signature_def",
+               "serving_default", "--opset", str(opset), "--output", path]
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    if result.returncode != 0 or not os.path.exists(path):
+        tail = "\n".join(result.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(f"tf2onnx failed to convert {saved_model}:\n{tail}")
+
+
+def parity(reference: np.ndarray, logits: np.ndarray, fmt: str) -> dict:
+    """Figures comparing a format's logits with the Keras model's, and whether they pass the format's limit."""
+    max_abs = float(np.max(np.abs(reference - logits)))
+    logit_range = float(np.max(reference) - np.min(reference)) or 1.0
+    agreement = float(np.mean(np.argmax(reference, -1) == np.argmax(logits, -1)))
+    report = {"max_abs_logit_diff": max_abs, "relative_logit_diff": max_abs / logit_range, "top1_agreement": agreement}
+    if fmt == "tflite_int8":
+        report["limit"] = f"top1_agreement >= {INT8_MIN_AGREEMENT}"
+        report["passed"] = agreement >= INT8_MIN_AGREEMENT
+    else:
+        report["limit"] = f"relative_logit_diff <= {FLOAT_TOLERANCE}"
+        report["passed"] = max_abs / logit_range <= FLOAT_TOLERANCE
+    return report
+
+
+def export_run(
+    run_dir: str,
+    repo: str,
+    name: str,
+    *,
+    formats=FORMATS,
+    version: int | None = None,
+    parity_examples: int = 512,
+    representative_examples: int = 256,
+    checkpoint: str = "best",
+) -> str:
+    """Export a run's checkpoint into ``repo/name/<version>/``; returns the version directory.
+
+    Raises:
+        ValueError: a format exceeds its parity limit (the message has the figures); nothing is published.
+    """
+    from kerazoo.training.run import load_run_config, load_run_info, load_run_model
+
+    formats = parse_formats(formats)
+    config = load_run_config(run_dir)
+    info = load_run_info(run_dir)
+    model = load_run_model(run_dir, checkpoint)
+    data = config.data
+    check_split = data.val_split or data.train_split
+    check_images, _ = _take(data.dataset, check_split, data.data_dir, parity_examples)
+    reference = np.asarray(model.predict(check_images, verbose=0, batch_size=256), dtype=np.float32)
+
+    with new_version(repo, name, version) as (tmp, number):
+        write_saved_model(model, tmp)
+        if "tflite" in formats:
+            write_tflite(tmp, os.path.join(tmp, FORMAT_FILES["tflite"]))
+        if "tflite_int8" in formats:
+            representative, _ = _take(data.dataset, data.train_split, data.data_dir, representative_examples)
+            write_tflite(tmp, os.path.join(tmp, FORMAT_FILES["tflite_int8"]), representative)
+        if "onnx" in formats:
+            write_onnx(tmp, os.path.join(tmp, FORMAT_FILES["onnx"]))
+
+        report = {"formats": {}, "parity_examples": int(len(check_images)), "parity_split": check_split}
+        for fmt in formats:
+            path = tmp if fmt == "saved_model" else os.path.join(tmp, FORMAT_FILES[fmt])
+            predictor = load_predictor(path)
+            figures = parity(reference, predictor(check_images), fmt)
+            figures["file"] = FORMAT_FILES[fmt]
+            figures["bytes"] = _size(path)
+            if fmt != "saved_model":
+                figures["sha256"] = sha256_of(path)
+            report["formats"][fmt] = figures
+        failed = {f: r for f, r in report["formats"].items() if not r["passed"]}
+        if failed:
+            details = "; ".join(
+                f"{f}: max |logit diff| {r['max_abs_logit_diff']:.3g} (relative {r['relative_logit_diff']:.3g}), "
+                f"top-1 agreement {r['top1_agreement']:.2%}, limit {r['limit']}"
+                for f, r in failed.items()
+            )
+            raise ValueError(f"Export of {run_dir} failed its parity check, nothing was published: {details}")
+        metadata = {
+            "name": name,
+            "version": number,
+            "model": config.model.name,
+            "task": "classification",
+            "run": os.path.abspath(run_dir),
+            "checkpoint": checkpoint,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "dataset": info.name,
+            "input": {"name": "images", "shape": list(info.image_shape), "dtype": "float32", "range": [0, 255],
+                      "preprocessing": "inside the model (normalization by the training split's mean/std)"},
+            "outputs": ["probabilities", "logits"],
+            "class_names": list(info.class_names),
+            "formats": list(formats),
+        }
+        _write_json(os.path.join(tmp, "kerazoo.json"), metadata)
+        _write_json(os.path.join(tmp, "export_report.json"), report)
+    return os.path.join(repo, name, str(number))
+
+
+def _take(dataset: str, split: str, data_dir, count: int):
+    batches = datasets.load(dataset, split, data_dir=data_dir, batch_size=min(count, 256), shuffle=False, limit=count)
+    images, labels = zip(*[(x.numpy(), y.numpy()) for x, y in batches])
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def _size(path: str) -> int:
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    skip = set(FORMAT_FILES.values()) | {"kerazoo.json", "export_report.json"}
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            if not (root == path and f in skip):
+                total += os.path.getsize(os.path.join(root, f))
+    return total
+
+
+def _write_json(path: str, data: dict) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1)
+        f.write("\n")

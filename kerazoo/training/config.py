@@ -1,0 +1,216 @@
+"""Experiment configuration: typed dataclasses, YAML files and ``section.field=value`` overrides.
+
+    config = load_config("configs/cifar_resnet20.yaml", overrides=["optimizer.lr=0.05", "epochs=3"])
+
+Unknown fields and ill-typed values are errors that name the field. The resolved config is written to the run
+directory as ``config.yaml`` and is all that later verbs need to rebuild the model and its data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+
+import yaml
+
+
+@dataclass
+class ModelConfig:
+    name: str = "resnet20"
+    """Registered model name (``kerazoo models`` lists them)."""
+    kwargs: dict = field(default_factory=dict)
+    """Extra builder arguments, e.g. ``{drop_path_rate: 0.1}`` or ``{alpha: 0.5}``."""
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "fashion_mnist"
+    data_dir: typing.Optional[str] = None
+    train_split: str = "train[:55000]"
+    val_split: str = "train[55000:]"
+    """Held out from the training split, so "best" checkpoints never see the test set."""
+    test_split: str = "test"
+    batch_size: int = 128
+    """Global batch size (split evenly over the replicas)."""
+    augment: list = field(default_factory=lambda: ["crop", "flip"])
+    limit: typing.Optional[int] = None
+    """Use only the first ``limit`` training examples (quick runs and tests)."""
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = "sgd"
+    """sgd, adam, adamw or rmsprop."""
+    lr: float = 0.1
+    """Learning rate at ``base_batch_size``; scaled linearly with the global batch size (Goyal et al., 2017)."""
+    base_batch_size: int = 128
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 1e-4
+    clipnorm: typing.Optional[float] = None
+    label_smoothing: float = 0.0
+
+
+@dataclass
+class ScheduleConfig:
+    name: str = "cosine"
+    """constant, step or cosine (per step, to zero at the last epoch)."""
+    warmup_epochs: float = 0.0
+    """Linear warm-up from 0 over this many epochs."""
+    step_epochs: list = field(default_factory=lambda: [])
+    """For ``step``: epochs at which the learning rate is multiplied by ``step_factor``."""
+    step_factor: float = 0.1
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    epochs: int = 10
+    steps_per_epoch: typing.Optional[int] = None
+    """Cap the steps of each epoch (quick runs); default: the whole training split."""
+    seed: int = 0
+    strategy: str = "auto"
+    """auto, default, one_device, mirrored, multi_worker, tpu or parameter_server."""
+    precision: str = "float32"
+    """float32, mixed_float16 or mixed_bfloat16."""
+    jit_compile: typing.Union[bool, str] = "auto"
+    """XLA compilation: true, false, or auto (Keras decides)."""
+    steps_per_execution: int = 1
+    deterministic: bool = True
+    """Deterministic TensorFlow ops, so a seeded run repeats bit for bit on CPU."""
+
+
+SECTIONS = {"model": ModelConfig, "data": DataConfig, "optimizer": OptimizerConfig, "schedule": ScheduleConfig}
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", str(tp)).replace("typing.", "")
+
+
+def _check_value(path: str, value, tp):
+    """Return ``value`` converted to ``tp`` where that is lossless (int → float), else raise naming ``path``."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(tp):
+            try:
+                return _check_value(path, value, option)
+            except ValueError:
+                pass
+        raise ValueError(f"Config field {path!r} must be {' or '.join(_type_name(a) for a in typing.get_args(tp))}; got {value!r}.")
+    if tp is type(None):
+        if value is None:
+            return None
+        raise ValueError(f"Config field {path!r} must be null; got {value!r}.")
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (list, dict):
+        if isinstance(value, tp):
+            return value
+        raise ValueError(f"Config field {path!r} must be a {tp.__name__}; got {value!r}.")
+    if tp is bool and not isinstance(value, bool):
+        raise ValueError(f"Config field {path!r} must be true or false; got {value!r}.")
+    if tp in (int, str, float) and (not isinstance(value, tp) or isinstance(value, bool) and tp is not bool):
+        raise ValueError(f"Config field {path!r} must be {tp.__name__}; got {value!r} ({type(value).__name__}).")
+    return value
+
+
+def _build(cls, data: dict, prefix: str = ""):
+    if not isinstance(data, dict):
+        raise ValueError(f"Config section {prefix.rstrip('.') or 'top level'!r} must be a mapping; got {data!r}.")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=3)
+            hint = f" Did you mean {', '.join(prefix + c for c in close)}?" if close else ""
+            raise ValueError(f"Unknown config field {path!r}.{hint} Known fields: {', '.join(prefix + n for n in names)}.")
+        tp = hints[key]
+        if dataclasses.is_dataclass(tp):
+            kwargs[key] = _build(tp, value, f"{path}.")
+        else:
+            kwargs[key] = _check_value(path, value, tp)
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict) -> TrainConfig:
+    return validate(_build(TrainConfig, data or {}))
+
+
+def config_to_dict(config: TrainConfig) -> dict:
+    return dataclasses.asdict(config)
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply ``a.b=value`` strings (values parsed as YAML) to a nested dict, returning a new dict."""
+    data = yaml.safe_load(yaml.safe_dump(data)) or {}
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"Invalid override {item!r}: expected FIELD=VALUE, e.g. optimizer.lr=0.05.")
+        path, raw = item.split("=", 1)
+        keys = path.strip().split(".")
+        node = data
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"Invalid override {item!r}: {key!r} is not a section.")
+        node[keys[-1]] = yaml.safe_load(raw)
+    return data
+
+
+def load_config(path: str | None = None, overrides: list[str] = ()) -> TrainConfig:
+    """Defaults, then the YAML file at ``path`` (if any), then the overrides."""
+    data = {}
+    if path:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+    return config_from_dict(apply_overrides(data, list(overrides)))
+
+
+def dump_config(config: TrainConfig) -> str:
+    return yaml.safe_dump(config_to_dict(config), sort_keys=False)
+
+
+CHOICES = {
+    "optimizer.name": ("sgd", "adam", "adamw", "rmsprop"),
+    "schedule.name": ("constant", "step", "cosine"),
+    "strategy": ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu", "parameter_server"),
+    "precision": ("float32", "mixed_float16", "mixed_bfloat16"),
+}
+
+
+def validate(config: TrainConfig) -> TrainConfig:
+    """Check values that types alone do not catch; every message names the field."""
+    values = {
+        "optimizer.name": config.optimizer.name,
+        "schedule.name": config.schedule.name,
+        "strategy": config.strategy,
+        "precision": config.precision,
+    }
+    for path, value in values.items():
+        if value not in CHOICES[path]:
+            raise ValueError(f"Config field {path!r} must be one of {', '.join(CHOICES[path])}; got {value!r}.")
+    positive = {
+        "epochs": config.epochs,
+        "data.batch_size": config.data.batch_size,
+        "optimizer.base_batch_size": config.optimizer.base_batch_size,
+        "steps_per_execution": config.steps_per_execution,
+    }
+    for path, value in positive.items():
+        if value < 1:
+            raise ValueError(f"Config field {path!r} must be >= 1; got {value!r}.")
+    for path, value in {"steps_per_epoch": config.steps_per_epoch, "data.limit": config.data.limit}.items():
+        if value is not None and value < 1:
+            raise ValueError(f"Config field {path!r} must be >= 1 or null; got {value!r}.")
+    if config.optimizer.lr <= 0:
+        raise ValueError(f"Config field 'optimizer.lr' must be > 0; got {config.optimizer.lr!r}.")
+    if config.jit_compile not in (True, False, "auto"):
+        raise ValueError(f"Config field 'jit_compile' must be true, false or auto; got {config.jit_compile!r}.")
+    return config

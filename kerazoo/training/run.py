@@ -1,0 +1,233 @@
+"""``train(config, out)``: the training service behind ``kerazoo train``, and the run directory it writes.
+
+Run directory (``runs/NAME/``): ``config.yaml`` (resolved), ``dataset.json`` (shape, classes, normalization),
+``metrics.jsonl`` (one JSON line per epoch), ``checkpoints/{best,last}.keras`` (+ ``.sha256``; written to a temp name,
+then renamed), ``backup/`` (BackupAndRestore, present only while a run is unfinished), ``tb/`` (TensorBoard),
+``curves.png`` and ``summary.json`` (written last: its presence means the run completed).
+
+Every model trained here takes raw pixels (0-255) and returns logits: the normalization by the training split's
+mean and standard deviation is the model's first layer, so export and serving need no preprocessing code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+
+import keras
+import numpy as np
+
+from kerazoo import datasets
+from kerazoo.applications import create_model, get_entry
+from kerazoo.applications.common import verify_sha256
+from kerazoo.training import callbacks as cb
+from kerazoo.training.config import TrainConfig, config_from_dict, dump_config, config_to_dict
+from kerazoo.training.schedules import EpochSchedule
+from kerazoo.training.strategy import describe, is_chief, make_strategy
+
+import yaml
+
+
+def build_classifier(config: TrainConfig, info: datasets.DatasetInfo) -> keras.Model:
+    """Raw pixels → normalization (the dataset's mean/std) → the zoo model → logits."""
+    entry = get_entry(config.model.name)
+    if entry.task != "classification":
+        raise ValueError(f"Model {entry.name!r} is a {entry.task} model; `train` builds classifiers here.")
+    inputs = keras.Input(shape=info.image_shape, name="images")
+    mean, std = info.mean, info.std
+    x = keras.layers.Rescaling(
+        scale=[1.0 / (255.0 * s) for s in std], offset=[-m / s for m, s in zip(mean, std)], name="normalize"
+    )(inputs)
+    return create_model(
+        entry.name, input_tensor=x, classes=info.num_classes, classifier_activation=None, **config.model.kwargs
+    )
+
+
+def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    opt = config.optimizer
+    lr = opt.lr * config.data.batch_size / opt.base_batch_size  # linear scaling rule
+    schedule = EpochSchedule(
+        lr, steps_per_epoch, config.epochs, kind=config.schedule.name, warmup_epochs=config.schedule.warmup_epochs,
+        step_epochs=config.schedule.step_epochs, step_factor=config.schedule.step_factor,
+    )
+    common = {"learning_rate": schedule, "weight_decay": opt.weight_decay or None, "clipnorm": opt.clipnorm}
+    if opt.name == "sgd":
+        optimizer = keras.optimizers.SGD(momentum=opt.momentum, nesterov=opt.nesterov, **common)
+    elif opt.name == "adam":
+        optimizer = keras.optimizers.Adam(**common)
+    elif opt.name == "adamw":
+        optimizer = keras.optimizers.AdamW(**{**common, "weight_decay": opt.weight_decay})
+    else:
+        optimizer = keras.optimizers.RMSprop(momentum=opt.momentum, **common)
+    if opt.weight_decay:
+        # Decay the kernels only: decaying BatchNorm scales/offsets and biases hurts (Goyal et al., 2017).
+        optimizer.exclude_from_weight_decay(var_names=["_bn", "bias", "beta", "gamma", "normalize"])
+    return optimizer
+
+
+def _pipelines(config: TrainConfig, replicas: int):
+    data = config.data
+    if data.batch_size % replicas:
+        raise ValueError(
+            f"Config field 'data.batch_size' ({data.batch_size}) must be divisible by the {replicas} replicas."
+        )
+    train = datasets.load(
+        data.dataset, data.train_split, data_dir=data.data_dir, batch_size=data.batch_size, augment=data.augment,
+        seed=config.seed, limit=data.limit,
+    )
+    val = None
+    if data.val_split:
+        val = datasets.load(data.dataset, data.val_split, data_dir=data.data_dir, batch_size=data.batch_size)
+    return train, val
+
+
+def _check_resume(run_dir: str, config: TrainConfig, overwrite: bool) -> bool:
+    """Whether this is a resume. Refuses to clobber a finished run or to resume with a different config."""
+    config_path = os.path.join(run_dir, "config.yaml")
+    if not os.path.exists(config_path):
+        return False
+    if overwrite:
+        shutil.rmtree(run_dir)
+        return False
+    if os.path.exists(os.path.join(run_dir, "summary.json")):
+        raise FileExistsError(
+            f"Run {run_dir} is already complete. Pass --overwrite to replace it, or choose another --out."
+        )
+    with open(config_path, encoding="utf-8") as f:
+        saved = yaml.safe_load(f)
+    saved.pop("resolved", None)
+    new = config_to_dict(config)
+    changed = sorted(k for k in set(saved) | set(new) if saved.get(k) != new.get(k))
+    if changed:
+        raise ValueError(
+            f"Run {run_dir} was started with a different config (fields {', '.join(changed)} differ). "
+            "Rerun with the same arguments to resume, pass --overwrite to restart, or choose another --out."
+        )
+    return True
+
+
+def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callbacks=(), verbose: int = 1) -> str:
+    """Train ``config`` into the run directory ``out``; resume it if an earlier attempt was interrupted.
+
+    Returns:
+        The run directory.
+    """
+    import tensorflow as tf
+
+    run_dir = os.path.abspath(out)
+    resuming = _check_resume(run_dir, config, overwrite)
+    os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
+
+    # Seeding: one place. Deterministic ops make a seeded single-worker CPU run repeat bit for bit.
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    if config.precision != "float32":
+        keras.mixed_precision.set_global_policy(config.precision)
+
+    strategy = make_strategy(config.strategy)
+    info = datasets.info(config.data.dataset, data_dir=config.data.data_dir)
+    train_ds, val_ds = _pipelines(config, strategy.num_replicas_in_sync)
+    steps_per_epoch = int(train_ds.cardinality())
+    if config.steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, config.steps_per_epoch) if steps_per_epoch > 0 else config.steps_per_epoch
+        train_ds = train_ds.repeat()
+
+    chief = is_chief()
+    if chief:
+        resolved = {
+            **config_to_dict(config),
+            "resolved": {
+                "strategy": describe(strategy),
+                "per_replica_batch_size": config.data.batch_size // strategy.num_replicas_in_sync,
+                "lr": config.optimizer.lr * config.data.batch_size / config.optimizer.base_batch_size,
+                "steps_per_epoch": steps_per_epoch,
+                "resumed": resuming,
+            },
+        }
+        cb.atomic_write_text(os.path.join(run_dir, "config.yaml"), yaml.safe_dump(resolved, sort_keys=False))
+        cb.atomic_write_text(os.path.join(run_dir, "dataset.json"), json.dumps(dataclasses.asdict(info), indent=1))
+
+    with strategy.scope():
+        model = build_classifier(config, info)
+        model.compile(
+            optimizer=make_optimizer(config, steps_per_epoch),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            jit_compile=config.jit_compile,
+            steps_per_execution=config.steps_per_execution,
+        )
+
+    monitor = "val_accuracy" if val_ds is not None else "accuracy"
+    callbacks = [keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup"))]
+    if chief:
+        callbacks += [
+            cb.MetricsLogger(os.path.join(run_dir, "metrics.jsonl")),
+            cb.AtomicCheckpoint(os.path.join(run_dir, "checkpoints"), monitor=monitor),
+            keras.callbacks.TensorBoard(os.path.join(run_dir, "tb")),
+        ]
+    callbacks += list(extra_callbacks)
+
+    start = time.time()
+    model.fit(
+        train_ds, validation_data=val_ds, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
+        callbacks=callbacks, verbose=verbose, shuffle=False,  # the pipeline shuffles (seeded)
+    )
+    elapsed = time.time() - start
+    if chief:
+        cb.plot_curves(os.path.join(run_dir, "metrics.jsonl"), os.path.join(run_dir, "curves.png"))
+        test = evaluate_model(model, config, verbose=0)
+        summary = {"epochs": config.epochs, "train_seconds_this_attempt": round(elapsed, 2), **test}
+        best_json = os.path.join(run_dir, "checkpoints", "best.json")
+        if os.path.exists(best_json):
+            with open(best_json, encoding="utf-8") as f:
+                summary["best"] = json.load(f)
+        cb.atomic_write_text(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1) + "\n")
+    return run_dir
+
+
+def evaluate_model(model: keras.Model, config: TrainConfig, *, split: str | None = None, verbose: int = 0) -> dict:
+    """Loss and accuracy of a raw-pixel → logits model on a split (default: the config's test split)."""
+    split = split or config.data.test_split
+    ds = datasets.load(config.data.dataset, split, data_dir=config.data.data_dir, batch_size=config.data.batch_size)
+    loss, correct, count = 0.0, 0, 0
+    xent = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
+    for images, labels in ds:
+        logits = model(images, training=False)
+        loss += float(xent(labels, logits))
+        correct += int((np.argmax(keras.ops.convert_to_numpy(logits), axis=-1) == np.asarray(labels)).sum())
+        count += int(labels.shape[0])
+    return {"split": split, "examples": count, "loss": loss / count, "accuracy": correct / count}
+
+
+def load_run_config(run_dir: str) -> TrainConfig:
+    path = os.path.join(run_dir, "config.yaml")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{run_dir} is not a kerazoo run directory: it has no config.yaml.")
+    with open(path, encoding="utf-8") as f:
+        data = yaml.safe_load(f)
+    data.pop("resolved", None)
+    return config_from_dict(data)
+
+
+def load_run_model(run_dir: str, which: str = "best") -> keras.Model:
+    """The ``best`` (or ``last``) checkpoint of a run, its hash checked; falls back to ``last`` when no best exists."""
+    folder = os.path.join(run_dir, "checkpoints")
+    path = os.path.join(folder, f"{which}.keras")
+    if which == "best" and not os.path.exists(path):
+        path = os.path.join(folder, "last.keras")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{run_dir} has no checkpoint yet ({folder} holds no best.keras or last.keras).")
+    verify_sha256(path)
+    return keras.saving.load_model(path, safe_mode=True)
+
+
+def load_run_info(run_dir: str) -> datasets.DatasetInfo:
+    with open(os.path.join(run_dir, "dataset.json"), encoding="utf-8") as f:
+        data = json.load(f)
+    return datasets.DatasetInfo(**{**data, "image_shape": tuple(data["image_shape"]),
+                                   "class_names": tuple(data["class_names"]), "mean": tuple(data["mean"]),
+                                   "std": tuple(data["std"])})

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Create or reuse .venv and install kerazoo with its pinned stack; install Debian's Fashion-MNIST if missing.
+# Reinstalls only when setup.cfg changes (a stamp in .venv records its hash).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+  echo "installing the Debian package dataset-fashion-mnist"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null
+fi
+
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+stamp=".venv/.kerazoo-installed"
+want="$(sha256sum setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "installing kerazoo and its dependencies into .venv (about a minute)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[dev]"
+  .venv/bin/python -m pip check
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,42 @@
+import pytest
+
+from kerazoo.training import apply_overrides, config_from_dict, dump_config, load_config
+
+
+def test_defaults_and_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  name: resnet32\noptimizer:\n  lr: 0.05\nepochs: 3\n")
+    config = load_config(str(path), ["optimizer.lr=0.2", "data.augment=[crop]", "model.kwargs={drop_path_rate: 0.1}"])
+    assert config.model.name == "resnet32" and config.epochs == 3
+    assert config.optimizer.lr == 0.2 and config.data.augment == ["crop"]
+    assert config.model.kwargs == {"drop_path_rate": 0.1}
+    assert config_from_dict(__import__("yaml").safe_load(dump_config(config))) == config  # YAML round trip
+
+
+def test_int_is_accepted_for_float():
+    assert load_config(overrides=["optimizer.lr=1"]).optimizer.lr == 1.0
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["optimizer.lrr=0.1"], "Unknown config field 'optimizer.lrr'. Did you mean optimizer.lr"),
+        (["epochs=three"], "Config field 'epochs' must be int; got 'three'"),
+        (["epochs=0"], "Config field 'epochs' must be >= 1"),
+        (["data.batch_size=1.5"], "Config field 'data.batch_size' must be int"),
+        (["optimizer=sgd"], "Config section 'optimizer' must be a mapping"),
+        (["strategy=gpu_magic"], "Config field 'strategy' must be one of auto, default"),
+        (["deterministic=yes please"], "Config field 'deterministic' must be true or false"),
+        (["epochs"], "expected FIELD=VALUE"),
+        (["jit_compile=sometimes"], "Config field 'jit_compile' must be true, false or auto"),
+    ],
+)
+def test_bad_fields_are_named(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(overrides=overrides)
+
+
+def test_overrides_do_not_mutate_input():
+    data = {"optimizer": {"lr": 0.1}}
+    apply_overrides(data, ["optimizer.lr=0.3"])
+    assert data == {"optimizer": {"lr": 0.1}}

@@ -1,0 +1,110 @@
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from kerazoo.training import load_config, load_run_model, train
+from kerazoo.training.schedules import EpochSchedule
+
+
+def tiny_config(data_dir, *extra):
+    return load_config(overrides=[
+        "model.name=lenet5", "jit_compile=false", f"data.data_dir={data_dir}", "data.train_split=train[:64]", "data.val_split=train[64:]",
+        "data.batch_size=16", "data.augment=[]", "epochs=3", "optimizer.lr=0.05", "strategy=default", *extra,
+    ])
+
+
+def epochs_logged(run_dir):
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        return [json.loads(line)["epoch"] for line in f]
+
+
+def test_run_directory_contract(trained_run):
+    for item in ("config.yaml", "dataset.json", "metrics.jsonl", "curves.png", "summary.json", "tb",
+                 "checkpoints/best.keras", "checkpoints/last.keras", "checkpoints/best.keras.sha256"):
+        assert os.path.exists(os.path.join(trained_run, item)), item
+    assert not os.path.exists(os.path.join(trained_run, "backup")), "the backup is removed once the run completes"
+    assert epochs_logged(trained_run) == [1, 2, 3]
+    with open(os.path.join(trained_run, "metrics.jsonl")) as f:
+        losses = [json.loads(line)["loss"] for line in f]
+    assert losses[-1] < losses[0], f"training loss did not go down: {losses}"
+    with open(os.path.join(trained_run, "summary.json")) as f:
+        summary = json.load(f)
+    assert summary["split"] == "test" and summary["examples"] == 48 and summary["accuracy"] > 0.2
+    assert any(name.startswith("events") for name in os.listdir(os.path.join(trained_run, "tb", "train")))
+
+
+def test_model_takes_raw_pixels_and_returns_logits(trained_run):
+    model = load_run_model(trained_run)
+    assert model.inputs[0].name == "images" and model.get_layer("normalize") is not None
+    out = model(np.full((2, 28, 28, 1), 255.0, "float32"))
+    assert out.shape == (2, 10) and not np.allclose(np.sum(keras.ops.convert_to_numpy(out), -1), 1.0)
+
+
+class Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise RuntimeError("simulated crash after epoch 2")
+
+
+class CountEpochs(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch + 1)
+
+
+def test_resume_after_interruption(tmp_path, idx_data_dir):
+    config = tiny_config(idx_data_dir)
+    out = str(tmp_path / "run")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(config, out, extra_callbacks=[Interrupt()], verbose=0)
+    assert os.path.isdir(os.path.join(out, "backup")) and not os.path.exists(os.path.join(out, "summary.json"))
+    counter = CountEpochs()
+    train(config, out, extra_callbacks=[counter], verbose=0)
+    assert counter.epochs == [3], "only the epoch after the last backup is run again"
+    assert epochs_logged(out) == [1, 2, 3]
+    model = load_run_model(out, "last")
+    assert int(model.optimizer.iterations) == 3 * 4  # same total optimizer steps as an uninterrupted run
+
+
+def test_finished_or_different_run_is_not_clobbered(trained_run, idx_data_dir, tmp_path):
+    from kerazoo.training import load_run_config
+
+    with pytest.raises(FileExistsError, match="already complete.*--overwrite"):
+        train(load_run_config(trained_run), trained_run, verbose=0)
+    out = str(tmp_path / "run")
+    with pytest.raises(RuntimeError):
+        train(tiny_config(idx_data_dir), out, extra_callbacks=[Interrupt()], verbose=0)
+    with pytest.raises(ValueError, match="different config \\(fields optimizer differ\\)"):
+        train(tiny_config(idx_data_dir, "optimizer.lr=0.01"), out, verbose=0)
+
+
+def test_seeded_runs_repeat_bit_for_bit(tmp_path, idx_data_dir):
+    config = tiny_config(idx_data_dir, "epochs=1", "data.augment=[crop, flip]")
+    a = load_run_model(train(config, str(tmp_path / "a"), verbose=0), "last")
+    b = load_run_model(train(config, str(tmp_path / "b"), verbose=0), "last")
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+
+
+@pytest.mark.parametrize("strategy", ["one_device", "mirrored"])
+def test_strategies_that_run_on_cpu(tmp_path, idx_data_dir, strategy):
+    config = tiny_config(idx_data_dir, "epochs=1", f"strategy={strategy}")
+    run = train(config, str(tmp_path / strategy), verbose=0)
+    with open(os.path.join(run, "config.yaml")) as f:
+        text = f.read()
+    assert "replicas: 1" in text and ("Mirrored" in text or "OneDevice" in text)
+
+
+def test_schedule_shapes():
+    cosine = EpochSchedule(0.1, steps_per_epoch=10, epochs=10, kind="cosine", warmup_epochs=1)
+    values = [float(cosine(s)) for s in (0, 5, 10, 55, 100)]
+    assert values[0] == 0.0 and values[1] == pytest.approx(0.05) and values[2] == pytest.approx(0.1)
+    assert values[3] == pytest.approx(0.05, abs=1e-6) and values[4] == pytest.approx(0.0, abs=1e-7)
+    step = EpochSchedule(0.1, steps_per_epoch=10, epochs=30, kind="step", step_epochs=[10, 20])
+    assert [round(float(step(s)), 6) for s in (0, 100, 200)] == [0.1, 0.01, 0.001]
