@@ -18,6 +18,8 @@ VERB_MODULES = [
     "kerazoo.cli.train",
     "kerazoo.cli.evaluate",
     "kerazoo.cli.export",
+    "kerazoo.cli.serve",
+    "kerazoo.cli.rl",
 ]
 
 

@@ -1,0 +1,328 @@
+"""Serving throughput and latency on loopback: kerazoo serve (batched) vs. in-process predict vs. a naive server.
+
+    python bench/serving_load.py                       # resnet20 (CIFAR size) from the zoo, 4 s per point
+    python bench/serving_load.py --model-dir models/fashion_r20/1 --seconds 8
+
+For concurrency 1, 16 and 64, client processes (keep-alive HTTP connections or one gRPC channel per process,
+requests pre-encoded, one image per request) send predict requests for a bounded time and count, and record
+throughput and p50/p99 latency against:
+
+- limit: the SavedModel's ``serving_default`` called in-process on batches of ``--max-batch-size`` images
+  (no server, no serialization) — the most this machine can do with the model;
+- batched: ``kerazoo serve`` with server-side batching (``--max-batch-size``, timeout 0);
+- naive: the same server with batching off, so every request runs its own model call (one request, one predict).
+
+Goals (issue 7): batched >= 70 % of the limit and >= 3x naive at concurrency 64. Prints a table and writes
+bench/results/serving_load.json (date, machine, command, figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+PREDICT_METHOD = "/tensorflow.serving.PredictionService/Predict"
+
+
+# -- clients (run in spawned processes: no TensorFlow import here) -------------------------------------------------
+
+
+def _rest_worker(host, port, path, body, start_at, end_at, max_requests, out, index, errors):
+    import http.client
+
+    connection = http.client.HTTPConnection(host, port, timeout=60)
+    request = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    latencies = []
+    sent = 0
+    while sent < max_requests:
+        now = time.time()
+        if now >= end_at:
+            break
+        try:
+            if connection.sock is None:
+                connection.connect()
+            connection.sock.sendall(request)  # one write: no Nagle / delayed-ACK stall
+            response = http.client.HTTPResponse(connection.sock, method="POST")
+            response.begin()
+            payload = response.read()
+            ok = response.status == 200 and payload.startswith(b'{"predictions"')
+        except OSError:
+            connection.close()
+            ok = False
+        done = time.time()
+        sent += 1
+        if not ok:
+            errors[index] += 1
+        elif now >= start_at:
+            latencies.append(done - now)
+    connection.close()
+    out[index] = latencies
+
+
+def _grpc_worker(address, body, start_at, end_at, max_requests, out, index, errors, channel):
+    import grpc
+
+    predict = channel.unary_unary(PREDICT_METHOD)  # raw bytes in and out: the request is pre-serialized
+    latencies = []
+    sent = 0
+    while sent < max_requests:
+        now = time.time()
+        if now >= end_at:
+            break
+        try:
+            ok = len(predict(body, timeout=60)) > 0
+        except grpc.RpcError:
+            ok = False
+        done = time.time()
+        sent += 1
+        if not ok:
+            errors[index] += 1
+        elif now >= start_at:
+            latencies.append(done - now)
+    out[index] = latencies
+
+
+def client_process(kind, target, path, body, threads, start_at, end_at, max_requests, queue):
+    import threading
+
+    out, errors = [None] * threads, [0] * threads
+    channel = None
+    if kind == "grpc":
+        import grpc
+
+        channel = grpc.insecure_channel(target)
+        grpc.channel_ready_future(channel).result(timeout=60)
+        workers = [threading.Thread(target=_grpc_worker, args=(target, body, start_at, end_at, max_requests, out, i,
+                                                                errors, channel)) for i in range(threads)]
+    else:
+        host, port = target.rsplit(":", 1)
+        workers = [threading.Thread(target=_rest_worker, args=(host, int(port), path, body, start_at, end_at,
+                                                                max_requests, out, i, errors)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=max(1.0, end_at - time.time()) + 120)
+    if channel is not None:
+        channel.close()
+    queue.put(([x for lat in out if lat for x in lat], sum(errors)))
+
+
+def run_load(kind, target, path, body, concurrency, seconds, warmup, max_requests):
+    """Throughput (requests/s) and latency percentiles (ms) of ``concurrency`` clients for ``seconds``."""
+    import multiprocessing
+
+    import numpy as np
+
+    context = multiprocessing.get_context("spawn")
+    processes = min(concurrency, 4)
+    per_process = [concurrency // processes + (1 if i < concurrency % processes else 0) for i in range(processes)]
+    queue = context.Queue()
+    start_at = time.time() + warmup + 3.0  # time for the processes to start
+    end_at = start_at + seconds
+    procs = [context.Process(target=client_process, args=(kind, target, path, body, n, start_at, end_at,
+                                                          max_requests, queue), daemon=True)
+             for n in per_process]
+    for proc in procs:
+        proc.start()
+    latencies, errors = [], 0
+    for _ in procs:
+        got, failed = queue.get(timeout=seconds + warmup + 300)
+        latencies += got
+        errors += failed
+    for proc in procs:
+        proc.join(timeout=30)
+    latencies = np.array(latencies) * 1e3
+    return {
+        "concurrency": concurrency,
+        "requests": int(len(latencies)),
+        "errors": int(errors),
+        "throughput_rps": round(len(latencies) / seconds, 1),
+        "p50_ms": round(float(np.percentile(latencies, 50)), 2) if len(latencies) else None,
+        "p99_ms": round(float(np.percentile(latencies, 99)), 2) if len(latencies) else None,
+    }
+
+
+# -- the model and the in-process limit ----------------------------------------------------------------------------
+
+
+def export_model(args, repo: str) -> tuple[str, tuple]:
+    """The version folder to serve and its image shape (H, W, C)."""
+    import keras
+    import tensorflow as tf
+
+    if args.model_dir:
+        from kerazoo.serving.repository import read_signature_defs
+
+        info = read_signature_defs(args.model_dir)["serving_default"].inputs["images"]
+        shape = tuple(int(d.size) for d in info.tensor_shape.dim[1:])
+        target = os.path.join(repo, "bench", "1")
+        os.makedirs(os.path.dirname(target))
+        os.symlink(os.path.abspath(args.model_dir), target)
+        return target, shape
+    from kerazoo.applications import create_model
+
+    model = create_model(args.zoo, input_shape=(32, 32, 3), classes=10, weights=None)
+    shape = tuple(model.input_shape[1:])
+
+    def serve(images):
+        logits = tf.cast(model(images, training=False), tf.float32)
+        return {"probabilities": tf.nn.softmax(logits), "logits": logits}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(name="serving_default", fn=serve,
+                         input_signature=[tf.TensorSpec([None, *shape], tf.float32, name="images")])
+    path = os.path.join(repo, "bench", "1")
+    archive.write_out(path, verbose=False)
+    return path, shape
+
+
+def in_process_limit(path, shape, batch, seconds):
+    import numpy as np
+    import tensorflow as tf
+
+    fn = tf.saved_model.load(path).signatures["serving_default"]
+    x = tf.constant(np.random.default_rng(0).uniform(0, 255, (batch, *shape)).astype(np.float32))
+    for _ in range(3):
+        fn(images=x)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        fn(images=x)["probabilities"].numpy()
+        count += 1
+    elapsed = time.perf_counter() - start
+    return {"batch": batch, "images_per_s": round(count * batch / elapsed, 1),
+            "ms_per_batch": round(elapsed / count * 1e3, 2)}
+
+
+def _batch_totals(server) -> tuple[float, int]:
+    histogram = server.metrics.batch_size
+    series = histogram._series.get(("bench",))
+    return (series[-2], series[-1]) if series else (0.0, 0)
+
+
+# -- main -----------------------------------------------------------------------------------------------------------
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--zoo", default="resnet20", help="registry model to export and serve (32x32x3, 10 classes)")
+    parser.add_argument("--model-dir", default=None, help="an exported version folder to serve instead")
+    parser.add_argument("--concurrency", default="1,16,64")
+    parser.add_argument("--protocols", default="rest,grpc")
+    parser.add_argument("--seconds", type=float, default=4.0, help="measured time per point")
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--max-requests", type=int, default=20000, help="per client thread, per point")
+    parser.add_argument("--max-batch-size", type=int, default=64)
+    parser.add_argument("--num-batch-threads", type=int, default=1)
+    parser.add_argument("--batch-timeout-micros", type=int, default=0)
+    parser.add_argument("--servers", default="batched,naive")
+    parser.add_argument("--switch-interval", type=float, default=None, help="sys.setswitchinterval for the server")
+    parser.add_argument("--no-write", action="store_true", help="do not write bench/results/serving_load.json")
+    args = parser.parse_args(argv)
+
+    import numpy as np
+    import tensorflow as tf
+
+    from kerazoo.serving import BatchingOptions, serve
+
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
+    levels = [int(c) for c in args.concurrency.split(",")]
+    protocols = args.protocols.split(",")
+    repo = tempfile.mkdtemp(prefix="serving_load_")
+    path, shape = export_model(args, repo)
+    print(f"model: {args.model_dir or args.zoo}, input {shape}; {os.cpu_count()} CPUs", flush=True)
+
+    # The machine may be shared: the limit is measured before and after the load runs and averaged.
+    limit_before = in_process_limit(path, shape, args.max_batch_size, args.seconds)
+    limit_by_batch = {c: in_process_limit(path, shape, c, min(args.seconds, 2.0)) for c in levels}
+    print(f"in-process limit (batch {args.max_batch_size}): {limit_before['images_per_s']} images/s; by batch size: "
+          + ", ".join(f"{c}: {v['images_per_s']}" for c, v in limit_by_batch.items()), flush=True)
+
+    image = np.random.default_rng(1).integers(0, 256, (1, *shape)).astype(np.float32)
+    rest_body = json.dumps({"instances": image.astype(int).tolist()}).encode()
+    from tensorflow_serving.apis import predict_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "bench"
+    request.inputs["images"].CopyFrom(tf.make_tensor_proto(image))
+    grpc_body = request.SerializeToString()
+
+    results = {}
+    servers = {
+        "batched": BatchingOptions(max_batch_size=args.max_batch_size, batch_timeout_micros=args.batch_timeout_micros,
+                                   max_enqueued_batches=1000, num_batch_threads=args.num_batch_threads),
+        "naive": None,
+    }
+    servers = {k: v for k, v in servers.items() if k in args.servers.split(",")}
+    for label, batching in servers.items():
+        server = serve(repo, rest_port=0, grpc_port=0, poll_interval=0, batching=batching)
+        try:
+            for protocol in protocols:
+                for concurrency in levels:
+                    rows_before, batches_before = _batch_totals(server)
+                    if protocol == "rest":
+                        point = run_load("rest", f"127.0.0.1:{server.rest_port}", "/v1/models/bench:predict",
+                                         rest_body, concurrency, args.seconds, args.warmup, args.max_requests)
+                    else:
+                        point = run_load("grpc", server.grpc_address, "", grpc_body, concurrency, args.seconds,
+                                         args.warmup, args.max_requests)
+                    rows, batches = _batch_totals(server)
+                    if batches > batches_before:
+                        point["mean_batch_rows"] = round((rows - rows_before) / (batches - batches_before), 1)
+                    results.setdefault(label, {}).setdefault(protocol, []).append(point)
+                    print(f"{label:>8} {protocol:>5} c={concurrency:<3} {point['throughput_rps']:>9.1f} req/s  "
+                          f"p50 {point['p50_ms']} ms  p99 {point['p99_ms']} ms  errors {point['errors']}  "
+                          f"mean batch {point.get('mean_batch_rows', '-')}",
+                          flush=True)
+        finally:
+            server.stop()
+
+    limit_after = in_process_limit(path, shape, args.max_batch_size, args.seconds)
+    limit = dict(limit_before, images_per_s=round((limit_before["images_per_s"] + limit_after["images_per_s"]) / 2, 1),
+                 images_per_s_before=limit_before["images_per_s"], images_per_s_after=limit_after["images_per_s"])
+    print(f"in-process limit after the load runs: {limit_after['images_per_s']} images/s; "
+          f"mean {limit['images_per_s']}", flush=True)
+    top = max(levels)
+    goals = {}
+    for protocol in protocols:
+        batched = next(p for p in results["batched"][protocol] if p["concurrency"] == top)["throughput_rps"]
+        naive = next(p for p in results["naive"][protocol] if p["concurrency"] == top)["throughput_rps"]
+        goals[protocol] = {
+            "fraction_of_limit": round(batched / limit["images_per_s"], 3),
+            "speedup_over_naive": round(batched / naive, 2) if naive else None,
+        }
+        goals[protocol]["meets_70pct_of_limit"] = goals[protocol]["fraction_of_limit"] >= 0.7
+        goals[protocol]["meets_3x_naive"] = bool(naive) and batched / naive >= 3
+    print(f"\nat concurrency {top}:")
+    for protocol, goal in goals.items():
+        print(f"  {protocol}: {goal['fraction_of_limit'] * 100:.0f} % of the in-process limit (goal >= 70 %), "
+              f"{goal['speedup_over_naive']}x the naive server (goal >= 3x)")
+    figures = {
+        "model": args.model_dir or args.zoo, "input_shape": list(shape),
+        "settings": {"seconds": args.seconds, "warmup": args.warmup, "max_requests": args.max_requests,
+                     "max_batch_size": args.max_batch_size, "num_batch_threads": args.num_batch_threads,
+                     "batch_timeout_micros": args.batch_timeout_micros,
+                     "client_processes": "min(concurrency, 4)", "images_per_request": 1},
+        "in_process_limit": limit, "in_process_by_batch": list(limit_by_batch.values()),
+        "servers": results, "goals_at_concurrency_%d" % top: goals,
+    }
+    if not args.no_write:
+        from common import write_results
+
+        print("wrote", write_results("serving_load", figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""`kerazoo serve`: a TF Serving-compatible REST + gRPC server over the model repository."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+
+from kerazoo.cli import add_parser
+
+
+def _port(text: str) -> int | None:
+    if text.lower() == "off":
+        return None
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port out of range: {port}")
+    return port
+
+
+def register(subparsers):
+    p = add_parser(subparsers, "serve", help="serve the model repository with TF Serving's REST and gRPC APIs",
+                   example="kerazoo serve --repo models --rest-port 8501 --grpc-port 8500")
+    p.add_argument("--repo", default="models", help="model repository: REPO/NAME/VERSION/ SavedModels")
+    p.add_argument("--rest-port", type=_port, default=8501, help="REST port (0: any free port, 'off': no REST)")
+    p.add_argument("--grpc-port", type=_port, default=8500, help="gRPC port (0: any free port, 'off': no gRPC)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 listens on all interfaces")
+    p.add_argument("--model-config-file", default=None,
+                   help="TF Serving model_config_list file (names, base paths, version policies, labels); "
+                        "without it every model folder in --repo is served at its latest version")
+    p.add_argument("--model-config-file-poll-wait-seconds", type=float, default=0.0,
+                   help="re-read --model-config-file when it changes, checking this often (0: never)")
+    p.add_argument("--file-system-poll-wait-seconds", type=float, default=1.0,
+                   help="how often to look for new and retired versions (0: only at start)")
+    p.add_argument("--enable-batching", action="store_true", help="batch concurrent requests server-side")
+    p.add_argument("--batching-parameters-file", default=None,
+                   help="TF Serving batching parameters file (implies --enable-batching)")
+    p.add_argument("--max-batch-size", type=int, default=None, help="rows per batched model call")
+    p.add_argument("--batch-timeout-micros", type=int, default=None, help="how long a partial batch waits")
+    p.add_argument("--max-enqueued-batches", type=int, default=None, help="queue bound (503 when full)")
+    p.add_argument("--num-batch-threads", type=int, default=None, help="batches run at once per model version")
+    p.add_argument("--max-request-bytes", type=int, default=64 * 2**20, help="largest request body / message")
+    p.add_argument("--print-model-config", action="store_true",
+                   help="print a model_config_list for the models in --repo (base paths under /models, as the "
+                        "tensorflow/serving container sees them) and exit")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.set_defaults(func=run)
+
+
+def _batching(args):
+    from kerazoo.serving import BatchingOptions
+
+    knobs = {name: getattr(args, name) for name in
+             ("max_batch_size", "batch_timeout_micros", "max_enqueued_batches", "num_batch_threads")
+             if getattr(args, name) is not None}
+    if args.batching_parameters_file:
+        if knobs:
+            raise ValueError("give --batching-parameters-file or the --max-batch-size/... flags, not both")
+        return None
+    if knobs or args.enable_batching:
+        knobs.setdefault("num_batch_threads", 2)
+        return BatchingOptions(**knobs)
+    return None
+
+
+def run(args):
+    logging.basicConfig(level=getattr(logging, args.log_level), format="%(asctime)s %(levelname)s %(message)s")
+    from kerazoo.serving import format_model_config, serve
+    from kerazoo.serving.config import discover_models
+
+    if args.print_model_config:
+        models = discover_models(args.repo)
+        if not models:
+            raise FileNotFoundError(f"no model folders in {args.repo}")
+        print(format_model_config(models, base_prefix="/models"), end="")
+        return 0
+    server = serve(
+        args.repo, rest_port=args.rest_port, grpc_port=args.grpc_port, host=args.host,
+        model_config_file=args.model_config_file, poll_interval=args.file_system_poll_wait_seconds,
+        config_poll_interval=args.model_config_file_poll_wait_seconds, batching=_batching(args),
+        batching_parameters_file=args.batching_parameters_file, max_request_bytes=args.max_request_bytes,
+    )
+    for address in server.addresses():
+        print(address, flush=True)
+    names = server.repository.model_names()
+    for name in names:
+        versions = server.repository.available_versions(name)
+        print(f"model {name}: versions {versions or 'none available yet'}", flush=True)
+    if not names:
+        print(f"no models in {args.repo} yet; new model folders are picked up while serving", flush=True)
+    print("Ctrl-C stops the server.", flush=True)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    try:
+        while not server.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        print("stopping...", file=sys.stderr, flush=True)
+    finally:
+        server.stop()
+    return 0

@@ -1,0 +1,128 @@
+"""Server metrics in Prometheus text format, served at ``/monitoring/prometheus/metrics`` as TF Serving does.
+
+The request metrics use TF Serving's own names (``:tensorflow:serving:request_count`` with ``model_name`` and
+``status``; ``:tensorflow:serving:request_latency`` in microseconds with ``model_name``, ``API`` and
+``entrypoint``), so dashboards built for the real server read these too. kerazoo adds ``kerazoo_serving_*`` metrics
+for batching and model loading.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+
+LATENCY_BUCKETS_US = (50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+                      1_000_000, 2_500_000, 5_000_000, 10_000_000)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+def _escape(value: str) -> str:
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(names: tuple[str, ...], values: tuple, extra: str = "") -> str:
+    parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values)]
+    if extra:
+        parts.append(extra)
+    return "{" + ",".join(parts) + "}" if parts else ""
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+class Counter:
+    def __init__(self, name: str, help: str, labels: tuple[str, ...] = ()):
+        self.name, self.help, self.label_names = name, help, labels
+        self._values: dict[tuple, float] = {}
+        self._lock = threading.Lock()
+
+    def inc(self, *labels, amount: float = 1.0) -> None:
+        with self._lock:
+            self._values[labels] = self._values.get(labels, 0.0) + amount
+
+    def value(self, *labels) -> float:
+        return self._values.get(labels, 0.0)
+
+    def render(self) -> list[str]:
+        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
+        with self._lock:
+            items = sorted(self._values.items())
+        lines += [f"{self.name}{_labels(self.label_names, k)} {_number(v)}" for k, v in items]
+        return lines
+
+
+class Gauge(Counter):
+    def set(self, *labels, value: float) -> None:
+        with self._lock:
+            self._values[labels] = float(value)
+
+    def render(self) -> list[str]:
+        lines = super().render()
+        lines[1] = f"# TYPE {self.name} gauge"
+        return lines
+
+
+class Histogram:
+    def __init__(self, name: str, help: str, labels: tuple[str, ...], buckets: tuple[float, ...]):
+        self.name, self.help, self.label_names, self.buckets = name, help, labels, tuple(buckets)
+        self._series: dict[tuple, list] = {}  # labels -> [bucket counts..., sum, count]
+        self._lock = threading.Lock()
+
+    def observe(self, *labels, value: float) -> None:
+        index = bisect.bisect_left(self.buckets, value)
+        with self._lock:
+            series = self._series.get(labels)
+            if series is None:
+                series = self._series[labels] = [0] * (len(self.buckets) + 1) + [0.0, 0]
+            series[index] += 1
+            series[-2] += value
+            series[-1] += 1
+
+    def count(self, *labels) -> int:
+        series = self._series.get(labels)
+        return series[-1] if series else 0
+
+    def render(self) -> list[str]:
+        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
+        with self._lock:
+            items = sorted((k, list(v)) for k, v in self._series.items())
+        for labels, series in items:
+            cumulative = 0
+            for bound, count in zip((*self.buckets, "+Inf"), series):
+                cumulative += count
+                le = 'le="+Inf"' if bound == "+Inf" else f'le="{_number(bound)}"'
+                lines.append(f"{self.name}_bucket{_labels(self.label_names, labels, le)} {cumulative}")
+            lines.append(f"{self.name}_sum{_labels(self.label_names, labels)} {_number(series[-2])}")
+            lines.append(f"{self.name}_count{_labels(self.label_names, labels)} {series[-1]}")
+        return lines
+
+
+class ServingMetrics:
+    """The metrics one server keeps; ``render()`` gives the Prometheus exposition text."""
+
+    def __init__(self):
+        self.request_count = Counter(":tensorflow:serving:request_count",
+                                     "The total number of requests.", ("model_name", "status"))
+        self.request_latency = Histogram(":tensorflow:serving:request_latency",
+                                         "Distribution of wall time (in microseconds) for Tensorflow Serving request.",
+                                         ("model_name", "API", "entrypoint"), LATENCY_BUCKETS_US)
+        self.batch_size = Histogram("kerazoo_serving_batch_size", "Rows per executed model call when batching.",
+                                    ("model_name",), BATCH_BUCKETS)
+        self.model_loads = Counter("kerazoo_serving_model_load_total",
+                                   "Version loads by outcome (loaded, load_failed, unloaded).",
+                                   ("model_name", "event"))
+        self.available_versions = Gauge("kerazoo_serving_available_versions",
+                                        "Versions of a model that are AVAILABLE.", ("model_name",))
+        self._all = (self.request_count, self.request_latency, self.batch_size, self.model_loads,
+                     self.available_versions)
+
+    def record_request(self, model_name: str, api: str, entrypoint: str, status: str, seconds: float) -> None:
+        self.request_count.inc(model_name, status)
+        self.request_latency.observe(model_name, api, entrypoint, value=seconds * 1e6)
+
+    def render(self) -> str:
+        lines = []
+        for metric in self._all:
+            lines += metric.render()
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,494 @@
+"""The versioned model repository as TF Serving reads it: scanning, version policies, loading and hot swap.
+
+``base_path/<integer version>/`` holds one SavedModel per version; other names (``.tmp-3-xyz`` while the exporter
+writes, ``README``) are ignored, as TF Serving ignores them. :class:`ModelRepository` polls the folders, chooses
+the versions each model's policy asks for, loads new ones (and warms them up) *before* it retires old ones, so a
+request always finds a version. A version that fails to load is logged, shown in the model's status as END with
+the error, left out of the policy's choice (the previous version keeps serving), and tried again only if its
+files change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from kerazoo.serving.batching import Batcher
+from kerazoo.serving.config import (
+    BatchingOptions, ModelConfig, VersionPolicy, discover_models, load_model_config_file,
+)
+from kerazoo.serving.errors import ServingError, from_exception, invalid_argument, not_found
+
+log = logging.getLogger("kerazoo.serving")
+
+DEFAULT_SIGNATURE = "serving_default"
+INIT_OP_SIGNATURE = "__saved_model_init_op"
+CLASSIFY_METHOD = "tensorflow/serving/classify"
+REGRESS_METHOD = "tensorflow/serving/regress"
+PREDICT_METHOD = "tensorflow/serving/predict"
+_KEEP_ENDED = 10  # retired or failed versions kept in a model's status
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorInfo:
+    """One signature input or output: its dtype (a ``tf.DType``) and shape (None dims unknown; None if unknown rank)."""
+
+    name: str
+    dtype: object
+    shape: tuple[int | None, ...] | None
+
+    @property
+    def np_dtype(self) -> np.dtype:
+        return np.dtype(object) if self.dtype.name == "string" else np.dtype(self.dtype.as_numpy_dtype)
+
+    def shape_text(self) -> str:
+        if self.shape is None:
+            return "<unknown rank>"
+        return "[" + ",".join("-1" if d is None else str(d) for d in self.shape) + "]"
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    key: str
+    method_name: str
+    inputs: dict[str, TensorInfo]
+    outputs: dict[str, TensorInfo]
+    fn: Callable
+
+
+class Servable:
+    """One loaded version of one model: its signatures, SignatureDefs (for metadata) and optional batcher."""
+
+    def __init__(self, name: str, version: int, path: str, loaded, signature_defs, signatures: dict[str, Signature],
+                 batching: BatchingOptions | None = None, on_batch: Callable[[str, int], None] | None = None):
+        self.name = name
+        self.version = version
+        self.path = path
+        self.signature_defs = signature_defs  # the SavedModel's map<string, SignatureDef>, all entries
+        self.signatures = signatures  # callable ones (no __saved_model_init_op)
+        self._loaded = loaded
+        self.batcher = None
+        if batching is not None:
+            callback = (lambda rows: on_batch(name, rows)) if on_batch else None
+            self.batcher = Batcher(self.call, batching, name=f"{name}-{version}", on_batch=callback)
+
+    def signature(self, key: str) -> Signature:
+        key = key or DEFAULT_SIGNATURE
+        signature = self.signatures.get(key)
+        if signature is None:
+            raise ServingError("FAILED_PRECONDITION", f'Serving signature key "{key}" not found.')
+        return signature
+
+    def call(self, key: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run signature ``key`` on ``inputs`` now (no batching)."""
+        import tensorflow as tf
+
+        fn = self.signatures[key].fn
+        try:
+            outputs = fn(**{k: tf.constant(v) for k, v in inputs.items()})
+        except Exception as error:
+            raise from_exception(error) from None
+        return {k: v.numpy() for k, v in outputs.items()}
+
+    def run(self, key: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run signature ``key``, through the batcher when batching is on."""
+        if self.batcher is not None:
+            return self.batcher.submit(key, inputs)
+        return self.call(key, inputs)
+
+    def close(self) -> None:
+        if self.batcher is not None:
+            self.batcher.close()
+
+    def __repr__(self) -> str:
+        return f"Servable({self.name!r}, {self.version}, {self.path!r})"
+
+
+def read_signature_defs(path: str):
+    """The ``serve`` MetaGraph's SignatureDef map of the SavedModel in ``path`` (raises OSError/ValueError)."""
+    from google.protobuf import text_format
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    pb, pbtxt = os.path.join(path, "saved_model.pb"), os.path.join(path, "saved_model.pbtxt")
+    if os.path.exists(pb):
+        with open(pb, "rb") as f:
+            proto.ParseFromString(f.read())
+    elif os.path.exists(pbtxt):
+        with open(pbtxt, encoding="utf-8") as f:
+            text_format.Parse(f.read(), proto)
+    else:
+        raise FileNotFoundError(f"no saved_model.pb in {path}")
+    for meta_graph in proto.meta_graphs:
+        if "serve" in meta_graph.meta_info_def.tags:
+            return meta_graph.signature_def
+    raise ValueError(f"the SavedModel in {path} has no MetaGraph tagged 'serve'")
+
+
+def _tensor_info(name: str, info) -> TensorInfo:
+    import tensorflow as tf
+
+    shape = None
+    if not info.tensor_shape.unknown_rank:
+        shape = tuple(None if d.size < 0 else int(d.size) for d in info.tensor_shape.dim)
+    return TensorInfo(name, tf.dtypes.as_dtype(info.dtype), shape)
+
+
+def load_servable(name: str, version: int, path: str, *, batching: BatchingOptions | None = None,
+                  warmup: bool = True, on_batch=None) -> Servable:
+    """Load one version directory: read its SignatureDefs, ``tf.saved_model.load`` it and run a warm-up call."""
+    import tensorflow as tf
+
+    signature_defs = read_signature_defs(path)
+    loaded = tf.saved_model.load(path, tags=["serve"])
+    signatures = {}
+    for key, sig_def in signature_defs.items():
+        if key == INIT_OP_SIGNATURE or key not in loaded.signatures:
+            continue
+        signatures[key] = Signature(
+            key, sig_def.method_name,
+            {k: _tensor_info(k, v) for k, v in sig_def.inputs.items()},
+            {k: _tensor_info(k, v) for k, v in sig_def.outputs.items()},
+            loaded.signatures[key],
+        )
+    if not signatures:
+        raise ValueError(f"the SavedModel in {path} has no callable signature")
+    servable = Servable(name, version, path, loaded, signature_defs, signatures, batching=None)
+    if warmup:
+        _warm_up(servable)
+    if batching is not None:
+        servable = Servable(name, version, path, loaded, signature_defs, signatures, batching=batching,
+                            on_batch=on_batch)
+    return servable
+
+
+def _warm_up(servable: Servable) -> None:
+    """One call of the default signature on a zero batch of one, when its input shapes are known."""
+    signature = servable.signatures.get(DEFAULT_SIGNATURE)
+    if signature is None:
+        return
+    inputs = {}
+    for key, info in signature.inputs.items():
+        known = info.shape is not None and info.shape and all(d is not None for d in info.shape[1:])
+        if not known or info.dtype.name == "string":
+            return
+        inputs[key] = np.zeros((1, *info.shape[1:]), info.np_dtype)
+    servable.call(DEFAULT_SIGNATURE, inputs)
+
+
+@dataclasses.dataclass
+class VersionState:
+    """A version's state as TF Serving reports it (START, LOADING, AVAILABLE, UNLOADING, END) and its status."""
+
+    version: int
+    state: str = "START"
+    error_code: str = "OK"
+    error_message: str = ""
+    fingerprint: tuple | None = None  # the files' (path, size, mtime) when a load failed
+
+
+def _fingerprint(path: str) -> tuple:
+    entries = []
+    for root, _, files in os.walk(path):
+        for file in files:
+            full = os.path.join(root, file)
+            try:
+                st = os.stat(full)
+            except OSError:
+                continue
+            entries.append((os.path.relpath(full, path), st.st_size, st.st_mtime_ns))
+    return tuple(sorted(entries))
+
+
+def list_versions(base_path: str) -> dict[int, str]:
+    """Integer-named version folders under ``base_path`` → their paths (other names are ignored)."""
+    try:
+        names = os.listdir(base_path)
+    except OSError:
+        return {}
+    found = {}
+    for entry in names:
+        if entry.isdigit() and entry.isascii() and os.path.isdir(os.path.join(base_path, entry)):
+            found[int(entry)] = os.path.join(base_path, entry)
+    return found
+
+
+class ModelRepository:
+    """Serves the versions that the models' policies choose, polling for changes.
+
+    Args:
+        repo: a folder of model folders. Without ``models`` or ``model_config_file`` every valid folder name in it
+            is a model served with ``default_policy`` (models added or removed while serving are picked up).
+        models: explicit ModelConfigs (instead of discovering them).
+        model_config_file: a TF Serving ``model_config_list`` file; re-read when it changes if
+            ``config_poll_interval`` > 0.
+        default_policy: policy for discovered models (default: the latest version).
+        poll_interval: seconds between scans of the version folders (TF Serving's
+            ``--file_system_poll_wait_seconds``); 0 scans only when :meth:`poll` is called.
+        config_poll_interval: seconds between checks of ``model_config_file`` (0: never re-read).
+        batching: batching options for every loaded version, or None for no batching.
+        warmup: run one zero batch through ``serving_default`` before a version becomes AVAILABLE.
+        on_event: called with (model, version, event) for "loaded", "load_failed", "unloaded" (metrics hook).
+        on_batch: called with (model, rows) for each batch executed.
+    """
+
+    def __init__(self, repo: str | None = None, *, models: Iterable[ModelConfig] | None = None,
+                 model_config_file: str | None = None, default_policy: VersionPolicy | None = None,
+                 poll_interval: float = 1.0, config_poll_interval: float = 0.0,
+                 batching: BatchingOptions | None = None, warmup: bool = True,
+                 on_event: Callable[[str, int, str], None] | None = None,
+                 on_batch: Callable[[str, int], None] | None = None,
+                 loader: Callable[..., Servable] = load_servable):
+        if repo is None and models is None and model_config_file is None:
+            raise ValueError("Invalid repository: give repo, models or model_config_file. Received: none of them")
+        if repo is not None and not os.path.isdir(repo) and models is None and model_config_file is None:
+            raise FileNotFoundError(f"Model repository not found: {repo}")
+        self.repo = os.path.abspath(repo) if repo else None
+        self.model_config_file = model_config_file
+        self.default_policy = default_policy or VersionPolicy()
+        self.poll_interval = poll_interval
+        self.config_poll_interval = config_poll_interval
+        self.batching = batching
+        self.warmup = warmup
+        self._on_event = on_event
+        self._on_batch = on_batch
+        self._loader = loader
+        self._explicit = list(models) if models is not None else None
+        self._config_mtime = None
+        self._configs: dict[str, ModelConfig] = {}
+        if model_config_file is not None:
+            self._configs = {m.name: m for m in self._read_config_file()}
+        elif self._explicit is not None:
+            self._configs = {m.name: m for m in self._explicit}
+        self._available: dict[str, dict[int, Servable]] = {}  # replaced, never mutated: readers need no lock
+        self._states: dict[str, dict[int, VersionState]] = {}
+        self._poll_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_config_check = 0.0
+        self._warned_empty: set[str] = set()
+
+    # -- configuration ---------------------------------------------------------------------------------------
+
+    def _read_config_file(self) -> list[ModelConfig]:
+        self._config_mtime = os.stat(self.model_config_file).st_mtime_ns
+        return load_model_config_file(self.model_config_file, repo=self.repo)
+
+    def reload_config(self, models: Iterable[ModelConfig]) -> None:
+        """Serve exactly ``models`` from now on (TF Serving's HandleReloadConfigRequest); applies at once."""
+        models = list(models)
+        with self._poll_lock:
+            self._explicit = models
+            self.model_config_file = None
+            self._configs = {m.name: m for m in models}
+        self.poll()
+
+    @property
+    def configs(self) -> dict[str, ModelConfig]:
+        return dict(self._configs)
+
+    def _current_configs(self) -> dict[str, ModelConfig]:
+        if self.model_config_file is not None:
+            now = time.monotonic()
+            if self.config_poll_interval > 0 and now - self._last_config_check >= self.config_poll_interval:
+                self._last_config_check = now
+                try:
+                    if os.stat(self.model_config_file).st_mtime_ns != self._config_mtime:
+                        self._configs = {m.name: m for m in self._read_config_file()}
+                        log.info("reloaded model config %s: %s", self.model_config_file, sorted(self._configs))
+                except (OSError, ValueError) as error:
+                    log.error("model config %s not reloaded, keeping the previous one: %s",
+                              self.model_config_file, error)
+            return self._configs
+        if self._explicit is not None:
+            return self._configs
+        self._configs = {m.name: m for m in discover_models(self.repo, self.default_policy)}
+        return self._configs
+
+    # -- polling ---------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load what the policies choose now (blocking), then keep polling in a thread if poll_interval > 0."""
+        self.poll()
+        if self.poll_interval > 0 and self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._poll_loop, name="model-repository-poll", daemon=True)
+            self._thread.start()
+
+    def _poll_loop(self) -> None:
+        while not self._stop.wait(self.poll_interval):
+            try:
+                self.poll()
+            except Exception:  # a poll must never kill the poller
+                log.exception("polling the model repository failed")
+
+    def stop(self) -> None:
+        """Stop polling and unload every version."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+            self._thread = None
+        with self._poll_lock:
+            for name in list(self._available):
+                for version in list(self._available.get(name, {})):
+                    self._unload(name, version)
+
+    def poll(self) -> None:
+        """One scan: load newly chosen versions, then retire versions no longer chosen."""
+        with self._poll_lock:
+            configs = self._current_configs()
+            for name in list(self._available):
+                if name not in configs:
+                    for version in list(self._available[name]):
+                        self._unload(name, version)
+                    log.info("model %s is no longer configured; unloaded", name)
+            for config in configs.values():
+                try:
+                    self._poll_model(config)
+                except Exception:
+                    log.exception("polling model %s failed", config.name)
+
+    def _poll_model(self, config: ModelConfig) -> None:
+        name = config.name
+        on_disk = list_versions(config.base_path)
+        states = self._states.setdefault(name, {})
+        candidates = []
+        for version, path in on_disk.items():
+            state = states.get(version)
+            if state is not None and state.fingerprint is not None:
+                if _fingerprint(path) == state.fingerprint:
+                    continue  # failed before and unchanged: skip it
+                state.fingerprint = None
+            candidates.append(version)
+        aspired = config.policy.select(candidates)
+        loaded = self._available.get(name, {})
+        for version in sorted(aspired - set(loaded), reverse=True):
+            self._load(config, version, on_disk[version])
+        loaded = self._available.get(name, {})
+        if not on_disk and name not in self._warned_empty:
+            self._warned_empty.add(name)
+            log.warning("No versions of model %s found under base path %s", name, config.base_path)
+        elif on_disk:
+            self._warned_empty.discard(name)
+        retire = set(loaded) - aspired
+        if retire and not (set(loaded) & aspired) and on_disk.keys() & set(loaded):
+            # Availability first: keep the old versions until a chosen one is AVAILABLE.
+            return
+        for version in sorted(retire):
+            self._unload(name, version)
+
+    def _set_state(self, name: str, version: int, **fields) -> VersionState:
+        with self._state_lock:
+            states = self._states.setdefault(name, {})
+            state = states.setdefault(version, VersionState(version))
+            for key, value in fields.items():
+                setattr(state, key, value)
+            ended = sorted(v for v, s in states.items() if s.state == "END")
+            for old in ended[:-_KEEP_ENDED]:
+                if states[old].fingerprint is None:
+                    del states[old]
+            return state
+
+    def _load(self, config: ModelConfig, version: int, path: str) -> None:
+        name = config.name
+        self._set_state(name, version, state="LOADING", error_code="OK", error_message="", fingerprint=None)
+        log.info("loading %s version %d from %s", name, version, path)
+        start = time.monotonic()
+        fingerprint = _fingerprint(path)
+        try:
+            servable = self._loader(name, version, path, batching=self.batching, warmup=self.warmup,
+                                    on_batch=self._on_batch)
+        except Exception as error:
+            message = f"Failed to load {name} version {version} from {path}: {type(error).__name__}: " + \
+                      (str(error).strip().splitlines() or [""])[0]
+            log.error("%s (skipped; it is retried when its files change)", message)
+            code = from_exception(error).code if getattr(error, "error_code", None) else "UNKNOWN"
+            self._set_state(name, version, state="END", error_code=code, error_message=message,
+                            fingerprint=fingerprint)
+            self._event(name, version, "load_failed")
+            return
+        with self._state_lock:
+            table = dict(self._available)
+            table[name] = {**table.get(name, {}), version: servable}
+            self._available = table
+        self._set_state(name, version, state="AVAILABLE")
+        log.info("%s version %d is AVAILABLE (%.2f s)", name, version, time.monotonic() - start)
+        self._event(name, version, "loaded")
+
+    def _unload(self, name: str, version: int) -> None:
+        with self._state_lock:
+            table = dict(self._available)
+            versions = dict(table.get(name, {}))
+            servable = versions.pop(version, None)
+            if versions:
+                table[name] = versions
+            else:
+                table.pop(name, None)
+            self._available = table
+        if servable is None:
+            return
+        self._set_state(name, version, state="UNLOADING")
+        servable.close()  # queued requests finish; requests holding it finish on their own reference
+        self._set_state(name, version, state="END")
+        log.info("%s version %d unloaded", name, version)
+        self._event(name, version, "unloaded")
+
+    def _event(self, name: str, version: int, event: str) -> None:
+        if self._on_event:
+            try:
+                self._on_event(name, version, event)
+            except Exception:
+                log.exception("event hook failed")
+
+    # -- lookups ---------------------------------------------------------------------------------------------
+
+    def knows(self, name: str) -> bool:
+        """Whether ``name`` is a configured (or still loaded) model."""
+        return name in self._configs or name in self._available
+
+    def model_names(self) -> list[str]:
+        return sorted(set(self._configs) | set(self._available))
+
+    def available_versions(self, name: str) -> list[int]:
+        return sorted(self._available.get(name, {}))
+
+    def label_version(self, name: str, label: str) -> int:
+        config = self._configs.get(name)
+        if config is None or label not in config.version_labels:
+            raise invalid_argument(f"Unrecognized servable version label: {label}")
+        return config.version_labels[label]
+
+    def get(self, name: str, version: int | None = None, label: str | None = None) -> Servable:
+        """The servable for a request: a specific version, a labelled one, or the latest available."""
+        if label:
+            version = self.label_version(name, label)
+        versions = self._available.get(name)
+        if version is None:
+            if not versions:
+                raise not_found(f"Servable not found for request: Latest({name})")
+            return versions[max(versions)]
+        servable = versions.get(version) if versions else None
+        if servable is None:
+            raise not_found(f"Servable not found for request: Specific({name}, {version})")
+        return servable
+
+    def status(self, name: str, version: int | None = None, label: str | None = None) -> list[VersionState]:
+        """Copies of the version states of a model (one version if asked), newest first."""
+        if label:
+            version = self.label_version(name, label)
+        with self._state_lock:
+            states = [dataclasses.replace(s) for s in self._states.get(name, {}).values() if s.state != "START"]
+        if not states:
+            raise not_found(f"Could not find any versions of model {name}")
+        if version is not None:
+            states = [s for s in states if s.version == version]
+            if not states:
+                raise not_found(f"Could not find version {version} of model {name}")
+        return sorted(states, key=lambda s: -s.version)

@@ -1,0 +1,403 @@
+"""TF Serving's REST API over the standard library's ``ThreadingHTTPServer``.
+
+Routes (as TF Serving's ``http_rest_api_handler``; names are case-insensitive, a version is digits):
+
+- ``GET  /v1/models/{name}[/versions/{v}|/labels/{l}]`` — model status.
+- ``GET  /v1/models/{name}[/versions/{v}|/labels/{l}]/metadata`` — SignatureDefs.
+- ``POST /v1/models/{name}[/versions/{v}|/labels/{l}]:predict`` — ``instances`` (rows) or ``inputs`` (columns),
+  optional ``signature_name``; answers ``predictions`` or ``outputs``.
+- ``POST ...:classify`` / ``...:regress`` — ``examples`` (+ ``context``) for signatures whose method allows it.
+- ``GET  /monitoring/prometheus/metrics`` — Prometheus text.
+
+Errors are ``{"error": "..."}`` with TF Serving's HTTP status for the code (see ``errors.py``); a body over the
+size limit is refused with 413 before it is read. Nothing a client sends stops the server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from google.protobuf import json_format
+
+from kerazoo.serving.errors import ServingError, invalid_argument
+from kerazoo.serving.service import ServingService
+from kerazoo.serving.tensors import array_to_json, is_b64, json_to_array, json_to_examples
+
+log = logging.getLogger("kerazoo.serving")
+
+METRICS_PATH = "/monitoring/prometheus/metrics"
+_PREDICT = re.compile(r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?:(classify|regress|predict)",
+                      re.IGNORECASE)
+_STATUS = re.compile(r"/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?(?:/(metadata))?",
+                     re.IGNORECASE)
+JSON_TYPE = "application/json"
+
+
+def _to_dict(message) -> dict:
+    return json_format.MessageToDict(message, always_print_fields_with_no_presence=True,
+                                     preserving_proto_field_name=True)
+
+
+def _dumps(obj) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode("utf-8")
+
+
+def error_body(message: str) -> bytes:
+    return _dumps({"error": message})
+
+
+class RestApi:
+    """Routing and JSON handling, independent of the HTTP machinery: ``handle(method, path, body)``.
+
+    JSON decoding and encoding hold Python's GIL in long C calls; with one thread per connection, dozens of
+    threads decoding at once would starve the batching thread of the GIL. ``json_workers`` bounds how many
+    requests decode or encode JSON at the same time (the others wait on a lock, which does not hold the GIL).
+    """
+
+    def __init__(self, service: ServingService, *, json_workers: int | None = None):
+        self.service = service
+        self._gate = threading.BoundedSemaphore(json_workers or max(2, min(4, os.cpu_count() or 1)))
+
+    def handle(self, method: str, target: str, body: bytes) -> tuple[int, bytes, str]:
+        """Answer one request: (HTTP status, body bytes, content type)."""
+        path = urlsplit(target).path
+        start = time.perf_counter()
+        model, api = "", ""
+        try:
+            if path == METRICS_PATH and method == "GET":
+                return 200, self.service.metrics.render().encode("utf-8"), "text/plain; version=0.0.4"
+            if not path.lower().startswith("/v1/"):
+                raise ServingError("NOT_FOUND", f"Not found: {method} {path}")
+            match = _PREDICT.fullmatch(path) if method == "POST" else None
+            if match:
+                model, version, label, api = match.group(1), match.group(2), match.group(3), match.group(4).lower()
+                payload = self._infer(api, model, _version(version), label, body)
+                self._record(model, api, "OK", start)
+                return 200, payload, JSON_TYPE
+            match = _STATUS.fullmatch(path) if method == "GET" else None
+            if match:
+                model, version, label, sub = match.groups()
+                api = "GetModelMetadata" if sub else "GetModelStatus"
+                if not model:
+                    raise invalid_argument("Missing model name in request.")
+                if sub:
+                    servable = self.service.servable(model, _version(version), label)
+                    response, signature_map = self.service.metadata(servable)
+                    payload = {"model_spec": _to_dict(response.model_spec),
+                               "metadata": {"signature_def": _to_dict(signature_map)}}
+                else:
+                    payload = _to_dict(self.service.status(model, _version(version), label))
+                return self._ok(payload, model, api, start)
+            raise invalid_argument(f"Malformed request: {method} {path}")
+        except ServingError as error:
+            self._record(model, api, error.code, start)
+            return error.http_status, error_body(error.message), JSON_TYPE
+        except Exception as error:  # a bug, not the client's doing: report it, keep serving
+            log.exception("internal error on %s %s", method, path)
+            self._record(model, api, "INTERNAL", start)
+            return 500, error_body(f"Internal error: {type(error).__name__}: {error}"), JSON_TYPE
+
+    def _ok(self, payload, model: str, api: str, start: float) -> tuple[int, bytes, str]:
+        body = _encode(payload)
+        self._record(model, api, "OK", start)
+        return 200, body, JSON_TYPE
+
+    def _record(self, model: str, api: str, code: str, start: float) -> None:
+        if api:
+            self.service.record_request(model, api, "REST", code, time.perf_counter() - start)
+
+    # -- predict / classify / regress --------------------------------------------------------------------------
+
+    def _infer(self, api: str, model: str, version: int | None, label: str | None, body: bytes) -> bytes:
+        servable = self.service.servable(model, version, label)
+        with self._gate:
+            document = parse_json_object(body)
+            signature_name = document.get("signature_name", "")
+            if not isinstance(signature_name, str):
+                raise invalid_argument("'signature_name' must be a string")
+            if api in ("classify", "regress"):
+                examples = json_to_examples(document)
+        if api == "classify":
+            result = self.service.classify(servable, signature_name, examples)
+            with self._gate:
+                return _encode({"result": [[[label, score] for label, score in row] for row in result]})
+        if api == "regress":
+            result = self.service.regress(servable, signature_name, examples)
+            with self._gate:
+                return _encode({"result": result})
+        signature = servable.signature(signature_name)
+        has_rows, has_columns = "instances" in document, "inputs" in document
+        if has_rows and has_columns:
+            raise invalid_argument("Not formatted correctly expecting only one of 'inputs' or 'instances' keys "
+                                   "exclusively")
+        if not has_rows and not has_columns:
+            raise invalid_argument("Missing 'inputs' or 'instances' key")
+        with self._gate:
+            if has_rows:
+                inputs = rows_to_arrays(document["instances"], signature)
+            else:
+                inputs = columns_to_arrays(document["inputs"], signature)
+        outputs = self.service.predict(servable, signature, inputs)
+        with self._gate:
+            if has_rows:
+                return _encode({"predictions": outputs_to_rows(outputs, len(document["instances"]))})
+            if len(outputs) == 1:
+                (name, value), = outputs.items()
+                return _encode({"outputs": array_to_json(value, name)})
+            return _encode({"outputs": {name: array_to_json(value, name) for name, value in outputs.items()}})
+
+
+def _encode(payload) -> bytes:
+    try:
+        return _dumps(payload)
+    except (TypeError, ValueError) as error:
+        raise ServingError("INTERNAL", f"Failed to encode the response as JSON: {error}") from None
+
+
+def _version(text: str | None) -> int | None:
+    return int(text) if text else None
+
+
+def parse_json_object(body: bytes) -> dict:
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise invalid_argument(f"JSON Parse error: {error}") from None
+    if not isinstance(document, dict):
+        raise invalid_argument(f"JSON Value: {_short(body)} Is not object")
+    return document
+
+
+def _short(body: bytes, limit: int = 80) -> str:
+    text = body[:limit].decode("utf-8", "replace")
+    return text + ("..." if len(body) > limit else "")
+
+
+def rows_to_arrays(instances, signature) -> dict:
+    """Row format: a list with one entry per example (a tensor, or an object naming each input)."""
+    if not isinstance(instances, list):
+        raise invalid_argument("'instances' must be a list of examples")
+    if not instances:
+        raise invalid_argument("'instances' is an empty list")
+    named = [isinstance(x, dict) and not is_b64(x) for x in instances]
+    if all(named):
+        for i, instance in enumerate(instances):
+            if set(instance) != set(signature.inputs):
+                unknown = sorted(set(instance) - set(signature.inputs))
+                if unknown:
+                    raise invalid_argument(f"instances[{i}] has input {unknown[0]!r}, which is not in the signature's "
+                                           f"inputs {{{','.join(sorted(signature.inputs))}}}")
+                missing = sorted(set(signature.inputs) - set(instance))
+                raise invalid_argument(f"instances[{i}] is missing input {missing[0]!r}")
+        return {key: json_to_array([x[key] for x in instances], info, f"input {key!r}")
+                for key, info in signature.inputs.items()}
+    if any(named):
+        raise invalid_argument("'instances' mixes objects of named inputs with plain tensors")
+    if len(signature.inputs) != 1:
+        raise invalid_argument(f"The signature has {len(signature.inputs)} inputs "
+                               f"({', '.join(sorted(signature.inputs))}); each instance must be an object naming them")
+    (key, info), = signature.inputs.items()
+    return {key: json_to_array(instances, info, f"input {key!r}")}
+
+
+def columns_to_arrays(inputs, signature) -> dict:
+    """Columnar format: one tensor (single-input signatures) or an object of named tensors."""
+    if isinstance(inputs, dict) and not is_b64(inputs):
+        ServingService.check_input_names(signature, inputs)
+        return {key: json_to_array(value, signature.inputs[key], f"input {key!r}") for key, value in inputs.items()}
+    if len(signature.inputs) != 1:
+        raise invalid_argument(f"The signature has {len(signature.inputs)} inputs "
+                               f"({', '.join(sorted(signature.inputs))}); 'inputs' must be an object naming them")
+    (key, info), = signature.inputs.items()
+    return {key: json_to_array(inputs, info, f"input {key!r}")}
+
+
+def outputs_to_rows(outputs: dict, count: int) -> list:
+    for name, value in outputs.items():
+        if value.ndim == 0 or value.shape[0] != count:
+            raise invalid_argument(f"Tensor name: {name} has inconsistent batch size: "
+                                   f"{value.shape[0] if value.ndim else 0} expecting: {count}")
+    if len(outputs) == 1:
+        (name, value), = outputs.items()
+        return array_to_json(value, name)
+    columns = {name: array_to_json(value, name) for name, value in outputs.items()}
+    return [{name: column[i] for name, column in columns.items()} for i in range(count)]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# HTTP server
+
+
+class _BodyTooLarge(Exception):
+    def __init__(self, message: str, size: int = 0):
+        super().__init__(message)
+        self.size = size
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "kerazoo-serving"
+    timeout = 120  # seconds an idle keep-alive connection is kept
+    disable_nagle_algorithm = True  # small JSON answers must not wait for the client's delayed ACK
+
+    def log_message(self, format, *args):  # noqa: A002 - the stdlib's name
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s", self.address_string(), format % args)
+
+    def send_error(self, code, message=None, explain=None):
+        """The stdlib's errors (bad request line, header too long) as TF Serving-style JSON."""
+        self.close_connection = True
+        try:
+            self._send(code, error_body(message or self.responses.get(code, ("",))[0]), JSON_TYPE)
+        except OSError:
+            pass
+
+    def __getattr__(self, name):
+        if name.startswith("do_"):  # any other method: TF Serving's "Malformed request" (400)
+            return self._dispatch
+        raise AttributeError(name)
+
+    def do_GET(self):
+        self._dispatch()
+
+    def do_POST(self):
+        self._dispatch()
+
+    def _dispatch(self):
+        try:
+            body = self._read_body()
+        except _BodyTooLarge as error:
+            self.close_connection = True
+            self._send(413, error_body(str(error)), JSON_TYPE)
+            self._discard_body(error.size)
+            return
+        except ValueError as error:
+            self.close_connection = True
+            self._send(400, error_body(str(error)), JSON_TYPE)
+            return
+        status, payload, content_type = self.server.api.handle(self.command, self.path, body)
+        self._send(status, payload, content_type)
+
+    def _read_body(self) -> bytes:
+        limit = self.server.max_request_bytes
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked(limit)
+        length = self.headers.get("Content-Length")
+        if length is None:
+            return b""
+        try:
+            size = int(length)
+        except ValueError:
+            raise ValueError(f"Invalid Content-Length: {length!r}") from None
+        if size < 0:
+            raise ValueError(f"Invalid Content-Length: {length!r}")
+        if size > limit:
+            raise _BodyTooLarge(f"Request body of {size} bytes exceeds the limit of {limit} bytes", size)
+        body = self.rfile.read(size)
+        if len(body) != size:
+            raise ValueError("Request body ended early")
+        return body
+
+    def _discard_body(self, size: int) -> None:
+        """After refusing a body, read (a bounded part of) it so the client sees the answer, not a reset."""
+        try:
+            self.wfile.flush()
+            self.connection.settimeout(1.0)
+            left = min(size, 16 * self.server.max_request_bytes, 256 * 2**20)
+            deadline = time.monotonic() + 2.0
+            while left > 0 and time.monotonic() < deadline:
+                chunk = self.rfile.read1(min(left, 1 << 20)) if hasattr(self.rfile, "read1") else b""
+                if not chunk:
+                    break
+                left -= len(chunk)
+        except OSError:
+            pass
+
+    def _read_chunked(self, limit: int) -> bytes:
+        parts, total = [], 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                raise ValueError("Invalid chunked body") from None
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(parts)
+            total += size
+            if total > limit:
+                raise _BodyTooLarge(f"Request body exceeds the limit of {limit} bytes")
+            parts.append(self.rfile.read(size))
+            self.rfile.readline(16)
+
+    def _send(self, status: int, payload: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and payload:
+            self.wfile.write(payload)
+
+
+class RestServer(ThreadingHTTPServer):
+    """A threaded HTTP server for :class:`RestApi`; tracks connections so :meth:`stop` closes them all."""
+
+    daemon_threads = True
+    request_queue_size = 1024
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], api: RestApi, *, max_request_bytes: int):
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.api = api
+        self.max_request_bytes = max_request_bytes
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        super().__init__(address, _Handler)
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+    def process_request(self, request, client_address):
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request, client_address):
+        log.debug("connection from %s ended with an error", client_address, exc_info=True)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="rest-server", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)

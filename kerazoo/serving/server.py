@@ -1,0 +1,171 @@
+"""``serve()``: the repository, REST and gRPC in one process, in threads, with a clean ``stop()``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from kerazoo.serving.config import BatchingOptions, VersionPolicy, load_batching_parameters_file
+from kerazoo.serving.grpc_service import GrpcServer
+from kerazoo.serving.metrics import ServingMetrics
+from kerazoo.serving.repository import ModelRepository
+from kerazoo.serving.rest import RestApi, RestServer
+from kerazoo.serving.service import ServingService
+
+log = logging.getLogger("kerazoo.serving")
+
+DEFAULT_MAX_REQUEST_BYTES = 64 * 2**20
+
+
+class ModelServer:
+    """A running server. ``rest_url`` / ``grpc_address`` give where it listens; ``stop()`` ends it."""
+
+    def __init__(self, repository: ModelRepository, *, host: str = "127.0.0.1", rest_port: int | None = 8501,
+                 grpc_port: int | None = 8500, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+                 grpc_max_workers: int = 128, metrics: ServingMetrics | None = None):
+        if rest_port is None and grpc_port is None:
+            raise ValueError("Invalid ports: at least one of rest_port and grpc_port is needed. Received: both None")
+        if max_request_bytes < 1:
+            raise ValueError(f"Invalid max_request_bytes: expected >= 1. Received: {max_request_bytes}")
+        self.host = host
+        self.repository = repository
+        self.metrics = metrics or ServingMetrics()
+        self.service = ServingService(repository, self.metrics)
+        self._rest_port, self._grpc_port = rest_port, grpc_port
+        self._max_request_bytes = max_request_bytes
+        self._grpc_max_workers = grpc_max_workers
+        self.rest: RestServer | None = None
+        self.grpc: GrpcServer | None = None
+        self._stopped = threading.Event()
+        self._started = False
+
+    def start(self) -> ModelServer:
+        """Load the models (blocking), then listen. Returns self."""
+        self.repository.start()
+        try:
+            if self._rest_port is not None:
+                self.rest = RestServer((self.host, self._rest_port), RestApi(self.service),
+                                       max_request_bytes=self._max_request_bytes)
+            if self._grpc_port is not None:
+                self.grpc = GrpcServer(self.service, self.host, self._grpc_port,
+                                       max_request_bytes=self._max_request_bytes, max_workers=self._grpc_max_workers)
+        except (OSError, RuntimeError) as error:
+            self.stop()
+            raise OSError(f"Cannot listen on {self.host}: {error}") from None
+        if self.rest:
+            self.rest.start()
+        if self.grpc:
+            self.grpc.start()
+        self._started = True
+        for address in self.addresses():
+            log.info("listening on %s", address)
+        return self
+
+    @property
+    def rest_url(self) -> str | None:
+        if self.rest is None:
+            return None
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.rest.port}"
+
+    @property
+    def rest_port(self) -> int | None:
+        return self.rest.port if self.rest else None
+
+    @property
+    def grpc_port(self) -> int | None:
+        return self.grpc.port if self.grpc else None
+
+    @property
+    def grpc_address(self) -> str | None:
+        return self.grpc.address if self.grpc else None
+
+    def addresses(self) -> list[str]:
+        out = []
+        if self.rest:
+            out.append(f"REST  {self.rest_url}/v1/models/<name>  "
+                       f"(metrics: {self.rest_url}/monitoring/prometheus/metrics)")
+        if self.grpc:
+            out.append(f"gRPC  {self.grpc_address}  (tensorflow.serving.PredictionService, ModelService)")
+        return out
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until :meth:`stop` (True) or ``timeout`` seconds (False)."""
+        return self._stopped.wait(timeout)
+
+    def stop(self) -> None:
+        """Stop listening, close open connections, unload every model. Safe to call twice."""
+        if self._stopped.is_set():
+            return
+        if self.rest:
+            self.rest.stop()
+        if self.grpc:
+            self.grpc.stop()
+        self.repository.stop()
+        self._stopped.set()
+
+    def __enter__(self) -> ModelServer:
+        return self if self._started else self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def serve(repo: str | None = "models", rest_port: int | None = 8501, grpc_port: int | None = 8500,
+          host: str = "127.0.0.1", *, model_config_file: str | None = None, models=None,
+          version_policy: VersionPolicy | None = None, poll_interval: float = 1.0,
+          config_poll_interval: float = 0.0, enable_batching: bool = False,
+          batching: BatchingOptions | None = None, batching_parameters_file: str | None = None,
+          max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES, warmup: bool = True,
+          grpc_max_workers: int = 128) -> ModelServer:
+    """Start a TF Serving-compatible server over a model repository, in background threads.
+
+    Loads every chosen version before it returns, so the models are AVAILABLE when the ports open.
+
+    Args:
+        repo: the model repository (``repo/NAME/VERSION/``). Without ``model_config_file`` or ``models`` every
+            model folder in it is served (and new ones are picked up); with them it is where relative and
+            container (``/models/NAME``) base paths are found.
+        rest_port: REST port; 0 picks a free one, None disables REST.
+        grpc_port: gRPC port; 0 picks a free one, None disables gRPC.
+        host: address to bind (default loopback only; "0.0.0.0" for all interfaces).
+        model_config_file: a TF Serving ``model_config_list`` text file (names, base paths, version policies,
+            version labels).
+        models: ModelConfigs instead of a file.
+        version_policy: policy for models found in ``repo`` (default: the latest version).
+        poll_interval: seconds between scans for new and retired versions (0: no polling).
+        config_poll_interval: seconds between checks for a changed ``model_config_file`` (0: never).
+        enable_batching: batch concurrent requests (``batching`` or defaults); implied by ``batching`` or
+            ``batching_parameters_file``.
+        batching: BatchingOptions.
+        batching_parameters_file: TF Serving's batching parameters text file.
+        max_request_bytes: the largest request body (REST) or message (gRPC) accepted.
+        warmup: run one zero batch through each new version before it serves.
+        grpc_max_workers: gRPC handler threads (requests served at once).
+
+    Returns:
+        The running ModelServer; call ``stop()`` (or use it as a context manager).
+    """
+    if batching_parameters_file is not None:
+        if batching is not None:
+            raise ValueError("Invalid batching: give batching or batching_parameters_file, not both.")
+        batching = load_batching_parameters_file(batching_parameters_file)
+    if batching is None and enable_batching:
+        batching = BatchingOptions(num_batch_threads=max(1, min(2, os.cpu_count() or 1)))
+    if model_config_file is not None and not os.path.isfile(model_config_file):
+        raise FileNotFoundError(f"Model config file not found: {model_config_file}")
+    metrics = ServingMetrics()
+
+    def on_event(name, version, event):
+        metrics.model_loads.inc(name, event)
+        metrics.available_versions.set(name, value=len(repository.available_versions(name)))
+
+    repository = ModelRepository(
+        repo, models=models, model_config_file=model_config_file, default_policy=version_policy,
+        poll_interval=poll_interval, config_poll_interval=config_poll_interval, batching=batching, warmup=warmup,
+        on_event=on_event, on_batch=lambda name, rows: metrics.batch_size.observe(name, value=rows),
+    )
+    server = ModelServer(repository, host=host, rest_port=rest_port, grpc_port=grpc_port,
+                         max_request_bytes=max_request_bytes, grpc_max_workers=grpc_max_workers, metrics=metrics)
+    return server.start()

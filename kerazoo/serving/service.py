@@ -1,0 +1,157 @@
+"""What the server does, apart from the wire: find the servable, check inputs, run, shape the results.
+
+REST (``rest.py``) and gRPC (``grpc_service.py``) both call :class:`ServingService`, so the two protocols agree on
+every rule and every error message.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kerazoo.serving.errors import invalid_argument
+from kerazoo.serving.metrics import ServingMetrics
+from kerazoo.serving.repository import (
+    CLASSIFY_METHOD, REGRESS_METHOD, ModelRepository, Servable, Signature,
+)
+
+UNKNOWN_MODEL = "<unknown>"
+
+
+class ServingService:
+    def __init__(self, repository: ModelRepository, metrics: ServingMetrics | None = None):
+        self.repository = repository
+        self.metrics = metrics or ServingMetrics()
+
+    def record_request(self, model: str, api: str, entrypoint: str, code: str, seconds: float) -> None:
+        """Count a request; names of unknown models are counted as ``<unknown>`` so clients cannot grow the metrics."""
+        name = model if self.repository.knows(model) else UNKNOWN_MODEL
+        self.metrics.record_request(name, api, entrypoint, code, seconds)
+
+    def servable(self, name: str, version: int | None = None, label: str | None = None) -> Servable:
+        return self.repository.get(name, version, label)
+
+    # -- predict ---------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def check_input_names(signature: Signature, names) -> None:
+        names = set(names)
+        unknown = sorted(names - set(signature.inputs))
+        if unknown:
+            raise invalid_argument(f"input tensor alias not found in signature: {unknown[0]}. Inputs expected to be "
+                                   f"in the set {{{','.join(sorted(signature.inputs))}}}.")
+        missing = sorted(set(signature.inputs) - names)
+        if missing:
+            raise invalid_argument(f"Missing input tensor(s) {{{','.join(missing)}}} of signature "
+                                   f"{signature.key!r}; it expects {{{','.join(sorted(signature.inputs))}}}.")
+
+    def predict(self, servable: Servable, signature: Signature, inputs: dict[str, np.ndarray],
+                output_filter=()) -> dict[str, np.ndarray]:
+        """Run a signature on checked inputs; ``output_filter`` keeps only those outputs (all if empty)."""
+        self.check_input_names(signature, inputs)
+        for name in output_filter:
+            if name not in signature.outputs:
+                raise invalid_argument(f"output tensor alias not found in signature: {name} Outputs expected to be "
+                                       f"in the set {{{','.join(sorted(signature.outputs))}}}.")
+        outputs = servable.run(signature.key, inputs)
+        if output_filter:
+            outputs = {k: outputs[k] for k in output_filter}
+        return outputs
+
+    # -- classify / regress ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _example_input(signature: Signature, method: str, kind: str) -> str:
+        if signature.method_name != method:
+            raise invalid_argument(f"Expected {kind} signature method_name to be {method}. "
+                                   f"Was: {signature.method_name}")
+        if len(signature.inputs) != 1:
+            raise invalid_argument(f"Expected one input Tensor in the {kind} signature; it has {len(signature.inputs)}")
+        (key, info), = signature.inputs.items()
+        if info.dtype.name != "string":
+            raise invalid_argument(f"The {kind} signature's input {key!r} must be DT_STRING (serialized tf.Example)")
+        return key
+
+    def classify(self, servable: Servable, signature_name: str, examples: list[bytes]) -> list[list[tuple[str, float]]]:
+        """(label, score) pairs per example, from a signature with ``classes`` and/or ``scores`` outputs."""
+        signature = servable.signature(signature_name)
+        key = self._example_input(signature, CLASSIFY_METHOD, "classification")
+        if "classes" not in signature.outputs and "scores" not in signature.outputs:
+            raise invalid_argument("Expected classification signature outputs 'classes' and/or 'scores'")
+        outputs = servable.run(signature.key, {key: _string_batch(examples)})
+        n = len(examples)
+        classes, scores = outputs.get("classes"), outputs.get("scores")
+        for name, tensor in (("classes", classes), ("scores", scores)):
+            if tensor is not None and (tensor.ndim != 2 or tensor.shape[0] != n):
+                raise invalid_argument(f"Expected Tensor shape: [{n} num_classes] for output {name!r} but got "
+                                       f"{list(tensor.shape)}")
+        if classes is not None and scores is not None and classes.shape != scores.shape:
+            raise invalid_argument(f"Tensors class and score should match in shape; got {list(classes.shape)} and "
+                                   f"{list(scores.shape)}")
+        width = (classes if classes is not None else scores).shape[1]
+        results = []
+        for i in range(n):
+            row = []
+            for j in range(width):
+                label = classes[i, j] if classes is not None else b""
+                label = label.decode("utf-8", "replace") if isinstance(label, bytes) else str(label)
+                row.append((label, float(scores[i, j]) if scores is not None else 0.0))
+            results.append(row)
+        return results
+
+    def regress(self, servable: Servable, signature_name: str, examples: list[bytes]) -> list[float]:
+        """One value per example, from a signature whose ``outputs`` is [batch] or [batch, 1]."""
+        signature = servable.signature(signature_name)
+        key = self._example_input(signature, REGRESS_METHOD, "regression")
+        if "outputs" not in signature.outputs:
+            raise invalid_argument("No regression outputs found in the signature (expected an output 'outputs')")
+        values = servable.run(signature.key, {key: _string_batch(examples)})["outputs"]
+        n = len(examples)
+        if values.ndim == 2 and values.shape[1] == 1:
+            values = values[:, 0]
+        if values.ndim != 1 or values.shape[0] != n:
+            raise invalid_argument(f"Expected output Tensor shape to be either [{n}] or [{n}, 1] but got "
+                                   f"{list(values.shape)}")
+        return [float(v) for v in values]
+
+    # -- metadata and status -----------------------------------------------------------------------------------
+
+    def metadata(self, servable: Servable, fields=("signature_def",)):
+        """A ``GetModelMetadataResponse`` with the SavedModel's SignatureDefs (the only field TF Serving serves)."""
+        from google.protobuf import any_pb2
+        from tensorflow_serving.apis import get_model_metadata_pb2
+
+        if not fields:
+            raise invalid_argument("GetModelMetadataRequest must specify at least one metadata_field")
+        for field in fields:
+            if field != "signature_def":
+                raise invalid_argument(f"Metadata field {field} is not supported")
+        response = get_model_metadata_pb2.GetModelMetadataResponse()
+        response.model_spec.name = servable.name
+        response.model_spec.version.value = servable.version
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        for key, value in servable.signature_defs.items():
+            signature_map.signature_def[key].CopyFrom(value)
+        packed = any_pb2.Any()
+        packed.Pack(signature_map)
+        response.metadata["signature_def"].CopyFrom(packed)
+        return response, signature_map
+
+    def status(self, name: str, version: int | None = None, label: str | None = None):
+        """A ``GetModelStatusResponse`` for a model (or one of its versions)."""
+        from tensorflow.core.protobuf import error_codes_pb2
+        from tensorflow_serving.apis import get_model_status_pb2
+
+        response = get_model_status_pb2.GetModelStatusResponse()
+        for state in self.repository.status(name, version, label):
+            entry = response.model_version_status.add()
+            entry.version = state.version
+            entry.state = get_model_status_pb2.ModelVersionStatus.State.Value(state.state)
+            entry.status.error_code = error_codes_pb2.Code.Value(state.error_code)
+            entry.status.error_message = state.error_message
+        return response
+
+
+def _string_batch(items: list[bytes]) -> np.ndarray:
+    array = np.empty(len(items), dtype=object)
+    array[:] = items
+    return array

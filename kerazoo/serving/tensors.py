@@ -1,0 +1,244 @@
+"""Tensors in and out of TF Serving's two wire formats: REST JSON and gRPC ``TensorProto``.
+
+JSON follows TF Serving's REST conventions: nested lists for tensors, ``{"b64": "..."}`` for binary strings (and
+for string outputs whose name ends in ``_bytes``), ``NaN``/``Infinity`` literals. Every conversion checks the value
+against the signature's dtype and shape and raises INVALID_ARGUMENT naming the input, so a bad request never
+reaches the model.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import numpy as np
+
+from kerazoo.serving.errors import invalid_argument
+from kerazoo.serving.repository import TensorInfo
+
+_NUMERIC_OK = {"f": "iuf", "c": "iufc", "i": "iu", "u": "iu", "b": "b"}
+
+
+def is_b64(value) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and "b64" in value
+
+
+def dtype_enum_name(dtype) -> str:
+    """TF Serving's name of a tf.DType: DT_FLOAT, DT_STRING, ..."""
+    from tensorflow.core.framework import types_pb2
+
+    return types_pb2.DataType.Name(dtype.as_datatype_enum)
+
+
+def _dtype_name(info: TensorInfo) -> str:
+    return dtype_enum_name(info.dtype)
+
+
+def json_to_array(value, info: TensorInfo, where: str) -> np.ndarray:
+    """A JSON value (number, nested lists, strings, ``{"b64": ...}``) as an array of the input's dtype and shape."""
+    if info.dtype.name == "string":
+        array = _string_array(value, where)
+    else:
+        target = info.np_dtype
+        allowed = _NUMERIC_OK.get(target.kind)
+        if allowed is None and info.dtype.name == "bfloat16":
+            allowed = "iuf"
+        if allowed is None:
+            raise invalid_argument(f"{where}: inputs of type {_dtype_name(info)} cannot be sent as JSON")
+        try:
+            array = np.asarray(value)
+        except (ValueError, TypeError, OverflowError, RecursionError):
+            raise invalid_argument(f"{where}: expected a tensor of {_dtype_name(info)}; the nested lists are ragged "
+                                   "or hold non-numbers") from None
+        if array.dtype.kind not in allowed:
+            if is_b64(value) or (array.dtype == object and _contains_b64(array)):
+                raise invalid_argument(f"{where}: {{\"b64\": ...}} binary values are only for DT_STRING inputs; "
+                                       f"this input is {_dtype_name(info)}")
+            got = {"U": "strings", "O": "non-numbers or numbers out of range", "b": "booleans"}.get(
+                array.dtype.kind, f"values of type {array.dtype}")
+            raise invalid_argument(f"{where}: expected {_dtype_name(info)} values, got {got}")
+        if target.kind in "iu" and array.size:
+            limits = np.iinfo(target)
+            if array.min() < limits.min or array.max() > limits.max:
+                raise invalid_argument(f"{where}: value out of range for {_dtype_name(info)}")
+        with np.errstate(over="ignore", invalid="ignore"):
+            array = array.astype(target, copy=False)
+    check_shape(array, info, where)
+    return array
+
+
+def _contains_b64(array: np.ndarray) -> bool:
+    return any(is_b64(v) for v in array.ravel()[:8])
+
+
+def _string_leaf(value, where: str) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    if is_b64(value) and isinstance(value["b64"], str):
+        try:
+            return base64.b64decode(value["b64"], validate=True)
+        except (binascii.Error, ValueError):
+            raise invalid_argument(f"{where}: the \"b64\" value is not valid base64") from None
+    if isinstance(value, dict):
+        raise invalid_argument(f"{where}: an object in a tensor must be {{\"b64\": \"<base64 string>\"}}")
+    raise invalid_argument(f"{where}: expected DT_STRING values (strings or {{\"b64\": ...}}), "
+                           f"got {type(value).__name__}")
+
+
+def _nested(value, where: str, leaf):
+    if isinstance(value, list):
+        if not value:
+            return [], (0,)
+        flat, shape = [], None
+        for item in value:
+            part, part_shape = _nested(item, where, leaf)
+            if shape is None:
+                shape = part_shape
+            elif part_shape != shape:
+                raise invalid_argument(f"{where}: the nested lists are ragged (shapes {shape} and {part_shape})")
+            flat.extend(part)
+        return flat, (len(value), *shape)
+    return [leaf(value, where)], ()
+
+
+def _string_array(value, where: str) -> np.ndarray:
+    try:
+        flat, shape = _nested(value, where, _string_leaf)
+    except RecursionError:
+        raise invalid_argument(f"{where}: the value is nested too deeply") from None
+    array = np.empty(len(flat), dtype=object)
+    array[:] = flat
+    return array.reshape(shape)
+
+
+def check_shape(array: np.ndarray, info: TensorInfo, where: str) -> None:
+    """Raise INVALID_ARGUMENT unless ``array`` fits the signature's shape (unknown dims match anything)."""
+    if info.shape is None:
+        return
+    if array.ndim != len(info.shape) or any(d is not None and d != a for a, d in zip(array.shape, info.shape)):
+        got = "[" + ",".join(str(d) for d in array.shape) + "]"
+        raise invalid_argument(f"{where}: expected shape {info.shape_text()} (-1: any size), got {got}")
+
+
+def array_to_json(array: np.ndarray, name: str):
+    """An output array as JSON-ready lists; strings as text, or ``{"b64": ...}`` for ``*_bytes`` names and binary."""
+    array = np.asarray(array)
+    if array.dtype == object or array.dtype.kind in "SU":
+        as_b64 = name.endswith("_bytes")
+        flat = [_string_out(v, as_b64) for v in array.ravel()]
+        out = np.empty(len(flat), dtype=object)
+        out[:] = flat
+        return out.reshape(array.shape).tolist()
+    if array.dtype.kind == "c":
+        return np.stack([array.real, array.imag], axis=-1).tolist()
+    if array.dtype.kind not in "biuf" or (array.dtype.kind == "f" and array.dtype.itemsize < 4):
+        array = array.astype(np.float32)  # float16, bfloat16
+    return array.tolist()
+
+
+def _string_out(value, as_b64: bool):
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    if not as_b64:
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    return {"b64": base64.b64encode(value).decode("ascii")}
+
+
+# -- gRPC TensorProto ----------------------------------------------------------------------------------------
+
+
+def proto_to_array(proto, info: TensorInfo, where: str) -> np.ndarray:
+    """A request TensorProto as an array; its dtype must be the signature's and its shape must fit."""
+    import tensorflow as tf
+
+    try:
+        dtype = tf.dtypes.as_dtype(proto.dtype)
+    except TypeError:
+        raise invalid_argument(f"{where}: unknown dtype {proto.dtype}") from None
+    if dtype != info.dtype:
+        raise invalid_argument(f"{where}: expected dtype {_dtype_name(info)}, got {dtype_enum_name(dtype)}")
+    try:
+        array = tf.make_ndarray(proto)
+    except Exception as error:
+        raise invalid_argument(f"{where}: the TensorProto is malformed ({type(error).__name__}: {error})") from None
+    check_shape(array, info, where)
+    return array
+
+
+def array_to_proto(array: np.ndarray):
+    import tensorflow as tf
+
+    return tf.make_tensor_proto(array)
+
+
+# -- tf.Example for classify / regress ----------------------------------------------------------------------
+
+
+def _feature(value, where: str):
+    from tensorflow.core.example import feature_pb2
+
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise invalid_argument(f"{where}: a feature needs at least one value")
+    feature = feature_pb2.Feature()
+    if all(isinstance(v, bool) for v in values) or any(isinstance(v, (list, dict)) and not is_b64(v) for v in values):
+        raise invalid_argument(f"{where}: a feature is a number, a string, {{\"b64\": ...}}, or a flat list of one "
+                               "kind of them")
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        if any(not -(2**63) <= v < 2**63 for v in values):
+            raise invalid_argument(f"{where}: integer out of the int64 range")
+        feature.int64_list.value.extend(values)
+    elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        feature.float_list.value.extend(float(v) for v in values)
+    elif all(isinstance(v, str) or is_b64(v) for v in values):
+        feature.bytes_list.value.extend(_string_leaf(v, where) for v in values)
+    else:
+        raise invalid_argument(f"{where}: the values of one feature must all be numbers or all strings")
+    return feature
+
+
+def json_to_examples(body: dict) -> list[bytes]:
+    """Serialized tf.Examples from a classify/regress body (``examples`` and optional ``context``)."""
+    from tensorflow.core.example import example_pb2
+
+    examples = body.get("examples")
+    context = body.get("context", {})
+    if not isinstance(examples, list) or not examples:
+        raise invalid_argument("'examples' must be a non-empty list of objects")
+    if not isinstance(context, dict):
+        raise invalid_argument("'context' must be an object of features")
+    serialized = []
+    for i, example in enumerate(examples):
+        if not isinstance(example, dict):
+            raise invalid_argument(f"examples[{i}] must be an object of features")
+        proto = example_pb2.Example()
+        for key, value in {**context, **example}.items():
+            proto.features.feature[key].CopyFrom(_feature(value, f"examples[{i}].{key}"))
+        serialized.append(proto.SerializeToString())
+    return serialized
+
+
+def input_proto_to_examples(input_proto) -> list[bytes]:
+    """Serialized tf.Examples from a gRPC ``tensorflow.serving.Input`` (context merged into each example)."""
+    kind = input_proto.WhichOneof("kind")
+    if kind == "example_list":
+        examples = [e.SerializeToString() for e in input_proto.example_list.examples]
+    elif kind == "example_list_with_context":
+        from tensorflow.core.example import example_pb2
+
+        context = input_proto.example_list_with_context.context
+        examples = []
+        for example in input_proto.example_list_with_context.examples:
+            merged = example_pb2.Example()
+            merged.CopyFrom(context)
+            for key, feature in example.features.feature.items():  # the example's features override the context's
+                merged.features.feature[key].CopyFrom(feature)
+            examples.append(merged.SerializeToString())
+    else:
+        raise invalid_argument("Input is empty: set example_list or example_list_with_context")
+    if not examples:
+        raise invalid_argument("Input has no examples")
+    return examples

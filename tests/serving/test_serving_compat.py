@@ -1,0 +1,184 @@
+"""Moving to real TF Serving: SavedModel inspection, the deployment files in serving/, and the CLI verb."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from serving_helpers import export_version, http
+
+from kerazoo.serving import load_batching_parameters_file, parse_model_config
+from kerazoo.serving.inspect import check_repository, check_saved_model, describe
+from kerazoo.serving.rest import METRICS_PATH
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SERVING = os.path.join(ROOT, "serving")
+
+
+def test_fixture_versions_pass_tf_serving_inspection(model_store):
+    for path in model_store.values():
+        assert check_saved_model(path) == []
+        text = describe(path)
+        assert "signature 'serving_default' (tensorflow/serving/predict)" in text
+        assert "in  images: DT_FLOAT [-1,8,8,1]" in text
+
+
+def test_every_exported_version_in_the_repository_passes_inspection():
+    """Every SavedModel under models/ (and $KERAZOO_MODEL_REPO): the contract's signature, dtypes, no custom ops."""
+    repos = [os.path.join(ROOT, "models"), os.environ.get("KERAZOO_MODEL_REPO", "")]
+    results = {}
+    for repo in filter(None, repos):
+        results.update({f"{repo}:{k}": v for k, v in check_repository(repo).items()})
+    if not results:
+        pytest.skip("no exported models in models/ or $KERAZOO_MODEL_REPO")
+    assert {k: v for k, v in results.items() if v} == {}
+
+
+def test_inspection_reports_problems(tmp_path, model_store):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    assert check_saved_model(str(tmp_path)) and "cannot read" in check_saved_model(str(tmp_path))[0]
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(model_store[1], "saved_model.pb"), "rb") as f:
+        proto.ParseFromString(f.read())
+    graph = proto.meta_graphs[0]
+    graph.graph_def.node.add(name="mystery", op="KerazooCustomOp")
+    signature = graph.signature_def["serving_default"]
+    signature.inputs["images"].dtype = 20  # DT_RESOURCE
+    signature.outputs.pop("logits")
+    with open(tmp_path / "saved_model.pb", "wb") as f:
+        f.write(proto.SerializeToString())
+    problems = " | ".join(check_saved_model(str(tmp_path)))
+    assert "KerazooCustomOp" in problems
+    assert "DT_RESOURCE" in problems
+    assert "no output 'logits'" in problems
+
+
+def test_inspection_of_the_exporter_layout(tmp_path):
+    """A version folder with the exporter's side files (tflite, onnx, reports) is still one valid SavedModel."""
+    path = export_version(str(tmp_path / "m" / "1"), 1)
+    for name in ("model.tflite", "model_int8.tflite", "model.onnx", "export_report.json", "kerazoo.json"):
+        (tmp_path / "m" / "1" / name).write_bytes(b"{}")
+    (tmp_path / "m" / ".tmp-2-abc").mkdir()
+    assert check_repository(str(tmp_path)) == {"m/1": []}
+    assert check_saved_model(path) == []
+
+
+def test_models_config_and_batching_parameters_load():
+    models = parse_model_config(open(os.path.join(SERVING, "models.config")).read(), repo="/tmp/repo")
+    assert models and all(m.base_path.startswith("/tmp/repo/") for m in models)
+    options = load_batching_parameters_file(os.path.join(SERVING, "batching_parameters.txt"))
+    assert options.max_batch_size >= 1
+    monitoring = open(os.path.join(SERVING, "monitoring.config")).read()
+    assert re.search(r'path:\s*"([^"]+)"', monitoring).group(1) == METRICS_PATH
+
+
+def _flags(args):
+    return dict(a[2:].split("=", 1) for a in args)
+
+
+def test_docker_compose_and_kubernetes_run_the_same_server():
+    compose = yaml.safe_load(open(os.path.join(SERVING, "docker-compose.yml")))
+    service = compose["services"]["tfserving"]
+    assert service["image"].startswith("tensorflow/serving:")
+    assert {"127.0.0.1:8500:8500", "127.0.0.1:8501:8501"} == set(service["ports"])
+    flags = _flags(service["command"])
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in service["volumes"]}
+    assert mounts["/config"] == "./" and mounts["/models"] == "../models"
+    for key in ("model_config_file", "batching_parameters_file", "monitoring_config_file"):
+        assert os.path.exists(os.path.join(SERVING, os.path.basename(flags[key]))), key
+    documents = {d["kind"]: d for d in yaml.safe_load_all(open(os.path.join(SERVING, "k8s.yaml")))}
+    assert {"Deployment", "Service", "PersistentVolumeClaim"} <= set(documents)
+    container = documents["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == service["image"]
+    assert _flags(container["args"]) == flags
+
+
+def test_cli_help_and_print_model_config(make_repo, capsys):
+    from kerazoo.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    assert "kerazoo serve --repo models --rest-port 8501 --grpc-port 8500" in capsys.readouterr().out
+    repo = make_repo({"a": [1], "b": [1]})
+    assert main(["serve", "--repo", repo, "--print-model-config"]) == 0
+    text = capsys.readouterr().out
+    assert [m.name for m in parse_model_config(text, repo=repo)] == ["a", "b"]
+    assert "base_path: '/models/a'" in text
+    assert main(["serve", "--repo", repo, "--rest-port", "0", "--grpc-port", "0", "--max-batch-size", "0"]) == 2
+
+
+def test_cli_serve_runs_and_stops_cleanly_on_ctrl_c(make_repo):
+    repo = make_repo({"tiny": [1]})
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kerazoo", "serve", "--repo", repo, "--rest-port", "0", "--grpc-port", "0",
+         "--enable-batching", "--log-level", "WARNING"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env)
+    try:
+        url, deadline, lines = None, time.monotonic() + 120, []
+        while url is None and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            match = re.match(r"REST\s+(http://127\.0\.0\.1:\d+)", line)
+            url = match.group(1) if match else None
+        assert url, "".join(lines)
+        assert http(url, "GET", "/v1/models/tiny")[0] == 200
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _zoo_models():
+    """One classifier per family (the smallest name first); KERAZOO_SERVING_ZOO=all checks every one."""
+    try:
+        from kerazoo.applications import get_entry, list_models
+
+        names = list_models(task="classification")
+    except Exception:  # the registry is optional for these tests
+        return []
+    if os.environ.get("KERAZOO_SERVING_ZOO") == "all":
+        return names
+    first = {}
+    for name in names:
+        first.setdefault(get_entry(name).family, name)
+    return sorted(first.values())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", _zoo_models())
+def test_zoo_architectures_export_without_custom_ops(tmp_path, name):
+    """Each registered classifier, exported with the repository contract, passes the TF Serving inspection."""
+    import inspect
+
+    import keras
+    import tensorflow as tf
+
+    from kerazoo.applications import create_model, get_entry
+
+    entry = get_entry(name)
+    size = max(entry.min_input_size, 32)
+    kwargs = {"input_shape": (size, size, entry.input_shape[-1]), "classes": 10}
+    if "weights" in inspect.signature(entry.builder).parameters:
+        kwargs["weights"] = None
+    model = create_model(name, **kwargs)
+
+    def serve(images):
+        logits = tf.cast(model(images, training=False), tf.float32)
+        return {"probabilities": tf.nn.softmax(logits), "logits": logits}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(name="serving_default", fn=serve,
+                         input_signature=[tf.TensorSpec([None, *kwargs["input_shape"]], tf.float32, name="images")])
+    archive.write_out(str(tmp_path / "1"), verbose=False)
+    assert check_saved_model(str(tmp_path / "1")) == []
