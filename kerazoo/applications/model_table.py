@@ -25,9 +25,10 @@ def markdown_table() -> str:
         info = model_info(name)
         top1 = "" if info["reported_top1"] is None else f"{info['reported_top1']:.2f}"
         shape = "x".join(str(d) for d in info["input_shape"])
+        paper = info["paper"] if str(info["year"]) in info["paper"] else f"{info['paper']} ({info['year']})"
         lines.append(
             f"| {name} | {info['family']} | {info['params'] / 1e6:.2f}M | {info['flops'] / 1e9:.3f}G | {shape} | "
-            f"{top1} | {info['dataset']} | {info['paper']} ({info['year']}) |"
+            f"{top1} | {info['dataset']} | {paper} |"
         )
     return "\n".join(lines) + "\n"
 

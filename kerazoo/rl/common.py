@@ -39,6 +39,8 @@ import keras
 import numpy as np
 import yaml
 
+from kerazoo.io import atomic_write_text
+
 PACKAGE = "kerazoo.rl"
 
 
@@ -435,19 +437,6 @@ def gae_advantages(rewards, values, next_values, terminated, ends, gamma: float,
 # ----------------------------------------------------------------------------------------------------------------------
 # The run directory: config, resume check, logging (TensorBoard + metrics.jsonl + stdout), checkpoints, export
 # ----------------------------------------------------------------------------------------------------------------------
-def atomic_write_text(path: str, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def prepare_run_dir(algorithm: str, args: Args, spaces: dict) -> tuple[str, bool]:
     """Create (or check, for a resume) the run directory; write config.yaml. Returns (run_dir, resuming).
 
@@ -706,3 +695,29 @@ def summarize(returns) -> dict:
 
 def write_summary(run_dir: str, summary: dict) -> None:
     atomic_write_text(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1) + "\n")
+
+
+
+def finish_run(run_dir: str, args, *, algorithm: str, network: keras.Model, act, kind: str, periodic, logger,
+               checkpoint, global_step: int, start_step: int, train_seconds: float, counts: dict) -> str:
+    """End of every algorithm's run: final periodic evaluation, last checkpoint, export of the best evaluated policy
+    (the checkpoint keeps the last weights), a deterministic evaluation, summary.json. Returns the run directory."""
+    from kerazoo.rl.evaluate import evaluate_policy
+
+    periodic(global_step, logger, final=True)
+    checkpoint()
+    network.set_weights(periodic.export_weights())
+    act.refresh()
+    save_policy(network, run_dir, kind=kind)
+    summary = {"algorithm": algorithm, "env": args.env, "steps": global_step, **counts,
+               "train_seconds": round(train_seconds, 3),
+               "sps": round((global_step - start_step) / max(train_seconds, 1e-9), 1),
+               "best_periodic_eval": periodic.summary()}
+    if args.eval_episodes:
+        result = evaluate_policy(lambda o: np.argmax(act(o), axis=-1), args.env, args.eval_episodes,
+                                 seed=args.seed + 100_000)
+        logger.log_eval(global_step, result)
+        summary["eval"] = result
+    logger.close()
+    write_summary(run_dir, summary)
+    return run_dir

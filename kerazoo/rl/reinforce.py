@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerazoo.rl import common
-from kerazoo.rl.evaluate import PeriodicEval, evaluate_policy
+from kerazoo.rl.evaluate import PeriodicEval
 
 
 @dataclass
@@ -227,21 +227,8 @@ def _train(args: Args, envs) -> str:
         checkpoint()
         logger.close()
         raise
-    train_seconds = time.perf_counter() - train_start
-    periodic(global_step, logger, final=True)
-    checkpoint()
-    policy.set_weights(periodic.export_weights())  # the best evaluated policy (the checkpoint keeps the last)
-    act.refresh()
-    common.save_policy(policy, run_dir, kind="logits")
-    summary = {"algorithm": "reinforce", "env": args.env, "steps": global_step, "updates": n_updates,
-               "train_seconds": round(train_seconds, 3),
-               "sps": round((global_step - start_step) / max(train_seconds, 1e-9), 1),
-               "best_periodic_eval": periodic.summary()}
-    if args.eval_episodes:
-        result = evaluate_policy(lambda o: np.argmax(act(o), axis=-1), args.env, args.eval_episodes,
-                                 seed=args.seed + 100_000)
-        logger.log_eval(global_step, result)
-        summary["eval"] = result
-    logger.close()
-    common.write_summary(run_dir, summary)
-    return run_dir
+    return common.finish_run(
+        run_dir, args, algorithm="reinforce", network=policy, act=act, kind="logits", periodic=periodic, logger=logger,
+        checkpoint=checkpoint, global_step=global_step, start_step=start_step,
+        train_seconds=time.perf_counter() - train_start, counts={"updates": n_updates},
+    )

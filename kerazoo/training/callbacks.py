@@ -10,20 +10,7 @@ import tempfile
 import keras
 
 from kerazoo.applications.common import sha256_of
-
-
-def atomic_write_text(path: str, text: str) -> None:
-    """Write a text file under a temporary name in the same folder, then rename it into place."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+from kerazoo.io import atomic_write_text
 
 
 def save_model_atomically(model: keras.Model, path: str) -> None:

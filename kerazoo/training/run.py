@@ -23,6 +23,7 @@ import numpy as np
 from kerazoo import datasets
 from kerazoo.applications import create_model, get_entry
 from kerazoo.applications.common import verify_sha256
+from kerazoo.io import atomic_write_text
 from kerazoo.training import callbacks as cb
 from kerazoo.training.config import TrainConfig, config_from_dict, dump_config, config_to_dict
 from kerazoo.training.schedules import EpochSchedule
@@ -148,8 +149,8 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
                 "resumed": resuming,
             },
         }
-        cb.atomic_write_text(os.path.join(run_dir, "config.yaml"), yaml.safe_dump(resolved, sort_keys=False))
-        cb.atomic_write_text(os.path.join(run_dir, "dataset.json"), json.dumps(dataclasses.asdict(info), indent=1))
+        atomic_write_text(os.path.join(run_dir, "config.yaml"), yaml.safe_dump(resolved, sort_keys=False))
+        atomic_write_text(os.path.join(run_dir, "dataset.json"), json.dumps(dataclasses.asdict(info), indent=1))
 
     with strategy.scope():
         model = build_classifier(config, info)
@@ -185,7 +186,7 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
         if os.path.exists(best_json):
             with open(best_json, encoding="utf-8") as f:
                 summary["best"] = json.load(f)
-        cb.atomic_write_text(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1) + "\n")
+        atomic_write_text(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1) + "\n")
     return run_dir
 
 
