@@ -1,31 +1,9 @@
 """ResNeXt against torchvision's and timm's parameter counts."""
 
-import keras
-import numpy as np
 import pytest
 
 from kerazoo.applications import create_model, resnext
-
-
-def trainable_params(model):
-    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
-
-
-def assert_drop_path_identity_at_inference(name, **kwargs):
-    """drop_path_rate > 0 changes nothing at inference (same weights) and changes the training-mode output."""
-    plain = create_model(name, classifier_activation=None, **kwargs)
-    dropped = create_model(name, classifier_activation=None, drop_path_rate=0.5, **kwargs)
-    assert any("drop_path" in layer.name for layer in dropped.layers)
-    for layer in plain.layers:  # by name: drop-path layers shift the order of the other layers
-        dropped.get_layer(layer.name).set_weights(layer.get_weights())
-    x = np.random.default_rng(1).uniform(0, 1, size=(4, *plain.input_shape[1:])).astype("float32")
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(dropped(x, training=False)), keras.ops.convert_to_numpy(plain(x, training=False)),
-        rtol=1e-6, atol=1e-6,
-    )
-    assert not np.allclose(
-        keras.ops.convert_to_numpy(dropped(x, training=True)), keras.ops.convert_to_numpy(plain(x, training=True))
-    )
+from zoo_checks import trainable_params, assert_drop_path_identity_at_inference
 
 
 def test_resnext50_32x4d_matches_torchvision():

@@ -5,31 +5,11 @@ import numpy as np
 import pytest
 
 from kerazoo.applications import create_model, wide_resnet
+from zoo_checks import trainable_params, assert_drop_path_identity_at_inference
 
 # Trainable parameters of the authors' bias-free architecture with 10 classes (the paper's tables round them).
 COUNTS = {(28, 10): (36_479_194, 36.5), (16, 8): (10_961_370, 11.0), (40, 4): (8_949_210, 8.9),
           (16, 4): (2_748_890, 2.7)}
-
-
-def trainable_params(model):
-    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
-
-
-def assert_drop_path_identity_at_inference(name, **kwargs):
-    """drop_path_rate > 0 changes nothing at inference (same weights) and changes the training-mode output."""
-    plain = create_model(name, classifier_activation=None, **kwargs)
-    dropped = create_model(name, classifier_activation=None, drop_path_rate=0.5, **kwargs)
-    assert any("drop_path" in layer.name for layer in dropped.layers)
-    for layer in plain.layers:  # by name: drop-path layers shift the order of the other layers
-        dropped.get_layer(layer.name).set_weights(layer.get_weights())
-    x = np.random.default_rng(1).uniform(0, 1, size=(4, *plain.input_shape[1:])).astype("float32")
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(dropped(x, training=False)), keras.ops.convert_to_numpy(plain(x, training=False)),
-        rtol=1e-6, atol=1e-6,
-    )
-    assert not np.allclose(
-        keras.ops.convert_to_numpy(dropped(x, training=True)), keras.ops.convert_to_numpy(plain(x, training=True))
-    )
 
 
 @pytest.mark.parametrize("depth, width", list(COUNTS))
