@@ -51,6 +51,7 @@ def main():
     parser.add_argument("--models", default="resnet20")
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--out", default="runs/bench_fashion_mnist")
+    parser.add_argument("--results", default="fashion_mnist", help="writes bench/results/RESULTS.json")
     parser.add_argument("overrides", nargs="*", help="config overrides applied to every model")
     args = parser.parse_args()
 
@@ -69,7 +70,7 @@ def main():
             "history": clock.history,
         }
         print(f"{name}: final {results[name]['final_test_accuracy']:.4f}, reached {clock.reached}", flush=True)
-    path = write_results("fashion_mnist", {"recipe": "kerazoo defaults", "overrides": args.overrides, "models": results})
+    path = write_results(args.results, {"recipe": "kerazoo defaults", "overrides": args.overrides, "models": results})
     print(f"wrote {path}")
 
 

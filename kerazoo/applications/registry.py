@@ -14,6 +14,8 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import functools
+import importlib
+import importlib.util
 import inspect
 import re
 from dataclasses import dataclass, field
@@ -63,6 +65,22 @@ class ModelEntry:
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
+
+# Task packages that register models of their own (detectors, generative models, ViT ...). They build on this
+# package, so they cannot be imported by it at import time; they are imported on the first registry lookup instead.
+PLUGIN_PACKAGES = ("kerazoo.vision", "kerazoo.generative", "kerazoo.sequence")
+_plugins_loaded = False
+
+
+def load_plugins() -> None:
+    """Import the task packages that exist (once), so their models join the registry."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for package in PLUGIN_PACKAGES:
+        if importlib.util.find_spec(package) is not None:
+            importlib.import_module(package)
 
 
 def register_model(
@@ -124,6 +142,7 @@ def list_models(
     task: str | None = None,
 ) -> list[str]:
     """Registered model names matching any fnmatch ``pattern`` and no ``exclude`` pattern, naturally sorted."""
+    load_plugins()
     patterns = [pattern] if isinstance(pattern, str) else list(pattern)
     excludes = [exclude] if isinstance(exclude, str) else list(exclude)
     names = [
@@ -140,6 +159,9 @@ def list_models(
 def get_entry(name: str) -> ModelEntry:
     """The registry entry for ``name``; an unknown name is a ValueError listing the closest names."""
     key = name.lower()
+    if key in _REGISTRY:
+        return _REGISTRY[key]
+    load_plugins()
     if key in _REGISTRY:
         return _REGISTRY[key]
     close = difflib.get_close_matches(key, list(_REGISTRY), n=5, cutoff=0.5)

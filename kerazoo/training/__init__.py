@@ -12,7 +12,6 @@ from kerazoo.training.config import (
     load_config,
 )
 from kerazoo.training.run import (
-    build_classifier,
     evaluate_model,
     load_run_config,
     load_run_info,
@@ -20,9 +19,11 @@ from kerazoo.training.run import (
     train,
 )
 from kerazoo.training.strategy import make_strategy
+from kerazoo.training.tasks import Task, get_task, register_task, task_for_model
 
 __all__ = [
     "DataConfig", "ModelConfig", "OptimizerConfig", "ScheduleConfig", "TrainConfig", "apply_overrides",
-    "config_from_dict", "dump_config", "load_config", "build_classifier", "evaluate_model", "load_run_config",
+    "config_from_dict", "dump_config", "load_config", "evaluate_model", "load_run_config",
     "load_run_info", "load_run_model", "train", "make_strategy",
+    "Task", "get_task", "register_task", "task_for_model",
 ]

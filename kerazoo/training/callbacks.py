@@ -69,9 +69,10 @@ class AtomicCheckpoint(keras.callbacks.Callback):
     """Saves ``checkpoints/last.keras`` every epoch and ``checkpoints/best.keras`` when ``monitor`` improves, each
     atomically. The best value so far lives in ``checkpoints/best.json`` so a resumed run keeps comparing to it."""
 
-    def __init__(self, folder: str, monitor: str = "val_accuracy", mode: str = "max"):
+    def __init__(self, folder: str, monitor: str = "val_accuracy", mode: str = "max", model=None):
         super().__init__()
         self.folder = folder
+        self.saved_model = model  # what to save when ``fit`` runs a wrapper around it (e.g. adversarial training)
         self.monitor = monitor
         self.mode = mode
         os.makedirs(folder, exist_ok=True)
@@ -85,7 +86,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        save_model_atomically(self.model, os.path.join(self.folder, "last.keras"))
+        save_model_atomically(self.saved_model or self.model, os.path.join(self.folder, "last.keras"))
         value = logs.get(self.monitor)
         if value is None:
             return
@@ -93,7 +94,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         best = self._best_so_far()
         better = best is None or (value > best if self.mode == "max" else value < best)
         if better:
-            save_model_atomically(self.model, os.path.join(self.folder, "best.keras"))
+            save_model_atomically(self.saved_model or self.model, os.path.join(self.folder, "best.keras"))
             atomic_write_text(
                 self.best_path, json.dumps({"monitor": self.monitor, "value": value, "epoch": epoch + 1}) + "\n"
             )

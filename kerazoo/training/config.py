@@ -66,11 +66,26 @@ class ScheduleConfig:
 
 
 @dataclass
+class AdversarialConfig:
+    method: str = "none"
+    """none, fgsm (Goodfellow et al., 2015: clean/adversarial loss mix) or pgd (Madry et al., 2018)."""
+    eps: float = 0.1
+    """L-infinity budget as a fraction of the pixel range (0.1 = 25.5 grey levels on raw 0-255 pixels)."""
+    steps: int = 7
+    """PGD steps per training batch."""
+    step_size: typing.Optional[float] = None
+    """PGD step as a fraction of the pixel range; default 2.5 * eps / steps (Madry et al.)."""
+    mix: float = 0.5
+    """Weight of the adversarial loss; the clean loss gets 1 - mix (FGSM training uses 0.5; PGD training 1.0)."""
+
+
+@dataclass
 class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
     epochs: int = 10
     steps_per_epoch: typing.Optional[int] = None
     """Cap the steps of each epoch (quick runs); default: the whole training split."""
@@ -86,7 +101,8 @@ class TrainConfig:
     """Deterministic TensorFlow ops, so a seeded run repeats bit for bit on CPU."""
 
 
-SECTIONS = {"model": ModelConfig, "data": DataConfig, "optimizer": OptimizerConfig, "schedule": ScheduleConfig}
+SECTIONS = {"model": ModelConfig, "data": DataConfig, "optimizer": OptimizerConfig, "schedule": ScheduleConfig,
+            "adversarial": AdversarialConfig}
 
 
 def _type_name(tp) -> str:
@@ -183,6 +199,7 @@ CHOICES = {
     "schedule.name": ("constant", "step", "cosine"),
     "strategy": ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu", "parameter_server"),
     "precision": ("float32", "mixed_float16", "mixed_bfloat16"),
+    "adversarial.method": ("none", "fgsm", "pgd"),
 }
 
 
@@ -193,6 +210,7 @@ def validate(config: TrainConfig) -> TrainConfig:
         "schedule.name": config.schedule.name,
         "strategy": config.strategy,
         "precision": config.precision,
+        "adversarial.method": config.adversarial.method,
     }
     for path, value in values.items():
         if value not in CHOICES[path]:
@@ -211,6 +229,10 @@ def validate(config: TrainConfig) -> TrainConfig:
             raise ValueError(f"Config field {path!r} must be >= 1 or null; got {value!r}.")
     if config.optimizer.lr <= 0:
         raise ValueError(f"Config field 'optimizer.lr' must be > 0; got {config.optimizer.lr!r}.")
+    if not 0 < config.adversarial.eps <= 1:
+        raise ValueError(
+            f"Config field 'adversarial.eps' must be in (0, 1] (a fraction of the pixel range); got {config.adversarial.eps!r}."
+        )
     if config.jit_compile not in (True, False, "auto"):
         raise ValueError(f"Config field 'jit_compile' must be true, false or auto; got {config.jit_compile!r}.")
     return config

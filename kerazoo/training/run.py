@@ -18,33 +18,17 @@ import shutil
 import time
 
 import keras
-import numpy as np
 
 from kerazoo import datasets
-from kerazoo.applications import create_model, get_entry
 from kerazoo.applications.common import verify_sha256
 from kerazoo.io import atomic_write_text
 from kerazoo.training import callbacks as cb
-from kerazoo.training.config import TrainConfig, config_from_dict, dump_config, config_to_dict
+from kerazoo.training.config import TrainConfig, config_from_dict, config_to_dict
 from kerazoo.training.schedules import EpochSchedule
 from kerazoo.training.strategy import describe, is_chief, make_strategy
+from kerazoo.training.tasks import task_for_model
 
 import yaml
-
-
-def build_classifier(config: TrainConfig, info: datasets.DatasetInfo) -> keras.Model:
-    """Raw pixels → normalization (the dataset's mean/std) → the zoo model → logits."""
-    entry = get_entry(config.model.name)
-    if entry.task != "classification":
-        raise ValueError(f"Model {entry.name!r} is a {entry.task} model; `train` builds classifiers here.")
-    inputs = keras.Input(shape=info.image_shape, name="images")
-    mean, std = info.mean, info.std
-    x = keras.layers.Rescaling(
-        scale=[1.0 / (255.0 * s) for s in std], offset=[-m / s for m, s in zip(mean, std)], name="normalize"
-    )(inputs)
-    return create_model(
-        entry.name, input_tensor=x, classes=info.num_classes, classifier_activation=None, **config.model.kwargs
-    )
 
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
@@ -67,22 +51,6 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizer
         # Decay the kernels only: decaying BatchNorm scales/offsets and biases hurts (Goyal et al., 2017).
         optimizer.exclude_from_weight_decay(var_names=["_bn", "bias", "beta", "gamma", "normalize"])
     return optimizer
-
-
-def _pipelines(config: TrainConfig, replicas: int):
-    data = config.data
-    if data.batch_size % replicas:
-        raise ValueError(
-            f"Config field 'data.batch_size' ({data.batch_size}) must be divisible by the {replicas} replicas."
-        )
-    train = datasets.load(
-        data.dataset, data.train_split, data_dir=data.data_dir, batch_size=data.batch_size, augment=data.augment,
-        seed=config.seed, limit=data.limit,
-    )
-    val = None
-    if data.val_split:
-        val = datasets.load(data.dataset, data.val_split, data_dir=data.data_dir, batch_size=data.batch_size)
-    return train, val
 
 
 def _check_resume(run_dir: str, config: TrainConfig, overwrite: bool) -> bool:
@@ -129,9 +97,10 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
     if config.precision != "float32":
         keras.mixed_precision.set_global_policy(config.precision)
 
+    task = task_for_model(config.model.name)
     strategy = make_strategy(config.strategy)
-    info = datasets.info(config.data.dataset, data_dir=config.data.data_dir)
-    train_ds, val_ds = _pipelines(config, strategy.num_replicas_in_sync)
+    info = task.dataset_info(config)
+    train_ds, val_ds = task.pipelines(config, strategy.num_replicas_in_sync)
     steps_per_epoch = int(train_ds.cardinality())
     if config.steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.steps_per_epoch) if steps_per_epoch > 0 else config.steps_per_epoch
@@ -153,34 +122,29 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
         atomic_write_text(os.path.join(run_dir, "dataset.json"), json.dumps(dataclasses.asdict(info), indent=1))
 
     with strategy.scope():
-        model = build_classifier(config, info)
-        model.compile(
-            optimizer=make_optimizer(config, steps_per_epoch),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-            jit_compile=config.jit_compile,
-            steps_per_execution=config.steps_per_execution,
-        )
+        model = task.build(config, info)
+        trainer = task.trainer(model, config)
+        task.compile(trainer, config, make_optimizer(config, steps_per_epoch))
 
-    monitor = "val_accuracy" if val_ds is not None else "accuracy"
+    monitor = task.monitor if val_ds is not None else task.monitor.removeprefix("val_")
     callbacks = [keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup"))]
     if chief:
         callbacks += [
             cb.MetricsLogger(os.path.join(run_dir, "metrics.jsonl")),
-            cb.AtomicCheckpoint(os.path.join(run_dir, "checkpoints"), monitor=monitor),
+            cb.AtomicCheckpoint(os.path.join(run_dir, "checkpoints"), monitor=monitor, mode=task.mode, model=model),
             keras.callbacks.TensorBoard(os.path.join(run_dir, "tb")),
         ]
     callbacks += list(extra_callbacks)
 
     start = time.time()
-    model.fit(
+    trainer.fit(
         train_ds, validation_data=val_ds, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
         callbacks=callbacks, verbose=verbose, shuffle=False,  # the pipeline shuffles (seeded)
     )
     elapsed = time.time() - start
     if chief:
         cb.plot_curves(os.path.join(run_dir, "metrics.jsonl"), os.path.join(run_dir, "curves.png"))
-        test = evaluate_model(model, config, verbose=0)
+        test = task.evaluate(model, config)
         summary = {"epochs": config.epochs, "train_seconds_this_attempt": round(elapsed, 2), **test}
         best_json = os.path.join(run_dir, "checkpoints", "best.json")
         if os.path.exists(best_json):
@@ -190,18 +154,9 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
     return run_dir
 
 
-def evaluate_model(model: keras.Model, config: TrainConfig, *, split: str | None = None, verbose: int = 0) -> dict:
-    """Loss and accuracy of a raw-pixel → logits model on a split (default: the config's test split)."""
-    split = split or config.data.test_split
-    ds = datasets.load(config.data.dataset, split, data_dir=config.data.data_dir, batch_size=config.data.batch_size)
-    loss, correct, count = 0.0, 0, 0
-    xent = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
-    for images, labels in ds:
-        logits = model(images, training=False)
-        loss += float(xent(labels, logits))
-        correct += int((np.argmax(keras.ops.convert_to_numpy(logits), axis=-1) == np.asarray(labels)).sum())
-        count += int(labels.shape[0])
-    return {"split": split, "examples": count, "loss": loss / count, "accuracy": correct / count}
+def evaluate_model(model: keras.Model, config: TrainConfig, *, split: str | None = None, limit: int | None = None) -> dict:
+    """The task's figures (loss and accuracy for classifiers) of a run's model on a split (default: the test split)."""
+    return task_for_model(config.model.name).evaluate(model, config, split=split, limit=limit)
 
 
 def load_run_config(run_dir: str) -> TrainConfig:

@@ -1,0 +1,125 @@
+"""What ``train`` needs to know about one kind of model, so that one service trains every task.
+
+A zoo entry's ``task`` field ("classification", "detection", "segmentation", "generative", ...) names a
+:class:`Task`. Classification is defined here; each task package (``kerazoo.vision``, ``kerazoo.generative``, ...)
+subclasses :class:`Task` and calls :func:`register_task` when it is imported. The registry imports those packages on
+first use (see ``kerazoo.applications.registry.PLUGIN_PACKAGES``), so ``get_task`` finds them without the training
+service importing any task package itself.
+
+The contract with ``train``:
+    info = task.dataset_info(config)                      # written to dataset.json
+    train_ds, val_ds = task.pipelines(config, replicas)    # tf.data of (inputs, targets)
+    model = task.build(config, info)                       # what checkpoints hold and ``export`` serves
+    trainer = task.trainer(model, config)                  # what ``fit`` runs (default: the model itself)
+    task.compile(trainer, config, optimizer)
+    task.evaluate(model, config, split=...)                # dict of figures, printed and kept in summary.json
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from kerazoo import datasets
+
+
+class Task:
+    """Supervised classification of raw-pixel images; the base every task package extends."""
+
+    name = "classification"
+    monitor = "val_accuracy"
+    """Metric that picks ``checkpoints/best.keras`` (``mode`` says whether higher is better)."""
+    mode = "max"
+
+    def dataset_info(self, config) -> datasets.DatasetInfo:
+        return datasets.info(config.data.dataset, data_dir=config.data.data_dir)
+
+    def pipelines(self, config, replicas: int):
+        """Training and validation ``tf.data`` pipelines (validation may be None)."""
+        data = config.data
+        if data.batch_size % replicas:
+            raise ValueError(
+                f"Config field 'data.batch_size' ({data.batch_size}) must be divisible by the {replicas} replicas."
+            )
+        train = datasets.load(
+            data.dataset, data.train_split, data_dir=data.data_dir, batch_size=data.batch_size, augment=data.augment,
+            seed=config.seed, limit=data.limit,
+        )
+        val = None
+        if data.val_split:
+            val = datasets.load(data.dataset, data.val_split, data_dir=data.data_dir, batch_size=data.batch_size)
+        return train, val
+
+    def build(self, config, info: datasets.DatasetInfo) -> keras.Model:
+        """Raw pixels → normalization (the dataset's mean/std) → the zoo model → logits."""
+        from kerazoo.applications import create_model
+
+        inputs = keras.Input(shape=info.image_shape, name="images")
+        return create_model(
+            config.model.name, input_tensor=normalize(inputs, info), classes=info.num_classes,
+            classifier_activation=None, **config.model.kwargs,
+        )
+
+    def trainer(self, model: keras.Model, config) -> keras.Model:
+        """The model ``fit`` runs. Adversarial training wraps the classifier here (``config.adversarial``)."""
+        method = getattr(getattr(config, "adversarial", None), "method", "none")
+        if method != "none":
+            from kerazoo.adversarial.training import adversarial_trainer
+
+            return adversarial_trainer(model, config.adversarial)
+        return model
+
+    def compile(self, trainer: keras.Model, config, optimizer) -> None:
+        trainer.compile(
+            optimizer=optimizer,
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            jit_compile=config.jit_compile,
+            steps_per_execution=config.steps_per_execution,
+        )
+
+    def evaluate(self, model: keras.Model, config, *, split: str | None = None, limit: int | None = None) -> dict:
+        """Loss and accuracy of a raw-pixel → logits model on a split (default: the config's test split)."""
+        split = split or config.data.test_split
+        ds = datasets.load(config.data.dataset, split, data_dir=config.data.data_dir,
+                           batch_size=config.data.batch_size, limit=limit)
+        loss, correct, count = 0.0, 0, 0
+        xent = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
+        for images, labels in ds:
+            logits = model(images, training=False)
+            loss += float(xent(labels, logits))
+            correct += int((np.argmax(keras.ops.convert_to_numpy(logits), axis=-1) == np.asarray(labels)).sum())
+            count += int(labels.shape[0])
+        return {"split": split, "examples": count, "loss": loss / count, "accuracy": correct / count}
+
+
+def normalize(inputs, info: datasets.DatasetInfo):
+    """The model's first layer: raw 0-255 pixels → zero mean, unit variance per channel (the training split's)."""
+    mean, std = info.mean, info.std
+    return keras.layers.Rescaling(
+        scale=[1.0 / (255.0 * s) for s in std], offset=[-m / s for m, s in zip(mean, std)], name="normalize"
+    )(inputs)
+
+
+_TASKS: dict[str, Task] = {"classification": Task()}
+
+
+def register_task(task: Task) -> Task:
+    """Make ``task`` the one that ``train`` uses for zoo entries whose ``task`` is ``task.name``."""
+    _TASKS[task.name] = task
+    return task
+
+
+def get_task(name: str) -> Task:
+    from kerazoo.applications.registry import load_plugins
+
+    load_plugins()
+    if name not in _TASKS:
+        raise ValueError(f"No training task {name!r} is registered. Known tasks: {', '.join(sorted(_TASKS))}.")
+    return _TASKS[name]
+
+
+def task_for_model(model_name: str) -> Task:
+    from kerazoo.applications import get_entry
+
+    return get_task(get_entry(model_name).task)
