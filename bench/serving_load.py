@@ -12,20 +12,26 @@ throughput and p50/p99 latency against:
 - batched: ``kerazoo serve`` with server-side batching (``--max-batch-size``, timeout 0);
 - naive: the same server with batching off, so every request runs its own model call (one request, one predict).
 
-Goals (issue 7): batched >= 70 % of the limit and >= 3x naive at concurrency 64. Prints a table and writes
-bench/results/serving_load.json (date, machine, command, figures).
+Goals (issue 7): batched >= 70 % of the limit and >= 3x naive at concurrency 64. Issue 15 adds: JSON pixels vs
+encoded PNG files (``serving_bytes``, base64) through the batched server at concurrency 16, and the first request's
+latency right after a version swap with and without replaying the warm-up file, against the steady state's p50/p99.
+Prints a table and writes bench/results/serving_load.json (``--quick``: serving_load_quick.json, ~2 minutes).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# bench/ is off the path until TensorFlow is imported: a bench file named like a module that TF or jax imports
+# would shadow it. `common` is imported at the end.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
@@ -156,8 +162,9 @@ def run_load(kind, target, path, body, concurrency, seconds, warmup, max_request
 
 def export_model(args, repo: str) -> tuple[str, tuple]:
     """The version folder to serve and its image shape (H, W, C)."""
-    import keras
-    import tensorflow as tf
+    import numpy as np
+
+    from kerazoo.export.exporter import write_saved_model, write_warmup_requests
 
     if args.model_dir:
         from kerazoo.serving.repository import read_signature_defs
@@ -173,16 +180,10 @@ def export_model(args, repo: str) -> tuple[str, tuple]:
     model = create_model(args.zoo, input_shape=(32, 32, 3), classes=10, weights=None)
     shape = tuple(model.input_shape[1:])
 
-    def serve(images):
-        logits = tf.cast(model(images, training=False), tf.float32)
-        return {"probabilities": tf.nn.softmax(logits), "logits": logits}
-
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint(name="serving_default", fn=serve,
-                         input_signature=[tf.TensorSpec([None, *shape], tf.float32, name="images")])
     path = os.path.join(repo, "bench", "1")
-    archive.write_out(path, verbose=False)
+    write_saved_model(model, path)  # serving_default (pixels) and serving_bytes (files), as kerazoo export writes
+    image = np.random.default_rng(1).integers(0, 256, (1, *shape)).astype(np.float32)
+    write_warmup_requests(path, "bench", image)
     return path, shape
 
 
@@ -201,6 +202,55 @@ def in_process_limit(path, shape, batch, seconds):
     elapsed = time.perf_counter() - start
     return {"batch": batch, "images_per_s": round(count * batch / elapsed, 1),
             "ms_per_batch": round(elapsed / count * 1e3, 2)}
+
+
+def _rest_once(port: int, path: str, body: bytes) -> float:
+    """Seconds for one REST request on a fresh connection (raises unless it answers 200)."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    start = time.perf_counter()
+    connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    payload = response.read()
+    elapsed = time.perf_counter() - start
+    connection.close()
+    if response.status != 200:
+        raise RuntimeError(f"{path}: HTTP {response.status}: {payload[:200]!r}")
+    return elapsed
+
+
+def first_request_after_swap(repo: str, bodies: dict, warmup: bool, steady_requests: int) -> dict:
+    """Serve version 1, publish version 2 (a copy), poll (load 2, retire 1), then time the first request of each
+    kind on version 2 and the p50/p99 of ``steady_requests`` more: the cost a client pays right after a swap."""
+    import shutil
+
+    import numpy as np
+
+    from kerazoo.serving import serve
+
+    model_dir = os.path.join(repo, "bench")
+    for version in sorted(os.listdir(model_dir), key=int)[1:]:
+        shutil.rmtree(os.path.join(model_dir, version))
+    server = serve(repo, rest_port=0, grpc_port=None, poll_interval=0, warmup=warmup)
+    try:
+        shutil.copytree(os.path.join(model_dir, "1"), os.path.join(model_dir, "2"), symlinks=True)
+        started = time.perf_counter()
+        server.repository.poll()
+        load_s = time.perf_counter() - started
+        assert server.repository.available_versions("bench") == [2]
+        figures = {"warmup": warmup, "load_s": round(load_s, 3)}
+        for kind, body in bodies.items():
+            first = _rest_once(server.rest_port, "/v1/models/bench:predict", body)
+            steady = np.array([_rest_once(server.rest_port, "/v1/models/bench:predict", body)
+                               for _ in range(steady_requests)]) * 1e3
+            figures[kind] = {"first_ms": round(first * 1e3, 2), "steady_p50_ms": round(float(np.percentile(steady, 50)), 2),
+                             "steady_p99_ms": round(float(np.percentile(steady, 99)), 2),
+                             "first_within_steady_p99": bool(first * 1e3 <= np.percentile(steady, 99))}
+        return figures
+    finally:
+        server.stop()
+        shutil.rmtree(os.path.join(model_dir, "2"), ignore_errors=True)
 
 
 def _batch_totals(server) -> tuple[float, int]:
@@ -227,8 +277,14 @@ def main(argv=None):
     parser.add_argument("--batch-timeout-micros", type=int, default=0)
     parser.add_argument("--servers", default="batched,naive")
     parser.add_argument("--switch-interval", type=float, default=None, help="sys.setswitchinterval for the server")
+    parser.add_argument("--steady-requests", type=int, default=50, help="requests after the first, per swap point")
+    parser.add_argument("--quick", action="store_true",
+                        help="~2 minutes: batched server, REST, concurrency 16, 2 s per point (no naive comparison)")
     parser.add_argument("--no-write", action="store_true", help="do not write bench/results/serving_load.json")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.concurrency, args.protocols, args.servers, args.seconds = "16", "rest", "batched", 2.0
+        args.steady_requests = min(args.steady_requests, 20)
 
     import numpy as np
     import tensorflow as tf
@@ -251,6 +307,9 @@ def main(argv=None):
 
     image = np.random.default_rng(1).integers(0, 256, (1, *shape)).astype(np.float32)
     rest_body = json.dumps({"instances": image.astype(int).tolist()}).encode()
+    png = tf.io.encode_png(image[0].astype(np.uint8)).numpy()
+    bytes_body = json.dumps({"signature_name": "serving_bytes",
+                             "instances": [{"b64": base64.b64encode(png).decode()}]}).encode()
     from tensorflow_serving.apis import predict_pb2
 
     request = predict_pb2.PredictRequest()
@@ -288,6 +347,34 @@ def main(argv=None):
         finally:
             server.stop()
 
+    # JSON pixels vs encoded PNG files (serving_bytes) through the batched server, REST, at concurrency 16.
+    body_kinds = {"json_pixels": rest_body, "image_bytes": bytes_body}
+    if args.model_dir:  # a version from elsewhere may have no serving_bytes signature
+        body_kinds.pop("image_bytes")
+    server = serve(repo, rest_port=0, grpc_port=None, poll_interval=0, batching=servers.get("batched") or BatchingOptions(
+        max_batch_size=args.max_batch_size, batch_timeout_micros=args.batch_timeout_micros, max_enqueued_batches=1000,
+        num_batch_threads=args.num_batch_threads))
+    inputs = {}
+    try:
+        for kind, body in body_kinds.items():
+            point = run_load("rest", f"127.0.0.1:{server.rest_port}", "/v1/models/bench:predict", body, 16,
+                             args.seconds, args.warmup, args.max_requests)
+            point["request_bytes"] = len(body)
+            inputs[kind] = point
+            print(f"{kind:>12} REST c=16 {point['throughput_rps']:>9.1f} req/s  p50 {point['p50_ms']} ms  "
+                  f"p99 {point['p99_ms']} ms  {len(body)} bytes/request  errors {point['errors']}", flush=True)
+    finally:
+        server.stop()
+
+    # First request after a version swap, with and without replaying the warm-up file.
+    swap = {}
+    for warmup in (False, True) if not args.model_dir else ():
+        swap["with_warmup" if warmup else "without_warmup"] = figures_point = first_request_after_swap(
+            repo, body_kinds, warmup, args.steady_requests)
+        print(f"swap {'with' if warmup else 'without'} warm-up: load {figures_point['load_s']} s; " + "; ".join(
+            f"{k} first {v['first_ms']} ms (steady p50 {v['steady_p50_ms']}, p99 {v['steady_p99_ms']})"
+            for k, v in figures_point.items() if isinstance(v, dict)), flush=True)
+
     limit_after = in_process_limit(path, shape, args.max_batch_size, args.seconds)
     limit = dict(limit_before, images_per_s=round((limit_before["images_per_s"] + limit_after["images_per_s"]) / 2, 1),
                  images_per_s_before=limit_before["images_per_s"], images_per_s_after=limit_after["images_per_s"])
@@ -295,7 +382,7 @@ def main(argv=None):
           f"mean {limit['images_per_s']}", flush=True)
     top = max(levels)
     goals = {}
-    for protocol in protocols:
+    for protocol in protocols if {"batched", "naive"} <= set(results) else ():
         batched = next(p for p in results["batched"][protocol] if p["concurrency"] == top)["throughput_rps"]
         naive = next(p for p in results["naive"][protocol] if p["concurrency"] == top)["throughput_rps"]
         goals[protocol] = {
@@ -316,11 +403,13 @@ def main(argv=None):
                      "client_processes": "min(concurrency, 4)", "images_per_request": 1},
         "in_process_limit": limit, "in_process_by_batch": list(limit_by_batch.values()),
         "servers": results, "goals_at_concurrency_%d" % top: goals,
+        "json_pixels_vs_image_bytes_c16": inputs, "first_request_after_swap": swap, "quick": args.quick,
     }
     if not args.no_write:
+        sys.path.append(_HERE)
         from common import write_results
 
-        print("wrote", write_results("serving_load", figures))
+        print("wrote", write_results("serving_load_quick" if args.quick else "serving_load", figures))
     return 0
 
 

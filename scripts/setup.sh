@@ -4,10 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -d /usr/share/datasets/fashion-mnist ]; then
-  echo "installing the Debian package dataset-fashion-mnist"
+# Offline data from Debian: Fashion-MNIST (IDX files) and the fortunes text corpus (the char-RNN's default).
+missing=""
+[ -d /usr/share/datasets/fashion-mnist ] || missing="$missing dataset-fashion-mnist"
+[ -d /usr/share/games/fortunes ] || missing="$missing fortunes"
+if [ -n "$missing" ]; then
+  echo "installing Debian packages:$missing"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 
 PYTHON="${PYTHON:-python3.11}"

@@ -35,6 +35,7 @@ from kerazoo.applications import alexnet  # noqa: E402,F401
 from kerazoo.applications import vgg  # noqa: E402,F401
 from kerazoo.applications import nin  # noqa: E402,F401
 from kerazoo.applications import inception  # noqa: E402,F401
+from kerazoo.applications import vit  # noqa: E402,F401
 
 __all__ = [
     "FeatureTap",

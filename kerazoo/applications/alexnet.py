@@ -88,22 +88,6 @@ def conv_layer(x, spec: ConvLayer, *, local_response_norm: bool, name: str):
     return x
 
 
-def fully_connected_head(x, *, units=(4096, 4096), dropout: float, classes: int, classifier_activation):
-    """Flatten → (Dense + ReLU → Dropout) per hidden layer → Dense ``predictions``; the AlexNet/VGG head."""
-    x = keras.layers.Flatten(name="head_flatten")(x)
-    for i, width in enumerate(units, start=1):
-        x = keras.layers.Dense(width, activation="relu", name=f"head_fc{i}")(x)
-        if dropout:
-            x = keras.layers.Dropout(dropout, name=f"head_dropout{i}")(x)
-    return keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-
-
-def check_dropout(dropout) -> float:
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-        raise ValueError(f"Invalid dropout: expected a probability in [0, 1). Received: dropout={dropout!r}")
-    return float(dropout)
-
-
 def AlexNetBase(
     layers: tuple[ConvLayer, ...],
     *,
@@ -121,7 +105,7 @@ def AlexNetBase(
     dropout: float,
 ):
     """The generic AlexNet/ZFNet builder; the registered variants fix the convolution table."""
-    dropout = check_dropout(dropout)
+    dropout = common.check_dropout(dropout)
     input_shape = common.check_args(
         include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
         pooling=pooling, classes=classes, classifier_activation=classifier_activation,
@@ -132,7 +116,7 @@ def AlexNetBase(
     for s, spec in enumerate(layers, start=1):
         x = conv_layer(x, spec, local_response_norm=local_response_norm, name=f"stage{s}")
     if include_top:
-        x = fully_connected_head(x, dropout=dropout, classes=classes, classifier_activation=classifier_activation)
+        x = common.fully_connected_head(x, dropout=dropout, classes=classes, classifier_activation=classifier_activation)
     else:
         x = common.classifier_head(
             x, include_top=False, pooling=pooling, classes=classes, classifier_activation=classifier_activation

@@ -159,8 +159,26 @@ def finalize(inputs, outputs, *, name: str, weights, input_tensor) -> keras.Mode
     """Make the functional model (from the source inputs of ``input_tensor`` when given) and load weights."""
     if input_tensor is not None:
         inputs = keras.utils.get_source_inputs(input_tensor)
+        # A single input as a tensor, not a one-element list: callers pass one array and Keras warns on a mismatch.
+        inputs = inputs[0] if len(inputs) == 1 else inputs
     model = keras.Model(inputs, outputs, name=name)
     if weights is not None:
         verify_sha256(weights)
         model.load_weights(weights)
     return model
+
+
+def check_dropout(dropout) -> float:
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+        raise ValueError(f"Invalid dropout: expected a probability in [0, 1). Received: dropout={dropout!r}")
+    return float(dropout)
+
+
+def fully_connected_head(x, *, units=(4096, 4096), dropout: float, classes: int, classifier_activation):
+    """Flatten → (Dense + ReLU → Dropout) per hidden layer → Dense ``predictions``; the AlexNet/VGG head."""
+    x = keras.layers.Flatten(name="head_flatten")(x)
+    for i, width in enumerate(units, start=1):
+        x = keras.layers.Dense(width, activation="relu", name=f"head_fc{i}")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"head_dropout{i}")(x)
+    return keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)

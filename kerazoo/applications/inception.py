@@ -33,7 +33,6 @@ from dataclasses import dataclass
 import keras
 
 from kerazoo.applications import common
-from kerazoo.applications.alexnet import check_dropout
 from kerazoo.applications.registry import FeatureTap, register_model
 from kerazoo.layers import LocalResponseNormalization
 
@@ -286,7 +285,7 @@ def Inception(
     aux_classifiers: bool = False,
 ):
     """The generic Inception builder; the registered variants fix ``spec``."""
-    dropout = check_dropout(dropout)
+    dropout = common.check_dropout(dropout)
     if aux_classifiers and not include_top:
         raise ValueError(
             "aux_classifiers=True adds classifiers, so it needs include_top=True. "

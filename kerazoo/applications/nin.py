@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import keras
 
 from kerazoo.applications import common
-from kerazoo.applications.alexnet import check_dropout
 from kerazoo.applications.registry import FeatureTap, register_model
 
 PAPER = "Lin et al., Network In Network (2013)"
@@ -95,7 +94,7 @@ def NiNBase(
     dropout: float,
 ):
     """The generic Network-in-Network builder; the registered variants fix the mlpconv table."""
-    dropout = check_dropout(dropout)
+    dropout = common.check_dropout(dropout)
     input_shape = common.check_args(
         include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
         pooling=pooling, classes=classes, classifier_activation=classifier_activation,

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import keras
 
 from kerazoo.applications import common
-from kerazoo.applications.alexnet import check_dropout, fully_connected_head
 from kerazoo.applications.registry import FeatureTap, register_model
 
 PAPER = "Simonyan and Zisserman, Very Deep Convolutional Networks for Large-Scale Image Recognition (2015)"
@@ -68,7 +67,7 @@ def VGG(
 ):
     """The generic VGG builder; the registered variants fix ``depth`` (11, 13, 16, 19) and ``batch_norm``."""
     stages = STAGES[depth]
-    dropout = check_dropout(dropout)
+    dropout = common.check_dropout(dropout)
     input_shape = common.check_args(
         include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
         pooling=pooling, classes=classes, classifier_activation=classifier_activation,
@@ -81,7 +80,7 @@ def VGG(
             x = conv_block(x, stage.filters, batch_norm=batch_norm, name=f"stage{s}_block{b}")
         x = keras.layers.MaxPooling2D(2, strides=2, name=f"stage{s}_pool")(x)
     if include_top:
-        x = fully_connected_head(x, dropout=dropout, classes=classes, classifier_activation=classifier_activation)
+        x = common.fully_connected_head(x, dropout=dropout, classes=classes, classifier_activation=classifier_activation)
     else:
         x = common.classifier_head(
             x, include_top=False, pooling=pooling, classes=classes, classifier_activation=classifier_activation

@@ -17,9 +17,22 @@ VERB_MODULES = [
     "kerazoo.cli.models",
     "kerazoo.cli.train",
     "kerazoo.cli.evaluate",
+    "kerazoo.cli.predict",
     "kerazoo.cli.export",
     "kerazoo.cli.serve",
+    "kerazoo.cli.optimize",
+    "kerazoo.cli.doctor",
+    "kerazoo.cli.search",
     "kerazoo.cli.rl",
+    "kerazoo.cli.launch",
+    "kerazoo.cli.runs",
+    "kerazoo.cli.robustness",
+    "kerazoo.cli.attack",
+    "kerazoo.cli.visualize",
+    "kerazoo.cli.style",
+    "kerazoo.cli.generate",
+    "kerazoo.cli.sequence",
+    "kerazoo.cli.caption",
 ]
 
 
@@ -47,10 +60,22 @@ def add_parser(subparsers, name: str, *, help: str, example: str) -> argparse.Ar
     )
 
 
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
+    """``parser.parse_args``, except that FIELD=VALUE overrides may also follow the flags
+    (`kerazoo train unet --out runs/u model.loss=dice`): argparse fills the positional list before it reaches the
+    flags, so the trailing ones are collected here."""
+    args, extra = parser.parse_known_args(argv)
+    if extra and hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
+        args.overrides = [*args.overrides, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF C++ chatter (e.g. "no CUDA") is noise here
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     try:
         code = args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError) as error:

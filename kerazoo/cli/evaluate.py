@@ -26,6 +26,15 @@ def register(subparsers):
 def run(args):
     from kerazoo.export import compare_formats, evaluate_artifact, format_table
 
+    if os.path.exists(os.path.join(args.path, "config.yaml")):  # a run: non-classifiers go to their Task
+        from kerazoo.training.run import evaluate_model, load_run_config, load_run_model
+        from kerazoo.training.tasks import task_for_model
+
+        config = load_run_config(args.path)
+        if task_for_model(config.model.name).name != "classification":
+            result = evaluate_model(load_run_model(args.path), config, split=args.split, limit=args.limit)
+            print(json.dumps(result, indent=1))
+            return 0
     if os.path.isdir(args.path) and os.path.exists(os.path.join(args.path, "kerazoo.json")) and not args.format:
         rows = compare_formats(args.path, split=args.split, data_dir=args.data_dir, limit=args.limit)
         print(format_table(rows))

@@ -1,4 +1,4 @@
-"""`kerazoo models`: list the registry, or show one model's facts."""
+"""`kerazoo models`: list the registry, show one model's card, or write every card to docs/models/."""
 
 from __future__ import annotations
 
@@ -6,21 +6,38 @@ from kerazoo.cli import add_parser
 
 
 def register(subparsers):
-    p = add_parser(subparsers, "models", help="list registered models, or show one", example="kerazoo models 'resnet*'")
-    p.add_argument("pattern", nargs="?", default="*", help="fnmatch pattern, or an exact name to show")
+    p = add_parser(subparsers, "models", help="list registered models, show one model's card, or write the cards",
+                   example="kerazoo models 'resnet*'   |   kerazoo models show lenet5   |   kerazoo models cards")
+    p.add_argument("pattern", nargs="?", default="*",
+                   help="fnmatch pattern; 'show NAME' prints NAME's model card; 'cards' writes docs/models/NAME.md")
+    p.add_argument("name", nargs="?", help="with 'show': the model")
     p.add_argument("--task", default=None, help="only this task (classification, detection, ...)")
+    p.add_argument("--out", default=None, help="with 'cards': the folder (default docs/models)")
+    p.add_argument("--results-dir", default=None, help="bench result files to read (default bench/results)")
+    p.add_argument("--configs-dir", default=None, help="recipe files to read (default configs)")
     p.set_defaults(func=run)
 
 
 def run(args):
-    from kerazoo.applications import get_entry, list_models, model_info
+    from kerazoo.applications import cards, get_entry, list_models
 
+    sources = {"results_dir": args.results_dir or cards.RESULTS_DIR, "configs_dir": args.configs_dir or cards.CONFIGS_DIR}
+    if args.pattern == "show":
+        if not args.name:
+            raise ValueError("Missing model name: `kerazoo models show NAME` (e.g. kerazoo models show lenet5).")
+        print(cards.card_text(cards.model_card(get_entry(args.name).name, **sources)))
+        return 0
+    if args.pattern == "cards":
+        names = [args.name] if args.name else None
+        for path in cards.write_cards(args.out or cards.DOCS_DIR, names,
+                                      **sources):
+            print(path)
+        return 0
     names = list_models(args.pattern, task=args.task)
     if not names:
         get_entry(args.pattern)  # raises with the closest names
     if len(names) == 1 and names[0] == args.pattern.lower():
-        for key, value in model_info(names[0]).items():
-            print(f"{key:>14}: {value}")
+        print(cards.card_text(cards.model_card(names[0], **sources)))
         return 0
     print(f"{'name':<24}{'family':<18}{'year':>6}  paper")
     for name in names:

@@ -16,6 +16,12 @@ FLAG_FIELDS = {
     "steps_per_epoch": "steps_per_epoch",
     "limit": "data.limit",
     "precision": "precision",
+    "backbone": "model.kwargs.backbone",
+    "backbone_from": "model.backbone_from",
+    "freeze_epochs": "model.freeze_epochs",
+    "adversarial": "adversarial.method",
+    "eps": "adversarial.eps",
+    "adv_steps": "adversarial.steps",
 }
 
 
@@ -48,10 +54,22 @@ def register(subparsers):
     p.add_argument("--seed", type=int)
     p.add_argument("--strategy", choices=["auto", "default", "one_device", "mirrored", "multi_worker", "tpu",
                                           "parameter_server"])
-    p.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"])
+    p.add_argument("--precision", choices=["auto", "float32", "mixed_float16", "mixed_bfloat16"])
     p.add_argument("--steps-per-epoch", type=positive_int, help="cap the steps of each epoch")
     p.add_argument("--limit", type=positive_int, help="use only the first N training examples")
+    p.add_argument("--adversarial", choices=["none", "fgsm", "pgd"],
+                   help="adversarial training: FGSM mix (Goodfellow et al.) or PGD (Madry et al.)")
+    p.add_argument("--eps", type=float, help="adversarial budget (L-infinity) as a fraction of the pixel range")
+    p.add_argument("--adv-steps", type=positive_int, help="PGD steps per training batch")
+    p.add_argument("--backbone", help="dense heads (unet, fcn8s, segnet, localizer, ...): the zoo backbone, e.g. resnet20")
+    p.add_argument("--backbone-from", metavar="RUN", help="dense heads: start the backbone from a classification run")
+    p.add_argument("--freeze-epochs", type=positive_int, help="with --backbone-from: epochs before unfreezing it")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run instead of resuming it")
+    p.add_argument("--no-speed", action="store_true",
+                   help="plain settings instead of the fast defaults (no XLA, 1 step per execution, float32, TF's "
+                        "threads); one at a time: jit_compile=false steps_per_execution=1 precision=float32 threads=0")
+    p.add_argument("--profile", action="store_true",
+                   help="write a TensorBoard trace of a few steps to OUT/tb and print where the time goes")
     p.set_defaults(func=run)
 
 
@@ -68,10 +86,12 @@ def run(args):
         value = getattr(args, flag)
         if value is not None:
             overrides.append(f"{field}={value}")
+    if args.no_speed:
+        overrides.append("speed=false")
     config = load_config(args.config, overrides)
     from kerazoo.applications import get_entry
 
     get_entry(config.model.name)  # unknown names fail before any data is read
-    run_dir = train(config, args.out, overwrite=args.overwrite)
+    run_dir = train(config, args.out, overwrite=args.overwrite, profile=args.profile)
     print(f"run written to {run_dir}")
     return 0

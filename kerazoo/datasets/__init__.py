@@ -54,6 +54,8 @@ class DatasetInfo:
 
 
 LOCAL_DATASETS = ("fashion_mnist", "mnist", "digits")
+GENERATED_DATASETS = ("fashion_mnist_scenes",)
+"""Made from local data by kerazoo.datasets.scenes; load them with ``scenes.load_scenes(split, task, ...)``."""
 
 
 def _idx_dirs(name: str, data_dir) -> list[str]:
@@ -144,6 +146,10 @@ def _canonical(name: str) -> str:
 
 @functools.lru_cache(maxsize=16)
 def _info(name: str, data_dir) -> DatasetInfo:
+    if name in GENERATED_DATASETS:
+        from kerazoo.datasets.scenes import scenes_info
+
+        return scenes_info(data_dir)
     if name in LOCAL_DATASETS:
         images, _ = _local_arrays(name, "train", data_dir)
         scaled = images.astype(np.float64) / 255.0
@@ -207,26 +213,6 @@ def _tfds_info(name: str, data_dir) -> DatasetInfo:
     )
 
 
-def _augment_fn(augment, image_shape, seed):
-    import tensorflow as tf
-
-    unknown = set(augment) - {"crop", "flip"}
-    if unknown:
-        raise ValueError(f"Invalid augment: expected names from ['crop', 'flip']. Received: augment={list(augment)!r}")
-    height, width, _ = image_shape
-    pad = max(2, height // 8)  # 4 pixels at 32x32 (the ResNet paper), 3 at 28x28
-
-    def apply(image, label):
-        if "crop" in augment:
-            image = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]])
-            image = tf.image.random_crop(image, image_shape)
-        if "flip" in augment:
-            image = tf.image.random_flip_left_right(image)
-        return image, label
-
-    return apply
-
-
 def load(
     name: str,
     split: str,
@@ -248,7 +234,8 @@ def load(
             names, tfds' own default).
         batch_size: examples per batch.
         shuffle: shuffle every epoch (default: True for training splits, False otherwise), seeded by ``seed``.
-        augment: names from ("crop", "flip"): random crop after zero-padding, horizontal flip.
+        augment: names from ``kerazoo.datasets.augment.NAMES`` (crop, scale, flip, color, pca_lighting, erase,
+            mixup); see that module.
         seed: seed of shuffling and augmentation.
         limit: keep only the first ``limit`` examples of the split.
         drop_remainder: drop the last incomplete batch.
@@ -258,6 +245,8 @@ def load(
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"Invalid batch_size: expected a positive integer. Received: batch_size={batch_size!r}")
     name = _canonical(name)
+    if name in GENERATED_DATASETS:
+        raise ValueError(f"{name!r} has per-task targets: use kerazoo.datasets.scenes.load_scenes(split, task, ...).")
     meta = info(name, data_dir=data_dir)
     if name in LOCAL_DATASETS:
         images, labels = load_arrays(name, split, data_dir=data_dir)
@@ -280,9 +269,13 @@ def load(
         ds = ds.shuffle(max(size, 1), seed=seed, reshuffle_each_iteration=True)
     ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.int32)))
     if augment:
+        from kerazoo.datasets import augment as augmentations
+
         tf.random.set_seed(seed)
-        ds = ds.map(_augment_fn(tuple(augment), meta.image_shape, seed), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(augmentations.example_fn(augment, meta.image_shape), num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if augment and "mixup" in augment:
+        ds = ds.map(augmentations.batch_fn(augment, meta.num_classes), num_parallel_calls=tf.data.AUTOTUNE)
     options = tf.data.Options()
     options.deterministic = True
     ds = ds.with_options(options)

@@ -21,11 +21,13 @@ import sys
 import numpy as np
 
 from kerazoo import datasets
-from kerazoo.applications.common import sha256_of
+from kerazoo.applications.common import write_sha256
 from kerazoo.export.repository import new_version
 from kerazoo.export.runtime import FORMAT_FILES, load_predictor
 
 FORMATS = tuple(FORMAT_FILES)
+BYTES_SIGNATURE = "serving_bytes"  # classifiers' second signature: encoded image files in, same outputs
+WARMUP_FILE = "tf_serving_warmup_requests"  # TF Serving's name, under assets.extra/
 FLOAT_TOLERANCE = 1e-4  # max |logit diff| relative to the logit range
 INT8_MIN_AGREEMENT = 0.98  # top-1 agreement
 
@@ -39,8 +41,9 @@ def parse_formats(formats) -> tuple[str, ...]:
     return tuple(dict.fromkeys(["saved_model", *formats]))  # the SavedModel is the source of the others
 
 
-def write_saved_model(model, path: str) -> None:
-    """SavedModel with ``serving_default``: ``images`` → {``probabilities``, ``logits``}."""
+def write_saved_model(model, path: str, serving_outputs=None) -> None:
+    """SavedModel with ``serving_default``: ``images`` → {``probabilities``, ``logits``}, or, for other tasks,
+    the named outputs of ``serving_outputs(model, images)`` (a Task's hook, e.g. segmentation masks)."""
     import keras
     import tensorflow as tf
 
@@ -48,12 +51,61 @@ def write_saved_model(model, path: str) -> None:
     archive.track(model)
 
     def serve(images):
+        if serving_outputs is not None:
+            return serving_outputs(model, images)
         logits = tf.cast(model(images, training=False), tf.float32)
         return {"probabilities": tf.nn.softmax(logits), "logits": logits}
 
     spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32, name="images")
     archive.add_endpoint(name="serving_default", fn=serve, input_signature=[spec])
+    shape = tuple(model.input_shape[1:])
+    if serving_outputs is None and None not in shape:  # classifiers also take encoded files
+        archive.add_endpoint(name=BYTES_SIGNATURE, fn=lambda image_bytes: serve(decode_image_bytes(image_bytes, shape)),
+                             input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     archive.write_out(path, verbose=False)
+
+
+def decode_image_bytes(image_bytes, shape):
+    """Encoded JPEG/PNG/BMP/GIF files ``[batch]`` (tf.string) → raw float32 pixels ``[batch, H, W, C]`` (0-255).
+
+    Each file is decoded with the model's channel count (RGB → grayscale and back by the decoder) and resized
+    (bilinear) only when its size differs, so an image already at the model's size reaches it bit for bit. The
+    model normalizes the pixels itself, as it does on ``serving_default``.
+    """
+    import tensorflow as tf
+
+    height, width, channels = shape
+
+    def decode_one(data):
+        image = tf.cast(tf.io.decode_image(data, channels=channels, expand_animations=False), tf.float32)
+        same_size = tf.reduce_all(tf.equal(tf.shape(image)[:2], [height, width]))
+        image = tf.cond(same_size, lambda: image, lambda: tf.image.resize(image, [height, width]))
+        return tf.ensure_shape(image, [height, width, channels])
+
+    return tf.map_fn(decode_one, image_bytes, fn_output_signature=tf.TensorSpec([height, width, channels], tf.float32))
+
+
+def write_warmup_requests(version_dir: str, name: str, images: np.ndarray, *, with_bytes: bool = True) -> str:
+    """TF Serving's warm-up file ``assets.extra/tf_serving_warmup_requests``: a TFRecord of PredictionLogs, one
+    ``serving_default`` request with ``images`` and, where the version has it, one ``serving_bytes`` request with
+    the same images as PNG files. Servers replay them when the version loads, before it takes traffic."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    requests = [("serving_default", "images", tf.make_tensor_proto(np.asarray(images, np.float32)))]
+    if with_bytes:
+        pngs = [tf.io.encode_png(tf.cast(tf.clip_by_value(tf.round(x), 0, 255), tf.uint8)).numpy() for x in images]
+        requests.append((BYTES_SIGNATURE, "image_bytes", tf.make_tensor_proto(pngs, dtype=tf.string)))
+    path = os.path.join(version_dir, "assets.extra", WARMUP_FILE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tf.io.TFRecordWriter(path) as writer:
+        for signature, key, tensor in requests:
+            log = prediction_log_pb2.PredictionLog()
+            log.predict_log.request.model_spec.name = name
+            log.predict_log.request.model_spec.signature_name = signature
+            log.predict_log.request.inputs[key].CopyFrom(tensor)
+            writer.write(log.SerializeToString())
+    return path
 
 
 def write_tflite(saved_model: str, path: str, representative: np.ndarray | None = None) -> None:
@@ -118,6 +170,11 @@ def export_run(
     config = load_run_config(run_dir)
     info = load_run_info(run_dir)
     model = load_run_model(run_dir, checkpoint)
+    from kerazoo.training.tasks import task_for_model
+
+    task = task_for_model(config.model.name)
+    if task.name != "classification":  # dense heads: their Task names the outputs (masks, boxes ...)
+        return _export_task_run(task, model, config, info, run_dir, repo, name, version, checkpoint, formats)
     data = config.data
     check_split = data.val_split or data.train_split
     check_images, _ = _take(data.dataset, check_split, data.data_dir, parity_examples)
@@ -125,6 +182,7 @@ def export_run(
 
     with new_version(repo, name, version) as (tmp, number):
         write_saved_model(model, tmp)
+        write_warmup_requests(tmp, name, check_images[:1], with_bytes=None not in model.input_shape[1:])
         if "tflite" in formats:
             write_tflite(tmp, os.path.join(tmp, FORMAT_FILES["tflite"]))
         if "tflite_int8" in formats:
@@ -141,7 +199,7 @@ def export_run(
             figures["file"] = FORMAT_FILES[fmt]
             figures["bytes"] = _size(path)
             if fmt != "saved_model":
-                figures["sha256"] = sha256_of(path)
+                figures["sha256"] = write_sha256(path)  # PATH.sha256 beside the file, as train does for checkpoints
             report["formats"][fmt] = figures
         failed = {f: r for f, r in report["formats"].items() if not r["passed"]}
         if failed:
@@ -163,12 +221,60 @@ def export_run(
             "input": {"name": "images", "shape": list(info.image_shape), "dtype": "float32", "range": [0, 255],
                       "preprocessing": "inside the model (normalization by the training split's mean/std)"},
             "outputs": ["probabilities", "logits"],
+            "signatures": ["serving_default", *([BYTES_SIGNATURE] if None not in model.input_shape[1:] else [])],
             "class_names": list(info.class_names),
             "formats": list(formats),
+            "card": _card_fields(config.model.name, model, run_dir),
         }
         _write_json(os.path.join(tmp, "kerazoo.json"), metadata)
         _write_json(os.path.join(tmp, "export_report.json"), report)
     return os.path.join(repo, name, str(number))
+
+
+def _export_task_run(task, model, config, info, run_dir, repo, name, version, checkpoint, formats) -> str:
+    """A SavedModel whose ``serving_default`` returns ``task.serving_outputs``; parity: the reloaded signature's
+    outputs against the Keras model's on a batch of the run's validation data."""
+    import tensorflow as tf
+
+    formats = ("saved_model",) if tuple(formats) == FORMATS else tuple(formats)  # the default: what exists
+    if formats != ("saved_model",):
+        raise ValueError(f"Invalid formats for a {task.name} run: only ['saved_model'] is exported so far. "
+                         f"Received: formats={list(formats)}")
+    images, _ = next(iter(task.batches(config, config.data.val_split or config.data.test_split, 8)))
+    expected = {k: np.asarray(v) for k, v in task.serving_outputs(model, images).items()}
+    with new_version(repo, name, version) as (tmp, number):
+        write_saved_model(model, tmp, task.serving_outputs)
+        served = tf.saved_model.load(tmp).signatures["serving_default"](images=tf.constant(images))
+        diffs = {k: float(np.max(np.abs(served[k].numpy().astype(np.float64) - v))) for k, v in expected.items()}
+        failed = {k: d for k, d in diffs.items() if d > FLOAT_TOLERANCE * max(1.0, float(np.ptp(expected[k])))}
+        if failed:
+            raise ValueError(f"Export of {run_dir} failed its parity check, nothing was published: {failed}")
+        # Integer outputs (masks, classes) agree element by element: the dense analogue of top-1 agreement.
+        agreement = min([float(np.mean(served[k].numpy() == v)) for k, v in expected.items()
+                         if np.issubdtype(v.dtype, np.integer)] or [1.0])
+        metadata = {
+            "name": name, "version": number, "model": config.model.name, "task": task.name,
+            "run": os.path.abspath(run_dir), "checkpoint": checkpoint,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "dataset": info.name, "input": {"name": "images", "shape": list(info.image_shape), "dtype": "float32",
+                                            "range": [0, 255]},
+            "outputs": sorted(expected), "class_names": list(info.class_names), "formats": ["saved_model"],
+        }
+        _write_json(os.path.join(tmp, "kerazoo.json"), metadata)
+        figures = {"file": FORMAT_FILES["saved_model"], "bytes": _size(tmp), "max_abs_logit_diff": max(diffs.values()),
+                   "max_abs_output_diff": diffs, "top1_agreement": agreement, "limit": f"{FLOAT_TOLERANCE} x range",
+                   "passed": True}
+        _write_json(os.path.join(tmp, "export_report.json"), {"formats": {"saved_model": figures},
+                                                              "parity_examples": int(len(images))})
+    return os.path.join(repo, name, str(number))
+
+
+def _card_fields(model_name: str, model, run_dir: str) -> dict:
+    """The model-card facts a server shows in its metadata: the exported model's size and paper, and the run's
+    measured accuracy (see kerazoo.applications.cards)."""
+    from kerazoo.applications.cards import run_card_fields
+
+    return run_card_fields(model_name, model, run_dir)
 
 
 def _take(dataset: str, split: str, data_dir, count: int):
@@ -184,7 +290,7 @@ def _size(path: str) -> int:
     total = 0
     for root, _, files in os.walk(path):
         for f in files:
-            if not (root == path and f in skip):
+            if not (root == path and (f in skip or f.endswith(".sha256"))):
                 total += os.path.getsize(os.path.join(root, f))
     return total
 

@@ -128,8 +128,9 @@ def load_predictor(path: str, fmt: str | None = None) -> Predictor:
         raise ValueError(f"{path} is neither a SavedModel (no saved_model.pb) nor a kerazoo run (no config.yaml).")
     if path.endswith(".keras"):
         return _keras_predictor(path)
-    if path.endswith(".tflite"):
-        return _tflite_predictor(path)
-    if path.endswith(".onnx"):
-        return _onnx_predictor(path)
+    if path.endswith((".tflite", ".onnx")):
+        from kerazoo.applications.common import verify_sha256
+
+        verify_sha256(path)  # export writes FILE.sha256 beside each artifact; a mismatch names both hashes
+        return _tflite_predictor(path) if path.endswith(".tflite") else _onnx_predictor(path)
     raise ValueError(f"Cannot tell the format of {path}: expected a .keras/.tflite/.onnx file or a directory.")

@@ -52,14 +52,17 @@ class Batcher:
         options: the batching parameters.
         name: for logs and thread names.
         on_batch: called with each executed batch's row count (for metrics).
+        on_queue_delay: called with the seconds each request waited in the queue before its batch started.
     """
 
     def __init__(self, run: RunFn, options: BatchingOptions, *, name: str = "model",
-                 on_batch: Callable[[int], None] | None = None):
+                 on_batch: Callable[[int], None] | None = None,
+                 on_queue_delay: Callable[[float], None] | None = None):
         self._run = run
         self.options = options
         self.name = name
         self._on_batch = on_batch
+        self._on_queue_delay = on_queue_delay
         self._cond = threading.Condition()
         self._queues: dict[tuple, collections.deque[_Task]] = {}
         self._pending = 0
@@ -137,6 +140,10 @@ class Batcher:
                 if not queue:
                     del self._queues[key]
                 self._pending -= total
+                if self._on_queue_delay:
+                    now = time.monotonic()
+                    for task in batch:
+                        self._on_queue_delay(now - task.enqueued)
                 return key[0], batch
 
     def _work(self) -> None:

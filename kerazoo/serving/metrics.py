@@ -3,7 +3,7 @@
 The request metrics use TF Serving's own names (``:tensorflow:serving:request_count`` with ``model_name`` and
 ``status``; ``:tensorflow:serving:request_latency`` in microseconds with ``model_name``, ``API`` and
 ``entrypoint``), so dashboards built for the real server read these too. kerazoo adds ``kerazoo_serving_*`` metrics
-for batching and model loading.
+for batching (batch sizes, queue delay) and model loading (loads, replayed warm-up requests).
 """
 
 from __future__ import annotations
@@ -109,13 +109,19 @@ class ServingMetrics:
                                          ("model_name", "API", "entrypoint"), LATENCY_BUCKETS_US)
         self.batch_size = Histogram("kerazoo_serving_batch_size", "Rows per executed model call when batching.",
                                     ("model_name",), BATCH_BUCKETS)
+        self.queue_delay = Histogram("kerazoo_serving_batch_queue_delay",
+                                     "Microseconds a request waited in the batching queue before its batch ran.",
+                                     ("model_name",), LATENCY_BUCKETS_US)
+        self.warmup_requests = Counter("kerazoo_serving_warmup_requests_total",
+                                       "Warm-up requests (assets.extra/tf_serving_warmup_requests) replayed on load.",
+                                       ("model_name",))
         self.model_loads = Counter("kerazoo_serving_model_load_total",
                                    "Version loads by outcome (loaded, load_failed, unloaded).",
                                    ("model_name", "event"))
         self.available_versions = Gauge("kerazoo_serving_available_versions",
                                         "Versions of a model that are AVAILABLE.", ("model_name",))
-        self._all = (self.request_count, self.request_latency, self.batch_size, self.model_loads,
-                     self.available_versions)
+        self._all = (self.request_count, self.request_latency, self.batch_size, self.queue_delay,
+                     self.warmup_requests, self.model_loads, self.available_versions)
 
     def record_request(self, model_name: str, api: str, entrypoint: str, status: str, seconds: float) -> None:
         self.request_count.inc(model_name, status)

@@ -11,6 +11,7 @@ files change.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import threading
@@ -33,6 +34,8 @@ CLASSIFY_METHOD = "tensorflow/serving/classify"
 REGRESS_METHOD = "tensorflow/serving/regress"
 PREDICT_METHOD = "tensorflow/serving/predict"
 _KEEP_ENDED = 10  # retired or failed versions kept in a model's status
+WARMUP_FILE = "tf_serving_warmup_requests"  # TF Serving's warm-up file, under assets.extra/
+MAX_WARMUP_REQUESTS = 1000  # TF Serving's limit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,17 +69,22 @@ class Servable:
     """One loaded version of one model: its signatures, SignatureDefs (for metadata) and optional batcher."""
 
     def __init__(self, name: str, version: int, path: str, loaded, signature_defs, signatures: dict[str, Signature],
-                 batching: BatchingOptions | None = None, on_batch: Callable[[str, int], None] | None = None):
+                 batching: BatchingOptions | None = None, on_batch: Callable[[str, int], None] | None = None,
+                 on_queue_delay: Callable[[str, float], None] | None = None):
         self.name = name
         self.version = version
         self.path = path
         self.signature_defs = signature_defs  # the SavedModel's map<string, SignatureDef>, all entries
         self.signatures = signatures  # callable ones (no __saved_model_init_op)
         self._loaded = loaded
+        self.warmup_requests = 0  # warm-up requests replayed when it loaded
+        self.card: dict = {}  # the version's kerazoo.json (model-card fields), shown in its metadata
         self.batcher = None
         if batching is not None:
             callback = (lambda rows: on_batch(name, rows)) if on_batch else None
-            self.batcher = Batcher(self.call, batching, name=f"{name}-{version}", on_batch=callback)
+            waited = (lambda seconds: on_queue_delay(name, seconds)) if on_queue_delay else None
+            self.batcher = Batcher(self.call, batching, name=f"{name}-{version}", on_batch=callback,
+                                   on_queue_delay=waited)
 
     def signature(self, key: str) -> Signature:
         key = key or DEFAULT_SIGNATURE
@@ -141,8 +149,9 @@ def _tensor_info(name: str, info) -> TensorInfo:
 
 
 def load_servable(name: str, version: int, path: str, *, batching: BatchingOptions | None = None,
-                  warmup: bool = True, on_batch=None) -> Servable:
-    """Load one version directory: read its SignatureDefs, ``tf.saved_model.load`` it and run a warm-up call."""
+                  warmup: bool = True, on_batch=None, on_queue_delay=None) -> Servable:
+    """Load one version directory: read its SignatureDefs, ``tf.saved_model.load`` it and warm it up: replay its
+    ``assets.extra/tf_serving_warmup_requests`` (TF Serving's format), or, without that file, one zero batch."""
     import tensorflow as tf
 
     signature_defs = read_signature_defs(path)
@@ -160,12 +169,65 @@ def load_servable(name: str, version: int, path: str, *, batching: BatchingOptio
     if not signatures:
         raise ValueError(f"the SavedModel in {path} has no callable signature")
     servable = Servable(name, version, path, loaded, signature_defs, signatures, batching=None)
+    replayed = 0
     if warmup:
-        _warm_up(servable)
+        replayed = replay_warmup_requests(servable)
+        if not replayed:
+            _warm_up(servable)
     if batching is not None:
         servable = Servable(name, version, path, loaded, signature_defs, signatures, batching=batching,
-                            on_batch=on_batch)
+                            on_batch=on_batch, on_queue_delay=on_queue_delay)
+    servable.warmup_requests = replayed
+    servable.card = read_card(path)
     return servable
+
+
+def read_card(path: str) -> dict:
+    """The version's ``kerazoo.json`` (what kerazoo export wrote: model, dataset, classes, card fields), or {}."""
+    try:
+        with open(os.path.join(path, "kerazoo.json"), encoding="utf-8") as f:
+            card = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return card if isinstance(card, dict) else {}
+
+
+def warmup_requests(path: str) -> list:
+    """The PredictionLogs in ``assets.extra/tf_serving_warmup_requests`` (TF Serving reads at most 1000)."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    file = os.path.join(path, "assets.extra", WARMUP_FILE)
+    if not os.path.exists(file):
+        return []
+    logs = []
+    for record in tf.data.TFRecordDataset(file).take(MAX_WARMUP_REQUESTS):
+        entry = prediction_log_pb2.PredictionLog()
+        entry.ParseFromString(record.numpy())
+        logs.append(entry)
+    return logs
+
+
+def replay_warmup_requests(servable: Servable) -> int:
+    """Run the version's warm-up predict requests through their signatures (so every signature's graph is traced
+    and its kernels are ready before the first client); returns how many ran. A failing request fails the load,
+    as in TF Serving."""
+    import tensorflow as tf
+
+    count = 0
+    for entry in warmup_requests(servable.path):
+        if entry.WhichOneof("log_type") != "predict_log":
+            log.warning("%s version %d: skipping a %s warm-up record (only predict_log is replayed)",
+                        servable.name, servable.version, entry.WhichOneof("log_type"))
+            continue
+        request = entry.predict_log.request
+        signature = servable.signature(request.model_spec.signature_name)
+        inputs = {key: tf.make_ndarray(tensor) for key, tensor in request.inputs.items()}
+        servable.call(signature.key, inputs)
+        count += 1
+    if count:
+        log.info("%s version %d: replayed %d warm-up requests", servable.name, servable.version, count)
+    return count
 
 
 def _warm_up(servable: Servable) -> None:
@@ -233,9 +295,11 @@ class ModelRepository:
             ``--file_system_poll_wait_seconds``); 0 scans only when :meth:`poll` is called.
         config_poll_interval: seconds between checks of ``model_config_file`` (0: never re-read).
         batching: batching options for every loaded version, or None for no batching.
-        warmup: run one zero batch through ``serving_default`` before a version becomes AVAILABLE.
+        warmup: before a version becomes AVAILABLE, replay its ``assets.extra/tf_serving_warmup_requests`` (or
+            run one zero batch through ``serving_default`` when it has none).
         on_event: called with (model, version, event) for "loaded", "load_failed", "unloaded" (metrics hook).
         on_batch: called with (model, rows) for each batch executed.
+        on_queue_delay: called with (model, seconds) for each batched request: how long it waited in the queue.
     """
 
     def __init__(self, repo: str | None = None, *, models: Iterable[ModelConfig] | None = None,
@@ -244,6 +308,7 @@ class ModelRepository:
                  batching: BatchingOptions | None = None, warmup: bool = True,
                  on_event: Callable[[str, int, str], None] | None = None,
                  on_batch: Callable[[str, int], None] | None = None,
+                 on_queue_delay: Callable[[str, float], None] | None = None,
                  loader: Callable[..., Servable] = load_servable):
         if repo is None and models is None and model_config_file is None:
             raise ValueError("Invalid repository: give repo, models or model_config_file. Received: none of them")
@@ -258,6 +323,7 @@ class ModelRepository:
         self.warmup = warmup
         self._on_event = on_event
         self._on_batch = on_batch
+        self._on_queue_delay = on_queue_delay
         self._loader = loader
         self._explicit = list(models) if models is not None else None
         self._config_mtime = None
@@ -403,8 +469,9 @@ class ModelRepository:
         start = time.monotonic()
         fingerprint = _fingerprint(path)
         try:
+            extra = {"on_queue_delay": self._on_queue_delay} if self._on_queue_delay else {}
             servable = self._loader(name, version, path, batching=self.batching, warmup=self.warmup,
-                                    on_batch=self._on_batch)
+                                    on_batch=self._on_batch, **extra)
         except Exception as error:
             message = f"Failed to load {name} version {version} from {path}: {type(error).__name__}: " + \
                       (str(error).strip().splitlines() or [""])[0]

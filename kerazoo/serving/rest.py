@@ -2,10 +2,13 @@
 
 Routes (as TF Serving's ``http_rest_api_handler``; names are case-insensitive, a version is digits):
 
+- ``GET  /v1/models`` — every model with its versions and their states (kerazoo's; TF Serving has no list).
 - ``GET  /v1/models/{name}[/versions/{v}|/labels/{l}]`` — model status.
-- ``GET  /v1/models/{name}[/versions/{v}|/labels/{l}]/metadata`` — SignatureDefs.
+- ``GET  /v1/models/{name}[/versions/{v}|/labels/{l}]/metadata`` — SignatureDefs, and the version's model card
+  (``model_card``: what ``kerazoo export`` wrote in ``kerazoo.json``).
 - ``POST /v1/models/{name}[/versions/{v}|/labels/{l}]:predict`` — ``instances`` (rows) or ``inputs`` (columns),
-  optional ``signature_name``; answers ``predictions`` or ``outputs``.
+  optional ``signature_name``; answers ``predictions`` or ``outputs``. Files go to the ``serving_bytes``
+  signature as ``{"signature_name": "serving_bytes", "instances": [{"b64": "<base64 JPEG/PNG>"}]}``.
 - ``POST ...:classify`` / ``...:regress`` — ``examples`` (+ ``context``) for signatures whose method allows it.
 - ``GET  /monitoring/prometheus/metrics`` — Prometheus text.
 
@@ -87,12 +90,14 @@ class RestApi:
                 model, version, label, sub = match.groups()
                 api = "GetModelMetadata" if sub else "GetModelStatus"
                 if not model:
-                    raise invalid_argument("Missing model name in request.")
+                    if version or label or sub:
+                        raise invalid_argument("Missing model name in request.")
+                    return self._ok({"models": self.service.list_models()}, model, "ListModels", start)
                 if sub:
                     servable = self.service.servable(model, _version(version), label)
                     response, signature_map = self.service.metadata(servable)
                     payload = {"model_spec": _to_dict(response.model_spec),
-                               "metadata": {"signature_def": _to_dict(signature_map)}}
+                               "metadata": {"signature_def": _to_dict(signature_map), "model_card": servable.card}}
                 else:
                     payload = _to_dict(self.service.status(model, _version(version), label))
                 return self._ok(payload, model, api, start)

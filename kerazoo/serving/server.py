@@ -7,6 +7,7 @@ import os
 import threading
 
 from kerazoo.serving.config import BatchingOptions, VersionPolicy, load_batching_parameters_file
+from kerazoo.serving.errors import ServingError
 from kerazoo.serving.grpc_service import GrpcServer
 from kerazoo.serving.metrics import ServingMetrics
 from kerazoo.serving.repository import ModelRepository
@@ -141,7 +142,8 @@ def serve(repo: str | None = "models", rest_port: int | None = 8501, grpc_port: 
         batching: BatchingOptions.
         batching_parameters_file: TF Serving's batching parameters text file.
         max_request_bytes: the largest request body (REST) or message (gRPC) accepted.
-        warmup: run one zero batch through each new version before it serves.
+        warmup: before a new version serves, replay its ``assets.extra/tf_serving_warmup_requests`` (written by
+            ``kerazoo export``), or run one zero batch through it when it has none.
         grpc_max_workers: gRPC handler threads (requests served at once).
 
     Returns:
@@ -160,11 +162,18 @@ def serve(repo: str | None = "models", rest_port: int | None = 8501, grpc_port: 
     def on_event(name, version, event):
         metrics.model_loads.inc(name, event)
         metrics.available_versions.set(name, value=len(repository.available_versions(name)))
+        if event == "loaded":
+            try:
+                replayed = repository.get(name, version).warmup_requests
+            except ServingError:  # already retired again
+                return
+            metrics.warmup_requests.inc(name, amount=replayed)
 
     repository = ModelRepository(
         repo, models=models, model_config_file=model_config_file, default_policy=version_policy,
         poll_interval=poll_interval, config_poll_interval=config_poll_interval, batching=batching, warmup=warmup,
         on_event=on_event, on_batch=lambda name, rows: metrics.batch_size.observe(name, value=rows),
+        on_queue_delay=lambda name, seconds: metrics.queue_delay.observe(name, value=seconds * 1e6),
     )
     server = ModelServer(repository, host=host, rest_port=rest_port, grpc_port=grpc_port,
                          max_request_bytes=max_request_bytes, grpc_max_workers=grpc_max_workers, metrics=metrics)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerazoo.serving.errors import invalid_argument
+from kerazoo.serving.errors import ServingError, invalid_argument
 from kerazoo.serving.metrics import ServingMetrics
 from kerazoo.serving.repository import (
     CLASSIFY_METHOD, REGRESS_METHOD, ModelRepository, Servable, Signature,
 )
 
 UNKNOWN_MODEL = "<unknown>"
+METADATA_FIELDS = ("signature_def", "model_card")  # TF Serving's one field, and kerazoo's card
 
 
 class ServingService:
@@ -116,25 +117,47 @@ class ServingService:
     # -- metadata and status -----------------------------------------------------------------------------------
 
     def metadata(self, servable: Servable, fields=("signature_def",)):
-        """A ``GetModelMetadataResponse`` with the SavedModel's SignatureDefs (the only field TF Serving serves)."""
-        from google.protobuf import any_pb2
+        """A ``GetModelMetadataResponse`` with the SavedModel's SignatureDefs (TF Serving's field) and, when asked
+        for the ``model_card`` field, the version's model card (its ``kerazoo.json``) as a ``google.protobuf.Struct``."""
+        from google.protobuf import any_pb2, struct_pb2
         from tensorflow_serving.apis import get_model_metadata_pb2
 
         if not fields:
             raise invalid_argument("GetModelMetadataRequest must specify at least one metadata_field")
         for field in fields:
-            if field != "signature_def":
-                raise invalid_argument(f"Metadata field {field} is not supported")
+            if field not in METADATA_FIELDS:
+                raise invalid_argument(f"Metadata field {field} is not supported (supported: "
+                                       f"{', '.join(METADATA_FIELDS)})")
         response = get_model_metadata_pb2.GetModelMetadataResponse()
         response.model_spec.name = servable.name
         response.model_spec.version.value = servable.version
         signature_map = get_model_metadata_pb2.SignatureDefMap()
         for key, value in servable.signature_defs.items():
             signature_map.signature_def[key].CopyFrom(value)
-        packed = any_pb2.Any()
-        packed.Pack(signature_map)
-        response.metadata["signature_def"].CopyFrom(packed)
+        if "signature_def" in fields:
+            packed = any_pb2.Any()
+            packed.Pack(signature_map)
+            response.metadata["signature_def"].CopyFrom(packed)
+        if "model_card" in fields:
+            card = struct_pb2.Struct()
+            card.update(servable.card)
+            packed = any_pb2.Any()
+            packed.Pack(card)
+            response.metadata["model_card"].CopyFrom(packed)
         return response, signature_map
+
+    def list_models(self) -> list[dict]:
+        """Every model the server knows with each version's state (``GET /v1/models``), newest version first."""
+        models = []
+        for name in self.repository.model_names():
+            try:
+                states = self.repository.status(name)
+            except ServingError:  # configured, no version seen yet
+                states = []
+            models.append({"name": name, "versions": [
+                {"version": str(s.version), "state": s.state,
+                 "status": {"error_code": s.error_code, "error_message": s.error_message}} for s in states]})
+        return models
 
     def status(self, name: str, version: int | None = None, label: str | None = None):
         """A ``GetModelStatusResponse`` for a model (or one of its versions)."""

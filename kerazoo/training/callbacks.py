@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import tempfile
+import time
 
 import keras
 
@@ -98,6 +100,88 @@ class AtomicCheckpoint(keras.callbacks.Callback):
             atomic_write_text(
                 self.best_path, json.dumps({"monitor": self.monitor, "value": value, "epoch": epoch + 1}) + "\n"
             )
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``keras.callbacks.BackupAndRestore`` whose state is never half-written, and written by the chief alone.
+
+    Each epoch's weights (with the optimizer state) go to a new ``epoch-N.weights.h5`` under a temporary name, then
+    ``training_metadata.json`` is atomically pointed at it, then older weights are removed: a crash at any moment
+    leaves the previous backup or the new one, never a mix. Every worker restores from ``backup_dir`` (shared by
+    the workers: the run directory's volume on a cluster). A non-chief worker takes part in the same save into a
+    private temporary folder that it removes straight away, as TensorFlow's multi-worker checkpointing does, so
+    the workers run identical steps and only the chief's backup is kept.
+    """
+
+    def __init__(self, backup_dir: str, *, chief: bool = True, worker: str = "worker"):
+        super().__init__(backup_dir)
+        self.chief = chief
+        self.worker = worker
+
+    def on_train_begin(self, logs=None):
+        self._load_model()
+
+    def _load_model(self):
+        if not os.path.exists(self._training_metadata_path):
+            return
+        with open(self._training_metadata_path, encoding="utf-8") as f:
+            state = json.load(f)
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(os.path.join(self.backup_dir, state["weights"]))
+        self.model._initial_epoch = state["epoch"]
+
+    def _save_model(self):
+        folder = self.backup_dir if self.chief else tempfile.mkdtemp(prefix=f"kerazoo-backup-{self.worker}-")
+        try:
+            os.makedirs(folder, exist_ok=True)
+            name = f"epoch-{self._current_epoch}.weights.h5"
+            tmp = os.path.join(folder, f".tmp-{name}")
+            self.model.save_weights(tmp, overwrite=True)
+            os.replace(tmp, os.path.join(folder, name))
+            state = {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": name}
+            atomic_write_text(os.path.join(folder, "training_metadata.json"), json.dumps(state) + "\n")
+            for old in os.listdir(folder):
+                if old.endswith(".weights.h5") and old != name:
+                    os.remove(os.path.join(folder, old))
+        finally:
+            if not self.chief:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def on_train_end(self, logs=None):
+        if self.chief:  # the chief's backup is shared: a finishing non-chief worker must not delete it
+            super().on_train_end(logs)
+
+
+HEARTBEAT_FILE = "heartbeat"
+HEARTBEAT_SECONDS = 30.0
+
+
+class Heartbeat(keras.callbacks.Callback):
+    """Touches ``RUN/heartbeat`` when training starts and then at most every ``HEARTBEAT_SECONDS`` (checked after each
+    batch), so ``kerazoo runs list`` can tell a running run from an interrupted one without a process table."""
+
+    def __init__(self, run_dir: str, seconds: float = HEARTBEAT_SECONDS):
+        super().__init__()
+        self.path = os.path.join(run_dir, HEARTBEAT_FILE)
+        self.seconds = seconds
+        self._last = -math.inf
+
+    def _beat(self, force: bool = False):
+        now = time.monotonic()
+        if force or now - self._last >= self.seconds:
+            with open(self.path, "a", encoding="utf-8"):
+                os.utime(self.path)
+            self._last = now
+
+    def on_train_begin(self, logs=None):
+        self._beat(force=True)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._beat()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._beat(force=True)
 
 
 def read_metrics(path: str) -> list[dict]:

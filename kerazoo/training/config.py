@@ -23,6 +23,21 @@ class ModelConfig:
     """Registered model name (``kerazoo models`` lists them)."""
     kwargs: dict = field(default_factory=dict)
     """Extra builder arguments, e.g. ``{drop_path_rate: 0.1}`` or ``{alpha: 0.5}``."""
+    input_size: typing.Optional[int] = None
+    """Resize images to this side inside the model, before the network (e.g. 32 for MobileNetV2, VGG or SqueezeNet,
+    whose smallest input is 32, on 28x28 Fashion-MNIST); the model still takes the dataset's raw images."""
+    backbone_from: typing.Optional[str] = None
+    """Dense heads: a classification run whose backbone weights start the head (transfer learning)."""
+    freeze_epochs: int = 0
+    """Dense heads with backbone_from: epochs the backbone stays frozen before it is fine-tuned."""
+    finetune_lr_factor: float = 0.1
+    """Dense heads: learning-rate multiplier once the backbone is unfrozen."""
+    loss: typing.Optional[str] = None
+    """The training loss; default the task's own. Classifiers: any kerazoo.losses or keras.losses name
+    (softmax_cross_entropy, multiclass_hinge, squared_hinge, ...; ``kerazoo.losses.get``); segmentation:
+    cross_entropy_dice, cross_entropy, dice, soft_iou; localization: smooth_l1, l2; detection: focal, hard_negative."""
+    loss_kwargs: dict = field(default_factory=dict)
+    """Options of the loss, e.g. ``{margin: 2.0}``."""
 
 
 @dataclass
@@ -52,17 +67,28 @@ class OptimizerConfig:
     weight_decay: float = 1e-4
     clipnorm: typing.Optional[float] = None
     label_smoothing: float = 0.0
+    """Mix the one-hot targets with the uniform distribution (Szegedy et al., 2016); for losses that take it."""
 
 
 @dataclass
 class ScheduleConfig:
     name: str = "cosine"
-    """constant, step or cosine (per step, to zero at the last epoch)."""
+    """constant, step, cosine (per step, to zero at the last epoch) or sgdr (cosine with warm restarts)."""
     warmup_epochs: float = 0.0
     """Linear warm-up from 0 over this many epochs."""
     step_epochs: list = field(default_factory=lambda: [])
     """For ``step``: epochs at which the learning rate is multiplied by ``step_factor``."""
     step_factor: float = 0.1
+    restart_epochs: float = 10.0
+    """For ``sgdr``: length of the first cosine cycle in epochs (Loshchilov and Hutter, 2017)."""
+    restart_mult: float = 1.0
+    """For ``sgdr``: each cycle is this many times longer than the previous one."""
+    snapshots: bool = False
+    """For ``sgdr``: save ``checkpoints/snapshot_N.keras`` at the end of each cycle (snapshot ensembles)."""
+    averaging: str = "none"
+    """Weight averaging used for validation, checkpoints and the final model: none, ema or polyak."""
+    ema_decay: float = 0.999
+    """For ``averaging: ema``: the decay of the exponential moving average of the weights."""
 
 
 @dataclass
@@ -75,8 +101,9 @@ class AdversarialConfig:
     """PGD steps per training batch."""
     step_size: typing.Optional[float] = None
     """PGD step as a fraction of the pixel range; default 2.5 * eps / steps (Madry et al.)."""
-    mix: float = 0.5
-    """Weight of the adversarial loss; the clean loss gets 1 - mix (FGSM training uses 0.5; PGD training 1.0)."""
+    mix: typing.Optional[float] = None
+    """Weight of the adversarial loss; the clean loss gets 1 - mix. Default: 0.5 for fgsm (Goodfellow et al.),
+    1.0 for pgd (Madry et al.)."""
 
 
 @dataclass
@@ -92,11 +119,18 @@ class TrainConfig:
     seed: int = 0
     strategy: str = "auto"
     """auto, default, one_device, mirrored, multi_worker, tpu or parameter_server."""
-    precision: str = "float32"
-    """float32, mixed_float16 or mixed_bfloat16."""
+    precision: str = "auto"
+    """auto (mixed precision on GPUs with tensor cores, float32 elsewhere), float32, mixed_float16 or mixed_bfloat16."""
     jit_compile: typing.Union[bool, str] = "auto"
-    """XLA compilation: true, false, or auto (Keras decides)."""
-    steps_per_execution: int = 1
+    """XLA compilation: true, false, or auto (on one GPU when a probe compiles the step; off on CPU, measured slower
+    there; kerazoo.training.speed)."""
+    steps_per_execution: typing.Union[int, str] = "auto"
+    """Training steps per tf.function call; auto: up to 32 on a GPU to hide Python's per-step overhead, 1 on CPU
+    (kerazoo.training.speed)."""
+    threads: typing.Union[int, str] = "auto"
+    """Intra-op CPU threads: auto (the cores this process may use), 0 (TensorFlow's choice) or a count."""
+    speed: bool = True
+    """Resolve every ``auto`` speed setting to its fast choice; false gives the plain ones (``--no-speed``)."""
     deterministic: bool = True
     """Deterministic TensorFlow ops, so a seeded run repeats bit for bit on CPU."""
 
@@ -196,9 +230,10 @@ def dump_config(config: TrainConfig) -> str:
 
 CHOICES = {
     "optimizer.name": ("sgd", "adam", "adamw", "rmsprop"),
-    "schedule.name": ("constant", "step", "cosine"),
+    "schedule.name": ("constant", "step", "cosine", "sgdr"),
+    "schedule.averaging": ("none", "ema", "polyak"),
     "strategy": ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu", "parameter_server"),
-    "precision": ("float32", "mixed_float16", "mixed_bfloat16"),
+    "precision": ("auto", "float32", "mixed_float16", "mixed_bfloat16"),
     "adversarial.method": ("none", "fgsm", "pgd"),
 }
 
@@ -208,6 +243,7 @@ def validate(config: TrainConfig) -> TrainConfig:
     values = {
         "optimizer.name": config.optimizer.name,
         "schedule.name": config.schedule.name,
+        "schedule.averaging": config.schedule.averaging,
         "strategy": config.strategy,
         "precision": config.precision,
         "adversarial.method": config.adversarial.method,
@@ -219,7 +255,6 @@ def validate(config: TrainConfig) -> TrainConfig:
         "epochs": config.epochs,
         "data.batch_size": config.data.batch_size,
         "optimizer.base_batch_size": config.optimizer.base_batch_size,
-        "steps_per_execution": config.steps_per_execution,
     }
     for path, value in positive.items():
         if value < 1:
@@ -233,6 +268,13 @@ def validate(config: TrainConfig) -> TrainConfig:
         raise ValueError(
             f"Config field 'adversarial.eps' must be in (0, 1] (a fraction of the pixel range); got {config.adversarial.eps!r}."
         )
+    if config.adversarial.mix is not None and not 0 <= config.adversarial.mix <= 1:
+        raise ValueError(f"Config field 'adversarial.mix' must be in [0, 1] or null; got {config.adversarial.mix!r}.")
+    if config.adversarial.steps < 1:
+        raise ValueError(f"Config field 'adversarial.steps' must be >= 1; got {config.adversarial.steps!r}.")
+    for path, value, least in (("steps_per_execution", config.steps_per_execution, 1), ("threads", config.threads, 0)):
+        if value != "auto" and (isinstance(value, str) or value < least):
+            raise ValueError(f"Config field {path!r} must be auto or an integer >= {least}; got {value!r}.")
     if config.jit_compile not in (True, False, "auto"):
         raise ValueError(f"Config field 'jit_compile' must be true, false or auto; got {config.jit_compile!r}.")
     return config

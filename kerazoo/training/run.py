@@ -12,6 +12,7 @@ mean and standard deviation is the model's first layer, so export and serving ne
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import os
 import shutil
@@ -23,9 +24,12 @@ from kerazoo import datasets
 from kerazoo.applications.common import verify_sha256
 from kerazoo.io import atomic_write_text
 from kerazoo.training import callbacks as cb
+from kerazoo.training import speed
+from kerazoo.training.averaging import averaging_callbacks
 from kerazoo.training.config import TrainConfig, config_from_dict, config_to_dict
+from kerazoo.training.profile import trace_batches, where_time_goes
 from kerazoo.training.schedules import EpochSchedule
-from kerazoo.training.strategy import describe, is_chief, make_strategy
+from kerazoo.training.strategy import SHARD_POLICY, describe, is_chief, make_strategy, shard_by_data, task_name
 from kerazoo.training.tasks import task_for_model
 
 import yaml
@@ -37,6 +41,7 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizer
     schedule = EpochSchedule(
         lr, steps_per_epoch, config.epochs, kind=config.schedule.name, warmup_epochs=config.schedule.warmup_epochs,
         step_epochs=config.schedule.step_epochs, step_factor=config.schedule.step_factor,
+        restart_epochs=config.schedule.restart_epochs, restart_mult=config.schedule.restart_mult,
     )
     common = {"learning_rate": schedule, "weight_decay": opt.weight_decay or None, "clipnorm": opt.clipnorm}
     if opt.name == "sgd":
@@ -78,8 +83,13 @@ def _check_resume(run_dir: str, config: TrainConfig, overwrite: bool) -> bool:
     return True
 
 
-def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callbacks=(), verbose: int = 1) -> str:
+def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callbacks=(), verbose: int = 1,
+          profile: bool = False) -> str:
     """Train ``config`` into the run directory ``out``; resume it if an earlier attempt was interrupted.
+
+    The speed settings (XLA, steps per execution, precision, threads) are resolved here and recorded under
+    ``resolved.speed`` in ``config.yaml`` (kerazoo.training.speed). ``profile``: write a TensorBoard trace of a few
+    steps to ``tb/`` and print where the time goes (``profile.json``; kerazoo.training.profile).
 
     Returns:
         The run directory.
@@ -87,54 +97,72 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
     import tensorflow as tf
 
     run_dir = os.path.abspath(out)
-    resuming = _check_resume(run_dir, config, overwrite)
-    os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
+    chief = is_chief()  # only the chief writes the run directory; other workers only read its backup
+    resuming = _check_resume(run_dir, config, overwrite) if chief else False
+    if chief:
+        os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
 
+    threads = speed.configure_threads(config.threads, config.speed)  # before TensorFlow starts its thread pools
     # Seeding: one place. Deterministic ops make a seeded single-worker CPU run repeat bit for bit.
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
-    if config.precision != "float32":
-        keras.mixed_precision.set_global_policy(config.precision)
+    precision = speed.resolve_precision(config.precision, config.speed)
+    keras.mixed_precision.set_global_policy(precision[0])
 
     task = task_for_model(config.model.name)
     strategy = make_strategy(config.strategy)
     info = task.dataset_info(config)
-    train_ds, val_ds = task.pipelines(config, strategy.num_replicas_in_sync)
+    train_ds, val_ds = (shard_by_data(ds) for ds in task.pipelines(config, strategy.num_replicas_in_sync))
     steps_per_epoch = int(train_ds.cardinality())
     if config.steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.steps_per_epoch) if steps_per_epoch > 0 else config.steps_per_epoch
         train_ds = train_ds.repeat()
 
-    chief = is_chief()
+    with strategy.scope():
+        model = task.build(config, info)
+        trainer = task.trainer(model, config)
+
+    monitor = task.monitor if val_ds is not None else task.monitor.removeprefix("val_")
+    callbacks = [cb.AtomicBackupAndRestore(os.path.join(run_dir, "backup"), chief=chief, worker=task_name())]
+    callbacks += averaging_callbacks(config, run_dir, model, steps_per_epoch)  # EMA/Polyak, SGDR snapshots
+    if chief:
+        callbacks += [
+            cb.Heartbeat(run_dir),
+            cb.MetricsLogger(os.path.join(run_dir, "metrics.jsonl")),
+            cb.AtomicCheckpoint(os.path.join(run_dir, "checkpoints"), monitor=monitor, mode=task.mode, model=model),
+        ]
+    callbacks += task.callbacks(model, config, run_dir)
+    callbacks += list(extra_callbacks)
+    steps = speed.resolve_steps_per_execution(config.steps_per_execution, steps_per_epoch, callbacks, config.speed,
+                                              replicas=strategy.num_replicas_in_sync)
+    if chief:
+        trace = trace_batches(steps_per_epoch // steps[0]) if profile else 0
+        callbacks.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "tb"), profile_batch=trace))
+    spec = train_ds.element_spec
+    jit = speed.resolve_jit_compile(config.jit_compile, model, spec[0] if isinstance(spec, tuple) else spec,
+                                    steps_per_epoch * config.epochs, strategy.num_replicas_in_sync, config.speed)
+    with strategy.scope(), speed.quiet_jit_warning():
+        fast = dataclasses.replace(config, jit_compile=jit[0], steps_per_execution=steps[0])
+        task.compile(trainer, fast, make_optimizer(config, steps_per_epoch))
+    speed.force_jit_compile(trainer, jit[0])
+
     if chief:
         resolved = {
             **config_to_dict(config),
             "resolved": {
                 "strategy": describe(strategy),
+                "global_batch_size": config.data.batch_size,
                 "per_replica_batch_size": config.data.batch_size // strategy.num_replicas_in_sync,
+                "shard_policy": SHARD_POLICY,
                 "lr": config.optimizer.lr * config.data.batch_size / config.optimizer.base_batch_size,
                 "steps_per_epoch": steps_per_epoch,
                 "resumed": resuming,
+                "speed": speed.speed_record(threads, precision, jit, steps),
             },
         }
         atomic_write_text(os.path.join(run_dir, "config.yaml"), yaml.safe_dump(resolved, sort_keys=False))
         atomic_write_text(os.path.join(run_dir, "dataset.json"), json.dumps(dataclasses.asdict(info), indent=1))
-
-    with strategy.scope():
-        model = task.build(config, info)
-        trainer = task.trainer(model, config)
-        task.compile(trainer, config, make_optimizer(config, steps_per_epoch))
-
-    monitor = task.monitor if val_ds is not None else task.monitor.removeprefix("val_")
-    callbacks = [keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup"))]
-    if chief:
-        callbacks += [
-            cb.MetricsLogger(os.path.join(run_dir, "metrics.jsonl")),
-            cb.AtomicCheckpoint(os.path.join(run_dir, "checkpoints"), monitor=monitor, mode=task.mode, model=model),
-            keras.callbacks.TensorBoard(os.path.join(run_dir, "tb")),
-        ]
-    callbacks += list(extra_callbacks)
 
     start = time.time()
     trainer.fit(
@@ -144,13 +172,17 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
     elapsed = time.time() - start
     if chief:
         cb.plot_curves(os.path.join(run_dir, "metrics.jsonl"), os.path.join(run_dir, "curves.png"))
-        test = task.evaluate(model, config)
+        # The figures of the checkpoint that `evaluate`, `export` and the model cards use (best, else last), so
+        # `kerazoo evaluate RUN` reproduces them.
+        test = task.evaluate(load_run_model(run_dir), config)
         summary = {"epochs": config.epochs, "train_seconds_this_attempt": round(elapsed, 2), **test}
         best_json = os.path.join(run_dir, "checkpoints", "best.json")
         if os.path.exists(best_json):
             with open(best_json, encoding="utf-8") as f:
                 summary["best"] = json.load(f)
         atomic_write_text(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1) + "\n")
+        if profile:  # after the run's files are final: the timing steps below move the in-memory weights
+            print(where_time_goes(trainer, train_ds, steps[0], run_dir))
     return run_dir
 
 
@@ -178,6 +210,7 @@ def load_run_model(run_dir: str, which: str = "best") -> keras.Model:
     if not os.path.exists(path):
         raise FileNotFoundError(f"{run_dir} has no checkpoint yet ({folder} holds no best.keras or last.keras).")
     verify_sha256(path)
+    importlib.import_module("kerazoo.losses")  # registers the losses a checkpoint's compile config may name
     return keras.saving.load_model(path, safe_mode=True)
 
 

@@ -43,7 +43,7 @@ def make_strategy(name: str):
         return tf.distribute.MirroredStrategy(devices=cpus)
     if name == "multi_worker":
         _require_tf_config("multi_worker")
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _multi_worker_strategy()
     if name == "tpu":
         tpu = _find_tpu()
         if tpu is None:
@@ -57,6 +57,30 @@ def make_strategy(name: str):
         "Invalid strategy: expected auto, default, one_device, mirrored, multi_worker, tpu or parameter_server. "
         f"Received: strategy={name!r}"
     )
+
+
+def _multi_worker_strategy():
+    """``MultiWorkerMirroredStrategy`` whose ``reduce`` accepts what Keras 3's ``fit`` passes it.
+
+    Keras 3 (TensorFlow backend) calls ``strategy.reduce`` with a whole ``(x, y)`` batch, and with ``axis=0`` on the
+    scalar loss/metric values of each step; the multi-worker strategy rejects both ("Attempt to convert a value
+    (PerReplica...) to a Tensor", "Invalid reduction dimension 0 for input with 0 dimensions";
+    keras-team/keras#20585). Here a structure is reduced leaf by leaf and a scalar has no axis to reduce first,
+    which is what those calls mean; everything else is TensorFlow's own strategy.
+    """
+    tf = _tf()
+
+    class MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+        def reduce(self, reduce_op, value, axis):
+            parent = super()
+
+            def reduce_leaf(leaf):
+                rank = self.experimental_local_results(leaf)[0].shape.rank
+                return parent.reduce(reduce_op, leaf, axis=None if rank == 0 else axis)
+
+            return tf.nest.map_structure(reduce_leaf, value)
+
+    return MultiWorkerMirroredStrategy()
 
 
 def _require_tf_config(name: str) -> None:
@@ -102,3 +126,28 @@ def is_chief() -> bool:
     if task.get("type") == "chief":
         return True
     return task.get("type") == "worker" and task.get("index", 0) == 0 and "chief" not in cluster
+
+
+def task_name() -> str:
+    """This process's place in the cluster, e.g. ``worker-1`` (``worker-0`` without TF_CONFIG)."""
+    task = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {})
+    return f"{task.get('type', 'worker')}-{task.get('index', 0)}"
+
+
+SHARD_POLICY = "DATA"
+
+
+def shard_by_data(dataset):
+    """Set the ``tf.data`` auto-shard policy explicitly to DATA: each worker runs the whole pipeline and keeps its
+    own share of every global batch.
+
+    kerazoo's pipelines are in-memory arrays or a cached tfds split, so there are no files to hand out (FILE
+    sharding would fall back with a warning, or leave workers without data when a split has fewer files than
+    workers). Only multi-worker strategies read the policy; single-process strategies ignore it.
+    """
+    if dataset is None:
+        return None
+    tf = _tf()
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = getattr(tf.data.experimental.AutoShardPolicy, SHARD_POLICY)
+    return dataset.with_options(options)

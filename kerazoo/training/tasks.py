@@ -12,6 +12,7 @@ The contract with ``train``:
     model = task.build(config, info)                       # what checkpoints hold and ``export`` serves
     trainer = task.trainer(model, config)                  # what ``fit`` runs (default: the model itself)
     task.compile(trainer, config, optimizer)
+    task.callbacks(model, config, run_dir)                 # the task's own (backbone fine-tuning, sample grids)
     task.evaluate(model, config, split=...)                # dict of figures, printed and kept in summary.json
 """
 
@@ -55,9 +56,12 @@ class Task:
         from kerazoo.applications import create_model
 
         inputs = keras.Input(shape=info.image_shape, name="images")
+        x = normalize(inputs, info)
+        if config.model.input_size:
+            x = keras.layers.Resizing(config.model.input_size, config.model.input_size, name="resize")(x)
         return create_model(
-            config.model.name, input_tensor=normalize(inputs, info), classes=info.num_classes,
-            classifier_activation=None, **config.model.kwargs,
+            config.model.name, input_tensor=x, classes=info.num_classes, classifier_activation=None,
+            **config.model.kwargs,
         )
 
     def trainer(self, model: keras.Model, config) -> keras.Model:
@@ -72,11 +76,16 @@ class Task:
     def compile(self, trainer: keras.Model, config, optimizer) -> None:
         trainer.compile(
             optimizer=optimizer,
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            loss=training_loss(config),
+            metrics=[keras.metrics.MeanMetricWrapper(label_accuracy, name="accuracy")],
             jit_compile=config.jit_compile,
             steps_per_execution=config.steps_per_execution,
         )
+
+    def callbacks(self, model: keras.Model, config, run_dir: str) -> list:
+        """The task's own callbacks, on every worker (e.g. backbone fine-tuning); ones that write files return
+        nothing unless ``kerazoo.training.strategy.is_chief()``."""
+        return []
 
     def evaluate(self, model: keras.Model, config, *, split: str | None = None, limit: int | None = None) -> dict:
         """Loss and accuracy of a raw-pixel → logits model on a split (default: the config's test split)."""
@@ -91,6 +100,27 @@ class Task:
             correct += int((np.argmax(keras.ops.convert_to_numpy(logits), axis=-1) == np.asarray(labels)).sum())
             count += int(labels.shape[0])
         return {"split": split, "examples": count, "loss": loss / count, "accuracy": correct / count}
+
+
+@keras.saving.register_keras_serializable(package="kerazoo")
+def label_accuracy(y_true, y_pred):
+    """Top-1 accuracy for integer labels and for soft targets (mixup batches give [batch, classes] targets; the
+    validation batches of the same run give integer labels)."""
+    if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] != 1:
+        y_true = keras.ops.argmax(y_true, axis=-1)
+    y_true = keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32")
+    return keras.ops.cast(keras.ops.equal(y_true, keras.ops.cast(keras.ops.argmax(y_pred, axis=-1), "int32")), "float32")
+
+
+def training_loss(config):
+    """A classifier's loss: ``model.loss`` (default softmax cross-entropy) with ``model.loss_kwargs`` and, when set,
+    ``optimizer.label_smoothing``."""
+    from kerazoo import losses
+
+    options = dict(config.model.loss_kwargs)
+    if config.optimizer.label_smoothing:
+        options["label_smoothing"] = config.optimizer.label_smoothing
+    return losses.get(config.model.loss or "softmax_cross_entropy", **options)
 
 
 def normalize(inputs, info: datasets.DatasetInfo):

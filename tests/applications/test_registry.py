@@ -12,6 +12,7 @@ import pytest
 
 from kerazoo.applications import create_model, get_entry, list_models, model_info, register_model
 from kerazoo.applications.registry import _REGISTRY
+from zoo_checks import small_shape
 
 CLASSIFIERS = list_models(task="classification")
 # Variants tagged "heavy" (deep or wide: seconds per build) are built once in the default tier
@@ -19,12 +20,6 @@ CLASSIFIERS = list_models(task="classification")
 CLASSIFIERS_TIERED = [
     pytest.param(n, marks=pytest.mark.slow) if "heavy" in get_entry(n).tags else n for n in CLASSIFIERS
 ]
-
-
-def small_shape(name):
-    entry = get_entry(name)
-    side = max(entry.min_input_size, 32)
-    return (side, side, entry.input_shape[-1])
 
 
 def _snake(name):

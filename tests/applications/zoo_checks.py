@@ -1,11 +1,18 @@
-"""Checks shared by the residual families' tests (imported as a plain module: pytest puts this folder on sys.path)."""
+"""Checks shared by the zoo's tests (imported as a plain module: pytest puts this folder on sys.path)."""
 
 import re
 
 import keras
 import numpy as np
 
-from kerazoo.applications import create_model
+from kerazoo.applications import create_model, get_entry
+
+
+def small_shape(name):
+    """The smallest test input for a registered model: its minimum side (at least 32), its channels."""
+    entry = get_entry(name)
+    side = max(entry.min_input_size, 32)
+    return (side, side, entry.input_shape[-1])
 
 
 def trainable_params(model):

@@ -23,7 +23,7 @@ def test_models_lists_and_shows(capsys):
     code, out, _ = run(capsys, "models", "resnet2*")
     assert code == 0 and "resnet20" in out and "He et al." in out
     code, out, _ = run(capsys, "models", "lenet5")
-    assert code == 0 and "params: 61706" in out
+    assert code == 0 and "parameters:    61,706" in out
 
 
 def test_unknown_model_lists_close_names(capsys, tmp_path):

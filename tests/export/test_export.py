@@ -117,3 +117,34 @@ def test_corrupt_checkpoint_fails_on_its_hash(trained_run, tmp_path):
         f.write(b"garbage")
     with pytest.raises(ValueError, match="does not match its hash file.*expected sha256 [0-9a-f]{64}, file has [0-9a-f]{64}"):
         load_run_model(copy)
+
+
+def test_export_writes_a_hash_file_beside_each_artifact(exported):
+    from kerazoo.applications.common import sha256_of
+
+    _, version_dir = exported
+    for name in ("model.tflite", "model_int8.tflite", "model.onnx"):
+        with open(os.path.join(version_dir, f"{name}.sha256")) as f:
+            assert f.read().split() == [sha256_of(os.path.join(version_dir, name)), name]
+
+
+def test_export_writes_tf_serving_warmup_requests_and_a_bytes_signature(exported):
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    _, version_dir = exported
+    records = list(tf.data.TFRecordDataset(os.path.join(version_dir, "assets.extra", "tf_serving_warmup_requests")))
+    logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in records]
+    assert [entry.predict_log.request.model_spec.signature_name for entry in logs] == ["serving_default",
+                                                                                      "serving_bytes"]
+    images = tf.make_ndarray(logs[0].predict_log.request.inputs["images"])
+    pngs = tf.make_ndarray(logs[1].predict_log.request.inputs["image_bytes"])
+    assert images.shape == (1, 28, 28, 1) and pngs.shape == (1,)
+    signatures = tf.saved_model.load(version_dir).signatures
+    from_pixels = signatures["serving_default"](images=tf.constant(np.round(images)))["probabilities"].numpy()
+    from_png = signatures["serving_bytes"](image_bytes=tf.constant(pngs))["probabilities"].numpy()
+    np.testing.assert_allclose(from_png, from_pixels, atol=1e-6)
+    with open(os.path.join(version_dir, "kerazoo.json")) as f:
+        card = json.load(f)["card"]
+    assert card["model"] == "lenet5" and card["params"] > 0 and card["input_shape"] == [28, 28, 1]
+    assert "test_accuracy" in card["measured"]

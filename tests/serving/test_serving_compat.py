@@ -130,6 +130,9 @@ def test_cli_serve_runs_and_stops_cleanly_on_ctrl_c(make_repo):
             url = match.group(1) if match else None
         assert url, "".join(lines)
         assert http(url, "GET", "/v1/models/tiny")[0] == 200
+        while "Ctrl-C stops the server" not in lines[-1]:  # the handler is in place only after this line
+            lines.append(process.stdout.readline())
+            assert lines[-1], "".join(lines)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
     finally:

@@ -120,7 +120,7 @@ ERRORS = [
     ("GET", "/v1/models/tiny/labels/nope", None, 400, "Unrecognized servable version label: nope"),
     ("GET", "/v1/models/tiny/labels/missing/metadata", None, 404, "Specific(tiny, 7)"),
     ("GET", "/v1/models/nope/metadata", None, 404, "Servable not found for request: Latest(nope)"),
-    ("GET", "/v1/models", None, 400, "Missing model name"),
+    ("GET", "/v1/models/versions/1", None, 400, "Missing model name"),
     ("POST", "/v1/models/nope:predict", {"instances": [1]}, 404, "Servable not found for request: Latest(nope)"),
     ("POST", "/v1/models/tiny/versions/9:predict", {"instances": [1]}, 404, "Specific(tiny, 9)"),
     ("POST", "/v1/models/tiny:predict", {"instances": np.zeros((1, 8, 8, 3)).tolist()}, 400, "expected shape"),

@@ -1,0 +1,143 @@
+"""Sequence benchmark (issue 11): char-RNN bits per character, captioning BLEU, ViT beside ResNet-20.
+
+1. char-RNN: validation bits-per-character of the vanilla RNN (Keras SimpleRNN), LSTM and GRU at equal parameter
+   count (each cell's width is chosen so its parameters match the LSTM's within a few percent), same steps.
+2. Captioning on Fashion-MNIST scenes: BLEU-1..4 (nltk corpus_bleu) and the fraction of held-out test scenes whose
+   caption names every object, for the LSTM decoder with and without soft attention (and the transformer decoder).
+3. ViT (vit_micro_p4) beside ResNet-20 on Fashion-MNIST: test accuracy and parameters, same recipe and epochs.
+
+    python bench/sequence.py --quick                  # ~2 minutes: tiny settings, figures only show it runs
+    python bench/sequence.py                          # the full run (the lead's, on an idle machine)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from common import write_results  # noqa: E402
+
+FULL = dict(char_steps=3000, char_units=256, caption_train=6000, caption_eval=500, caption_epochs=15,
+            caption_eager=False, vit_epochs=15, vit_limit=None)
+QUICK = dict(char_steps=40, char_units=32, caption_train=48, caption_eval=16, caption_epochs=1, caption_eager=True,
+             vit_epochs=1, vit_limit=256)
+
+
+def units_for_params(cell: str, vocab_size: int, target: int, *, num_layers: int, embedding_dim: int) -> int:
+    """The width at which a char-RNN with ``cell`` has the parameter count closest to ``target``."""
+    from kerazoo.sequence.charrnn import char_language_model
+
+    def params(units):
+        return char_language_model(vocab_size, cell=cell, units=units, num_layers=num_layers,
+                                   embedding_dim=embedding_dim).count_params()
+
+    low, high = 1, 4096
+    while low < high:  # parameters grow with the width: binary search for the first width reaching the target
+        mid = (low + high) // 2
+        if params(mid) < target:
+            low = mid + 1
+        else:
+            high = mid
+    return min((low - 1, low), key=lambda u: abs(params(max(u, 1)) - target)) or 1
+
+
+def bench_char_rnn(settings, corpus, out):
+    from kerazoo.sequence.charrnn import CharRNNConfig, Vocabulary, char_language_model, train_char_rnn
+    from kerazoo.sequence.corpus import load_text
+
+    base = CharRNNConfig(corpus=corpus, steps=settings["char_steps"], units=settings["char_units"],
+                         eval_every=max(settings["char_steps"] // 5, 1))
+    vocab_size = len(Vocabulary.from_text(load_text(corpus)))
+    target = char_language_model(vocab_size, cell="lstm", units=base.units, num_layers=base.num_layers,
+                                 embedding_dim=base.embedding_dim).count_params()
+    results = {}
+    for cell in ("rnn", "lstm", "gru"):
+        units = units_for_params(cell, vocab_size, target, num_layers=base.num_layers,
+                                 embedding_dim=base.embedding_dim)
+        start = time.time()
+        run = train_char_rnn(os.path.join(out, f"char_{cell}"), base, cell=cell, units=units, verbose=0)
+        with open(os.path.join(run, "summary.json")) as f:
+            summary = json.load(f)
+        results[cell] = {"units": units, "params": summary["params"], "initial_val_bpc": summary["initial_val_bpc"],
+                         "best_val_bpc": summary["best_val_bpc"], "seconds": round(time.time() - start, 1)}
+        print(f"char-RNN {cell:>4}: {units} units, {summary['params']} params, val bpc "
+              f"{summary['initial_val_bpc']:.3f} -> {summary['best_val_bpc']:.3f}", flush=True)
+    return {"corpus": corpus, "steps": base.steps, "cells": results}
+
+
+def bench_captioning(settings, out, data_dir):
+    from kerazoo.sequence.captioning import train_captioner
+
+    variants = {"lstm_attention": dict(decoder="lstm", attention=True),
+                "lstm_no_attention": dict(decoder="lstm", attention=False),
+                "transformer": dict(decoder="transformer")}
+    results = {}
+    for name, options in variants.items():
+        start = time.time()
+        run = train_captioner(os.path.join(out, f"cap_{name}"), train_count=settings["caption_train"],
+                              val_count=settings["caption_eval"], test_count=settings["caption_eval"],
+                              epochs=settings["caption_epochs"], run_eagerly=settings["caption_eager"],
+                              data_dir=data_dir, verbose=0, **options)
+        with open(os.path.join(run, "summary.json")) as f:
+            summary = json.load(f)
+        results[name] = {**{k: summary[k] for k in ("params", "bleu1", "bleu2", "bleu3", "bleu4", "object_recall",
+                                                    "examples", "samples")},
+                         "seconds": round(time.time() - start, 1)}
+        print(f"captioning {name}: BLEU-4 {summary['bleu4']:.3f}, names every object in "
+              f"{summary['object_recall']:.1%} of {summary['examples']} test scenes", flush=True)
+    return {"train_scenes": settings["caption_train"], "epochs": settings["caption_epochs"], "variants": results}
+
+
+def bench_vit(settings, out, data_dir):
+    from kerazoo.training import evaluate_model, load_config, load_run_model, train
+
+    results = {}
+    for name in ("vit_micro_p4", "resnet20"):
+        overrides = [f"model.name={name}", f"epochs={settings['vit_epochs']}"]
+        if settings["vit_limit"]:
+            overrides.append(f"data.limit={settings['vit_limit']}")
+        if data_dir:
+            overrides.append(f"data.data_dir={data_dir}")
+        if name.startswith("vit"):  # transformers want Adam-style optimizers (the paper: Adam, warmup)
+            overrides += ["optimizer.name=adamw", "optimizer.lr=0.001"]
+        config = load_config(overrides=overrides)
+        start = time.time()
+        run = train(config, os.path.join(out, name), overwrite=True, verbose=0)
+        model = load_run_model(run)
+        test = evaluate_model(model, config)
+        results[name] = {"params": int(model.count_params()), "test_accuracy": test["accuracy"],
+                         "epochs": settings["vit_epochs"], "overrides": overrides,
+                         "seconds": round(time.time() - start, 1)}
+        print(f"{name}: {results[name]['params']} params, test accuracy {test['accuracy']:.4f}", flush=True)
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny settings (~2 minutes)")
+    parser.add_argument("--corpus", default="fortunes", help="char-RNN corpus name or text file")
+    parser.add_argument("--data-dir", default=None, help="Fashion-MNIST folder (default: the installed one)")
+    parser.add_argument("--parts", default="char,caption,vit", help="which parts to run")
+    parser.add_argument("--out", default="runs/bench_sequence")
+    args = parser.parse_args()
+    settings = QUICK if args.quick else FULL
+    parts = args.parts.split(",")
+    figures = {"settings": settings}
+    if "char" in parts:
+        figures["char_rnn"] = bench_char_rnn(settings, args.corpus, args.out)
+    if "caption" in parts:
+        figures["captioning"] = bench_captioning(settings, args.out, args.data_dir)
+    if "vit" in parts:
+        figures["vit"] = bench_vit(settings, args.out, args.data_dir)
+    path = write_results("sequence_quick" if args.quick else "sequence", figures)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Inference and training images/s of zoo models on this machine; each kerazoo model that keras.applications also
+builds is timed side by side with its twin in the same run (interleaved windows, so machine noise hits both).
+
+    python bench/throughput.py                      # the 14 twins at 224x224 (goal: kerazoo / keras >= 0.95)
+    python bench/throughput.py --others             # plus every other classifier at its default input, absolute
+    python bench/throughput.py --quick              # 3 twins at 96x96, 2 windows: a smoke run
+
+Inference: ``model.predict_on_batch`` (compiled function, training=False). Training: ``model.train_on_batch`` with SGD
+and sparse cross-entropy. Warm-up calls (tracing) are excluded; each figure is the median over timed windows.
+Writes bench/results/throughput.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from common import write_results  # noqa: E402
+from kerazoo.applications import create_model, get_entry, list_models  # noqa: E402
+
+TWINS = {
+    "resnet50": "ResNet50", "resnet101": "ResNet101", "resnet152": "ResNet152",
+    "resnet50v2": "ResNet50V2", "resnet101v2": "ResNet101V2", "resnet152v2": "ResNet152V2",
+    "vgg16": "VGG16", "vgg19": "VGG19", "inceptionv3": "InceptionV3",
+    "densenet121": "DenseNet121", "densenet169": "DenseNet169", "densenet201": "DenseNet201",
+    "mobilenet": "MobileNet", "mobilenetv2": "MobileNetV2",
+}
+
+
+class Timer:
+    """Times one model's inference and training step on a fixed batch."""
+
+    def __init__(self, model, batch):
+        self.model, self.batch = model, batch
+        shape = (batch, *model.input_shape[1:])
+        self.x = np.random.default_rng(0).uniform(0, 255, size=shape).astype("float32")
+        self.y = np.arange(batch) % model.output_shape[-1]
+        model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
+        model.predict_on_batch(self.x)  # warm-up: tracing is not throughput
+        model.train_on_batch(self.x, self.y)
+
+    def window(self, kind, steps):
+        start = time.perf_counter()
+        for _ in range(steps):
+            if kind == "inference":
+                self.model.predict_on_batch(self.x)
+            else:
+                self.model.train_on_batch(self.x, self.y)
+        return self.batch * steps / (time.perf_counter() - start)
+
+
+def measure_pair(name, twin, side, batch, windows, steps):
+    ours = Timer(create_model(name, input_shape=(side, side, 3), classes=1000), batch)
+    theirs = Timer(getattr(keras.applications, twin)(weights=None, input_shape=(side, side, 3), classes=1000), batch)
+    row = {"model": name, "twin": f"keras.applications.{twin}", "input": side, "batch": batch}
+    for kind in ("inference", "training"):
+        a, b = [], []
+        for _ in range(windows):  # interleaved: ours, theirs, ours, theirs ...
+            a.append(ours.window(kind, steps))
+            b.append(theirs.window(kind, steps))
+        row[kind] = {"kerazoo": round(statistics.median(a), 2), "keras": round(statistics.median(b), 2),
+                     "ratio": round(statistics.median(a) / statistics.median(b), 3)}
+    return row
+
+
+def measure_alone(name, batch, windows, steps):
+    entry = get_entry(name)
+    timer = Timer(create_model(name, input_shape=entry.input_shape), batch)
+    row = {"model": name, "input": entry.input_shape[0], "batch": batch}
+    for kind in ("inference", "training"):
+        row[kind] = round(statistics.median(timer.window(kind, steps) for _ in range(windows)), 2)
+    return row
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--side", type=int, default=224, help="input side for the twins")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--windows", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=3, help="batches per timed window")
+    parser.add_argument("--models", help="comma-separated twins to time (default: all 14)")
+    parser.add_argument("--others", action="store_true", help="also time every other classifier, absolute figures")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.side, args.windows, args.steps = 96, 2, 2
+        args.models = args.models or "resnet50,mobilenetv2,vgg16"
+    names = args.models.split(",") if args.models else list(TWINS)
+
+    twins = []
+    print(f"{'model':14s} {'input':>5s} {'infer img/s (ours/keras)':>26s} {'ratio':>6s} "
+          f"{'train img/s (ours/keras)':>26s} {'ratio':>6s}", flush=True)
+    for name in names:
+        row = measure_pair(name, TWINS[name], args.side, args.batch, args.windows, args.steps)
+        twins.append(row)
+        i, t = row["inference"], row["training"]
+        print(f"{name:14s} {args.side:5d} {i['kerazoo']:12.1f} / {i['keras']:11.1f} {i['ratio']:6.3f} "
+              f"{t['kerazoo']:12.1f} / {t['keras']:11.1f} {t['ratio']:6.3f}", flush=True)
+        keras.backend.clear_session()
+
+    others = []
+    if args.others:
+        for name in list_models(task="classification", exclude=list(TWINS)):
+            row = measure_alone(name, args.batch, args.windows, args.steps)
+            others.append(row)
+            print(f"{name:18s} {row['input']:5d} inference {row['inference']:9.1f} img/s  "
+                  f"training {row['training']:9.1f} img/s", flush=True)
+            keras.backend.clear_session()
+
+    ratios = [r[k]["ratio"] for r in twins for k in ("inference", "training")]
+    summary = {"min_ratio": min(ratios), "median_ratio": statistics.median(ratios),
+               "pairs_below_0.95": [f"{r['model']}:{k}" for r in twins for k in ("inference", "training")
+                                    if r[k]["ratio"] < 0.95]}
+    print(f"kerazoo / keras.applications: min {summary['min_ratio']:.3f}, median {summary['median_ratio']:.3f}; "
+          f"below 0.95: {summary['pairs_below_0.95'] or 'none'}")
+    path = write_results("throughput_quick" if args.quick else "throughput", {
+        "settings": {"side": args.side, "batch": args.batch, "windows": args.windows, "steps": args.steps,
+                     "backend": keras.backend.backend()},
+        "twins": twins, "others": others, "summary": summary,
+    })
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

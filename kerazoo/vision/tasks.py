@@ -1,0 +1,284 @@
+"""Training Tasks of the dense heads: how ``kerazoo train`` gets their data, builds, compiles, evaluates, exports
+and draws them (the contract is ``kerazoo.training.tasks.Task``'s; this module adds the dense-task hooks).
+
+:class:`DenseTask` is the base of every vision Task (detection subclasses it too). Beyond ``Task`` it defines:
+
+    task.callbacks(model, config, run_dir)  # extra fit callbacks: backbone fine-tuning (unfreeze after N epochs)
+    task.serving_outputs(model, images)     # named outputs of the exported ``serving_default`` signature
+    task.predict_image(model, image)        # one raw-pixel image [H, W, C] → dict of NumPy predictions
+    task.draw(image, prediction, info)      # RGB uint8 picture of the prediction on the image (``kerazoo predict``)
+
+Transfer learning (``--backbone-from RUN``, config ``model.backbone_from``): the backbone's weights are copied
+from a classification run's checkpoint; with ``model.freeze_epochs`` = N the backbone stays frozen for N epochs and is
+then unfrozen with the learning rate multiplied by ``model.finetune_lr_factor``.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from kerazoo.training.tasks import Task, normalize, register_task
+from kerazoo.vision import backbone as bb
+from kerazoo.vision.data import dense_info, load_dense
+
+__all__ = ["DenseTask", "LocalizationTask", "SegmentationTask", "FineTuneBackbone", "ScaledSchedule"]
+
+
+@keras.saving.register_keras_serializable(package="kerazoo")
+class ScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """``schedule(step) * factor``: the lower learning rate of the fine-tuning phase."""
+
+    def __init__(self, schedule, factor: float):
+        self.schedule = schedule
+        self.factor = float(factor)
+
+    def __call__(self, step):
+        return self.schedule(step) * self.factor
+
+    def get_config(self):
+        return {"schedule": keras.optimizers.schedules.serialize(self.schedule), "factor": self.factor}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(keras.optimizers.schedules.deserialize(config["schedule"]), config["factor"])
+
+
+class FineTuneBackbone(keras.callbacks.Callback):
+    """Unfreezes the model's backbone at epoch ``freeze_epochs`` and scales the learning rate by ``lr_factor``.
+
+    The optimizer's slots for the backbone were created while it was trainable (``DenseTask.compile``), so the
+    unfrozen variables train from the next step on; the train function is rebuilt to see them.
+    """
+
+    def __init__(self, freeze_epochs: int, lr_factor: float):
+        super().__init__()
+        self.freeze_epochs, self.lr_factor = freeze_epochs, lr_factor
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch < self.freeze_epochs or self.model.get_layer(bb.BACKBONE).trainable:
+            return
+        bb.set_backbone_trainable(self.model, True)
+        optimizer = self.model.optimizer
+        rate = optimizer._learning_rate  # the schedule object (the public property returns its current value)
+        if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+            optimizer.learning_rate = ScaledSchedule(rate, self.lr_factor)
+        else:
+            optimizer.learning_rate = float(keras.ops.convert_to_numpy(rate)) * self.lr_factor
+        self.model.make_train_function(force=True)
+
+
+class DenseTask(Task):
+    """Base of the vision Tasks: data from ``kerazoo.vision.data``, builds through the registry, transfer learning."""
+
+    data_task = "detection"
+    """Which targets ``load_dense`` yields for this task."""
+
+    def dataset_info(self, config):
+        return dense_info(config.data.dataset, data_dir=config.data.data_dir)
+
+    def classes(self, info) -> int:
+        """The ``classes`` argument the head is built with."""
+        return info.num_classes
+
+    def targets(self, images, targets, info):
+        """Maps one batch of ``load_dense`` output to what ``fit`` trains on (default: unchanged)."""
+        return images, targets
+
+    def _load(self, config, split, *, limit, shuffle=None):
+        data = config.data
+        info = self.dataset_info(config)
+        ds = load_dense(data.dataset, split, self.data_task, batch_size=data.batch_size, data_dir=data.data_dir,
+                        seed=config.seed, limit=limit, shuffle=shuffle)
+        return ds.map(lambda x, y: self.targets(x, y, info))
+
+    def pipelines(self, config, replicas: int):
+        data = config.data
+        if data.batch_size % replicas:
+            raise ValueError(f"Config field 'data.batch_size' ({data.batch_size}) must be divisible by the {replicas} "
+                             f"replicas.")
+        train = self._load(config, data.train_split, limit=data.limit)
+        val = None
+        if data.val_split:
+            val = self._load(config, data.val_split, limit=max(data.limit // 5, data.batch_size) if data.limit
+                             else None, shuffle=False)
+        return train, val
+
+    def build(self, config, info):
+        from kerazoo.applications import create_model
+
+        inputs = keras.Input(shape=info.image_shape, name="images")
+        model = create_model(config.model.name, input_tensor=normalize(inputs, info), classes=self.classes(info),
+                             **config.model.kwargs)
+        source = getattr(config.model, "backbone_from", None)
+        if source:
+            from kerazoo.training.run import load_run_model
+
+            bb.load_backbone_weights(model, load_run_model(source))
+        return model
+
+    def compile_model(self, trainer, config, optimizer, **kwargs) -> None:
+        """``trainer.compile`` after building the optimizer's slots for every variable, then freezing the backbone
+        when ``model.freeze_epochs`` > 0 (so :class:`FineTuneBackbone` can unfreeze it later)."""
+        if getattr(config.model, "freeze_epochs", 0) and getattr(config.model, "backbone_from", None):
+            optimizer.build(trainer.trainable_variables)
+            bb.set_backbone_trainable(trainer, False)
+        trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile,
+                        steps_per_execution=config.steps_per_execution, **kwargs)
+
+    def callbacks(self, model, config, run_dir: str) -> list:
+        """Callbacks ``fit`` needs for this task (the backbone fine-tuning schedule)."""
+        freeze = getattr(config.model, "freeze_epochs", 0)
+        if freeze and getattr(config.model, "backbone_from", None):
+            return [FineTuneBackbone(freeze, getattr(config.model, "finetune_lr_factor", 0.1))]
+        return []
+
+    def serving_outputs(self, model, images) -> dict:
+        """Named outputs of the exported signature for a batch of raw-pixel ``images``."""
+        raise NotImplementedError
+
+    def predict_image(self, model, image) -> dict:
+        """Predictions for one raw-pixel image [H, W, C] (a batch of one through ``serving_outputs``)."""
+        batch = keras.ops.convert_to_tensor(np.asarray(image, np.float32)[None])
+        return {k: keras.ops.convert_to_numpy(v)[0] for k, v in self.serving_outputs(model, batch).items()}
+
+    def draw(self, image, prediction: dict, info) -> np.ndarray:
+        """RGB uint8 [H, W, 3] picture of ``prediction`` on ``image``."""
+        raise NotImplementedError
+
+    def batches(self, config, split=None, limit=None):
+        """Unshuffled (images, targets) batches of a split (default: the test split), as ``fit`` sees them."""
+        return self._load(config, split or config.data.test_split, limit=limit, shuffle=False)
+
+
+def _rgb(image) -> np.ndarray:
+    image = np.asarray(image, np.float32)
+    return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
+
+
+class SegmentationTask(DenseTask):
+    """Semantic segmentation: masks with 0 = background; loss ``model.loss`` (default cross-entropy + Dice),
+    metric ``keras.metrics.MeanIoU``."""
+
+    name = "segmentation"
+    data_task = "segmentation"
+    monitor = "val_mean_iou"
+    mode = "max"
+    LOSSES = ("cross_entropy_dice", "cross_entropy", "dice", "soft_iou")
+
+    def classes(self, info) -> int:
+        return info.num_classes + 1  # the background
+
+    def loss(self, config):
+        from kerazoo import losses
+
+        name = getattr(config.model, "loss", None) or "cross_entropy_dice"
+        table = {"cross_entropy_dice": losses.CrossEntropyDice, "dice": losses.DiceLoss,
+                 "soft_iou": losses.SoftIoULoss,
+                 "cross_entropy": lambda: keras.losses.SparseCategoricalCrossentropy(from_logits=True)}
+        if name not in table:
+            raise ValueError(f"Invalid model.loss for segmentation: expected one of {list(table)}. Received: {name!r}")
+        return table[name]()
+
+    def compile(self, trainer, config, optimizer) -> None:
+        classes = self.classes(self.dataset_info(config))
+        self.compile_model(trainer, config, optimizer, loss=self.loss(config), metrics=[
+            keras.metrics.MeanIoU(classes, sparse_y_pred=False, name="mean_iou"),
+            keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy")])
+
+    def evaluate(self, model, config, *, split=None, limit=None) -> dict:
+        """Mean IoU over all classes (background included), per-class IoU and pixel accuracy on a split."""
+        info = self.dataset_info(config)
+        classes = self.classes(info)
+        miou = keras.metrics.MeanIoU(classes, sparse_y_pred=False, name="mean_iou")
+        correct = count = 0
+        for images, masks in self.batches(config, split, limit):
+            logits = model(images, training=False)
+            miou.update_state(masks, logits)
+            correct += int(np.sum(np.argmax(keras.ops.convert_to_numpy(logits), -1) == masks.numpy()))
+            count += int(np.prod(masks.shape))
+        matrix = keras.ops.convert_to_numpy(miou.total_cm)
+        union = matrix.sum(0) + matrix.sum(1) - np.diag(matrix)
+        per_class = np.where(union > 0, np.diag(matrix) / np.maximum(union, 1), np.nan)
+        names = ("background", *info.class_names)
+        return {"split": split or config.data.test_split, "examples": int(count // max(1, np.prod(info.image_shape[:2]))),
+                "mean_iou": float(miou.result()), "pixel_accuracy": correct / max(count, 1),
+                "class_iou": {n: (None if np.isnan(v) else round(float(v), 4)) for n, v in zip(names, per_class)}}
+
+    def serving_outputs(self, model, images) -> dict:
+        logits = keras.ops.cast(model(images, training=False), "float32")
+        return {"probabilities": keras.ops.softmax(logits, axis=-1),
+                "masks": keras.ops.cast(keras.ops.argmax(logits, axis=-1), "int32")}
+
+    def draw(self, image, prediction, info) -> np.ndarray:
+        masks = prediction["masks"]
+        colored = keras.visualization.draw_segmentation_masks(
+            _rgb(image)[None], masks[None, ..., None], num_classes=self.classes(info), alpha=0.5, ignore_index=0)
+        return np.asarray(keras.ops.convert_to_numpy(colored)[0], np.uint8)
+
+
+class LocalizationTask(DenseTask):
+    """Classification + localization: cross-entropy plus ``box_weight`` times an L2 (``model.loss=l2``) or
+    smooth-L1 (default) loss on boxes given as fractions of the image."""
+
+    name = "localization"
+    data_task = "localization"
+    monitor = "val_loss"
+    mode = "min"
+    box_weight = 5.0
+
+    def targets(self, images, targets, info):
+        height, width = images.shape[1], images.shape[2]
+        scale = keras.ops.convert_to_tensor([width, height, width, height], "float32")
+        return images, {"class": targets["class"], "box": targets["box"] / scale}
+
+    def compile(self, trainer, config, optimizer) -> None:
+        kind = getattr(config.model, "loss", None) or "smooth_l1"
+        box_losses = {"smooth_l1": lambda: keras.losses.Huber(delta=0.1), "l2": keras.losses.MeanSquaredError}
+        if kind not in box_losses:
+            raise ValueError(f"Invalid model.loss for localization: expected one of {list(box_losses)}. "
+                             f"Received: {kind!r}")
+        self.compile_model(
+            trainer, config, optimizer,
+            loss={"class": keras.losses.SparseCategoricalCrossentropy(from_logits=True), "box": box_losses[kind]()},
+            loss_weights={"class": 1.0, "box": self.box_weight},
+            metrics={"class": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]})
+
+    def evaluate(self, model, config, *, split=None, limit=None) -> dict:
+        """Classification accuracy, mean IoU of the predicted boxes and the share localized right (class right and
+        IoU >= 0.5, the ILSVRC localization criterion) on a split."""
+        from keras.utils import bounding_boxes
+
+        ious, right, both, count = [], 0, 0, 0
+        for images, targets in self.batches(config, split, limit):
+            out = model(images, training=False)
+            iou = bounding_boxes.compute_iou(targets["box"][:, None], keras.ops.cast(out["box"], "float32")[:, None],
+                                             bounding_box_format="xyxy")
+            iou = keras.ops.convert_to_numpy(iou)[:, 0, 0]
+            hit = np.argmax(keras.ops.convert_to_numpy(out["class"]), -1) == targets["class"].numpy()
+            ious.append(iou)
+            right += int(hit.sum())
+            both += int(np.sum(hit & (iou >= 0.5)))
+            count += len(iou)
+        return {"split": split or config.data.test_split, "examples": count, "accuracy": right / count,
+                "mean_iou": float(np.concatenate(ious).mean()), "correct_localization": both / count}
+
+    def serving_outputs(self, model, images) -> dict:
+        out = model(images, training=False)
+        logits = keras.ops.cast(out["class"], "float32")
+        height, width = images.shape[1], images.shape[2]
+        scale = keras.ops.convert_to_tensor([width, height, width, height], "float32")
+        return {"probabilities": keras.ops.softmax(logits, -1),
+                "classes": keras.ops.cast(keras.ops.argmax(logits, -1), "int32"),
+                "boxes": keras.ops.cast(out["box"], "float32") * scale}
+
+    def draw(self, image, prediction, info) -> np.ndarray:
+        boxes = {"boxes": prediction["boxes"][None, None], "labels": prediction["classes"][None, None]}
+        drawn = keras.visualization.draw_bounding_boxes(
+            _rgb(image)[None], boxes, bounding_box_format="xyxy", class_mapping=dict(enumerate(info.class_names)),
+            color=(255, 64, 64), line_thickness=1, text_thickness=1, font_scale=0.4)
+        return np.asarray(drawn[0], np.uint8)
+
+
+register_task(SegmentationTask())
+register_task(LocalizationTask())

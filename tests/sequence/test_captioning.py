@@ -1,0 +1,181 @@
+"""Captioning: grounded scene captions, soft attention, masked loss, greedy vs beam search, the transformer decoder's
+length limit, teacher-forced training, a run directory with its CLI, and COCO Captions under tfds mock data."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from kerazoo.cli import main
+from kerazoo.sequence import captioning
+from kerazoo.sequence.caption_data import (SCENE_WORDS, CaptionVocabulary, coco_caption_data, scene_caption,
+                                           scene_caption_data, tokenize)
+from kerazoo.sequence.captioning import (AttentionLSTMDecoder, SoftAttention, beam_search, caption_loss,
+                                        caption_model, greedy_decode)
+
+BOX = {"top_left": [0, 0, 10, 10], "bottom_left": [0, 40, 10, 50], "top_right": [40, 2, 50, 12],
+       "bottom_right": [40, 60, 50, 70]}
+
+
+@pytest.mark.parametrize("classes, boxes, expected", [
+    ([8, 5, 6], [BOX["top_left"], BOX["bottom_left"], BOX["bottom_right"]], "a bag above a sandal and a shirt"),
+    ([8, 5, 6], [BOX["top_left"], BOX["bottom_left"], BOX["top_right"]], "a bag left of a shirt and a sandal"),
+    ([5, 8], [BOX["top_right"], BOX["top_left"]], "a bag left of a sandal"),
+    ([3, 9], [BOX["top_right"], BOX["top_left"]], "a boot left of a dress"),
+    ([0], [BOX["top_left"]], "a top"),
+    ([], [], "an empty scene"),
+])
+def test_scene_caption_grammar(classes, boxes, expected):
+    assert scene_caption(np.array(classes), np.array(boxes, dtype="float32"), len(classes)) == expected
+
+
+def test_scene_captions_name_exactly_the_scenes_objects(idx_data_dir):
+    data = scene_caption_data("test", 12, canvas=48, max_objects=3, seed=4, data_dir=idx_data_dir)
+    assert data.images.shape == (12, 48, 48, 1) and data.images.dtype == np.uint8
+    for refs, classes in zip(data.captions, data.classes):
+        nouns = sorted(w for w in tokenize(refs[0]) if w in SCENE_WORDS)
+        assert nouns == sorted(SCENE_WORDS[c] for c in classes)
+
+
+def test_vocabulary_encodes_with_start_end_and_padding():
+    vocab = CaptionVocabulary.from_captions(["a bag above a shirt", "a bag"])
+    assert vocab.words[:4] == ("<pad>", "<start>", "<end>", "<unk>") and vocab.words[4] == "a"
+    ids = vocab.encode("a bag above a coat", 7)
+    assert ids.tolist()[0] == 1 and ids.tolist()[6] == 2 and len(ids) == 8 and ids[-1] == 0
+    assert vocab.decode(ids) == ["a", "bag", "above", "a", "<unk>"]
+    with pytest.raises(ValueError, match="Caption too long: 5 words.*at most max_length - 1 = 3"):
+        vocab.encode("a bag above a coat", 4)
+    assert vocab.decode(vocab.encode("a bag above a coat", 4, truncate=True)) == ["a", "bag", "above"]
+
+
+def test_soft_attention_weights_sum_to_one_and_average_the_features():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(3, 7, 5)).astype("float32")
+    context, alpha = SoftAttention(8, name="attention")(features, rng.normal(size=(3, 4)).astype("float32"))
+    alpha, context = keras.ops.convert_to_numpy(alpha), keras.ops.convert_to_numpy(context)
+    assert alpha.shape == (3, 7) and (alpha > 0).all()
+    np.testing.assert_allclose(alpha.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(context, np.einsum("bl,bld->bd", alpha, features), rtol=1e-5, atol=1e-6)
+
+
+def test_decoder_without_attention_looks_at_the_mean_feature():
+    decoder = AttentionLSTMDecoder(6, units=4, embed_dim=3, attention=False, name="decoder")
+    features = np.random.default_rng(1).normal(size=(2, 5, 4)).astype("float32")
+    logits, alphas = decoder.attention_maps(features, np.ones((2, 3), "int32"))
+    assert logits.shape == (2, 3, 6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(alphas), np.full((2, 3, 5), 0.2), rtol=1e-6)
+
+
+def test_loss_ignores_padded_targets():
+    rng = np.random.default_rng(2)
+    logits = rng.normal(size=(2, 4, 5)).astype("float32")
+    targets = np.array([[3, 4, 2, 0], [4, 2, 0, 0]])
+    shifted = logits - logits.max(-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    real = targets != 0
+    expected = -np.take_along_axis(log_probs, targets[..., None], -1)[..., 0][real].mean()
+    loss = float(caption_loss()(targets, logits))
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    changed = logits.copy()
+    changed[~real] += rng.normal(size=(int((~real).sum()), 5)) * 10
+    np.testing.assert_allclose(float(caption_loss()(targets, changed)), loss, rtol=1e-6)
+
+
+def _tiny_model(decoder="lstm", attention=True, max_length=6):
+    keras.utils.set_random_seed(0)
+    return caption_model(9, backbone="lenet5", image_shape=(32, 32, 1), decoder=decoder, attention=attention,
+                         max_length=max_length, units=16, embed_dim=8, feature_dim=16)
+
+
+def _sequence_log_prob(model, image, ids):
+    tokens = np.zeros((1, captioning._max_length(model)), "int32")
+    full = [1, *ids]
+    tokens[0, : len(full) - 1] = full[:-1]
+    logits = keras.ops.convert_to_numpy(model([image[None], tokens]))[0]
+    log_probs = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) - \
+        logits.max(-1, keepdims=True)
+    return sum(log_probs[t, w] for t, w in enumerate(ids))
+
+
+@pytest.mark.parametrize("decoder", ["lstm", "transformer"])
+def test_beam_width_one_is_greedy_and_wider_beams_score_at_least_as_well(decoder):
+    model = _tiny_model(decoder)
+    images = np.random.default_rng(3).uniform(0, 255, size=(3, 32, 32, 1)).astype("float32")
+    greedy, greedy_alphas = greedy_decode(model, images)
+    assert greedy.shape == (3, 6) and greedy_alphas.shape[:2] == (3, 6)
+    np.testing.assert_allclose(greedy_alphas.sum(-1), 1.0, rtol=1e-5)
+    for k, image in enumerate(images):
+        ids, alphas = beam_search(model, image, beam_width=1)
+        np.testing.assert_array_equal(ids, greedy[k][: len(ids)])
+        np.testing.assert_allclose(alphas, greedy_alphas[k][: len(ids)], rtol=1e-5, atol=1e-6)
+    wide, _ = beam_search(model, images[0], beam_width=3)
+    narrow, _ = beam_search(model, images[0], beam_width=1)
+    assert _sequence_log_prob(model, images[0], wide) >= _sequence_log_prob(model, images[0], narrow) - 1e-4
+
+
+def test_lengths_beyond_the_model_are_errors():
+    model = _tiny_model("transformer", max_length=4)
+    with pytest.raises(ValueError, match=r"Invalid max_length: expected an integer in \[1, 4\].*max_length=9"):
+        greedy_decode(model, np.zeros((1, 32, 32, 1), "float32"), max_length=9)
+    features = np.zeros((1, 5, 16), "float32")
+    with pytest.raises(ValueError, match="position embeddings for max_length=4 tokens. Received 5 tokens"):
+        model.get_layer("decoder").attention_maps(features, np.ones((1, 5), "int32"))
+    with pytest.raises(ValueError, match="Invalid beam_width"):
+        beam_search(model, np.zeros((32, 32, 1), "float32"), beam_width=0)
+
+
+@pytest.fixture(scope="module")
+def caption_run(tmp_path_factory, idx_data_dir):
+    folder = tmp_path_factory.mktemp("caption")
+    return captioning.train_captioner(
+        str(folder / "run"), backbone="lenet5", attention=True, canvas=32, max_objects=2, train_count=24,
+        val_count=8, test_count=6, max_length=8, units=16, embed_dim=8, feature_dim=16, epochs=3, batch_size=8,
+        learning_rate=1e-2, data_dir=idx_data_dir, run_eagerly=True, verbose=0,
+    )
+
+
+def test_teacher_forced_training_lowers_the_loss_and_writes_the_run(caption_run):
+    with open(os.path.join(caption_run, "metrics.jsonl")) as f:
+        records = [json.loads(line) for line in f]
+    assert len(records) == 3 and records[-1]["loss"] < records[0]["loss"]
+    with open(os.path.join(caption_run, "summary.json")) as f:
+        summary = json.load(f)
+    assert {"bleu1", "bleu4", "object_recall"} <= set(summary) and 0 <= summary["bleu1"] <= 1
+    model, vocab, config = captioning.load_caption_run(caption_run)
+    grammar = {"<pad>", "<start>", "<end>", "<unk>", "a", "an", "above", "left", "right", "of", "and", "empty",
+               "scene", *SCENE_WORDS}
+    assert config.max_length == 8 and set(vocab.words) <= grammar
+
+
+def test_caption_model_round_trips_keras_format(caption_run, tmp_path):
+    model, _, _ = captioning.load_caption_run(caption_run)
+    path = tmp_path / "cap.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path, safe_mode=True)
+    inputs = [np.random.default_rng(5).uniform(0, 255, size=(2, 32, 32, 1)).astype("float32"),
+              np.array([[1, 4, 5, 6, 2, 0, 0, 0]] * 2, "int32")]
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(reloaded(inputs)), keras.ops.convert_to_numpy(model(inputs)),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_cli_captions_an_image_and_draws_attention(caption_run, tmp_path, capsys):
+    image_path = tmp_path / "scene.png"
+    keras.utils.save_img(str(image_path), np.random.default_rng(0).uniform(0, 255, size=(32, 32, 1)))
+    out = tmp_path / "attention.png"
+    assert main(["caption", caption_run, str(image_path), "--beam", "2", "--out", str(out)]) == 0
+    assert "attention maps written" in capsys.readouterr().out
+    assert out.stat().st_size > 1000
+    assert main(["caption", caption_run]) == 2
+    assert main(["caption", caption_run, str(tmp_path / "missing.png")]) == 2
+
+
+def test_coco_captions_loader_reads_tfds_by_name():
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=3, policy=tfds.testing.MockPolicy.USE_CODE):
+        data = coco_caption_data("train", image_size=16, limit=2)
+    assert data.images.shape == (2, 16, 16, 3) and data.images.dtype == np.uint8
+    assert len(data.captions) == 2 and all(isinstance(c, str) for refs in data.captions for c in refs)
+    vocab = CaptionVocabulary.from_captions([c for refs in data.captions for c in refs], max_words=10)
+    assert len(vocab) <= 14

@@ -1,0 +1,46 @@
+"""The vision Tasks: data mapping, building through the registry, evaluation figures and serving outputs."""
+
+import keras
+import numpy as np
+import pytest
+
+from kerazoo.training import load_config
+from kerazoo.training.tasks import get_task
+
+
+def _config(idx_data_dir, model, **kwargs):
+    return load_config(overrides=[
+        f"model.name={model}", "model.kwargs.backbone=lenet5", "data.dataset=fashion_mnist_scenes",
+        f"data.data_dir={idx_data_dir}", "data.train_split=train[:80]", "data.val_split=train[80:]",
+        "data.batch_size=4", "data.limit=8", *[f"{k}={v}" for k, v in kwargs.items()]])
+
+
+def test_localization_task_end_to_end_pieces(idx_data_dir):
+    task = get_task("localization")
+    config = _config(idx_data_dir, "localizer")
+    train, val = task.pipelines(config, 1)
+    images, targets = next(iter(train))
+    assert images.shape == (4, 96, 96, 1) and targets["class"].shape == (4,)
+    box = targets["box"].numpy()
+    assert (box >= 0).all() and (box <= 1).all() and (box[:, 2:] > box[:, :2]).all()  # fractions of the image
+    model = task.build(config, task.dataset_info(config))
+    figures = task.evaluate(model, config, limit=4)
+    assert figures["examples"] == 4 and 0 <= figures["mean_iou"] <= 1 and 0 <= figures["accuracy"] <= 1
+    out = task.serving_outputs(model, images)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(out["boxes"]),
+                               keras.ops.convert_to_numpy(model(images)["box"]) * 96, rtol=1e-5)
+    picture = task.draw(images[0].numpy(), task.predict_image(model, images[0].numpy()), task.dataset_info(config))
+    assert picture.shape == (96, 96, 3) and picture.dtype == np.uint8
+
+
+def test_segmentation_task_counts_the_background_and_checks_the_loss(idx_data_dir):
+    task = get_task("segmentation")
+    config = _config(idx_data_dir, "fcn8s")
+    info = task.dataset_info(config)
+    assert task.classes(info) == 11
+    model = task.build(config, info)
+    assert model.output_shape == (None, 96, 96, 11)
+    figures = task.evaluate(model, config, limit=4)
+    assert 0 <= figures["mean_iou"] <= 1 and set(figures["class_iou"]) == {"background", *info.class_names}
+    with pytest.raises(ValueError, match="model.loss for segmentation"):
+        task.loss(_config(idx_data_dir, "fcn8s", **{"model.loss": "hinge"}))
