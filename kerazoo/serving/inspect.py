@@ -14,27 +14,11 @@ import os
 
 from kerazoo.serving.repository import (
     CLASSIFY_METHOD, DEFAULT_SIGNATURE, INIT_OP_SIGNATURE, PREDICT_METHOD, REGRESS_METHOD, list_versions,
+    load_saved_model_proto,
 )
 
 _BAD_DTYPES = {"DT_INVALID", "DT_RESOURCE", "DT_VARIANT"}
 _METHODS = {PREDICT_METHOD, CLASSIFY_METHOD, REGRESS_METHOD}
-
-
-def _load_proto(path: str):
-    from google.protobuf import text_format
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    proto = saved_model_pb2.SavedModel()
-    pb, pbtxt = os.path.join(path, "saved_model.pb"), os.path.join(path, "saved_model.pbtxt")
-    if os.path.exists(pb):
-        with open(pb, "rb") as f:
-            proto.ParseFromString(f.read())
-    elif os.path.exists(pbtxt):
-        with open(pbtxt, encoding="utf-8") as f:
-            text_format.Parse(f.read(), proto)
-    else:
-        raise FileNotFoundError(f"no saved_model.pb in {path}")
-    return proto
 
 
 def used_ops(meta_graph) -> set[str]:
@@ -51,7 +35,7 @@ def check_saved_model(path: str, *, contract: bool = True) -> list[str]:
     from tensorflow.python.framework import op_def_registry
 
     try:
-        proto = _load_proto(path)
+        proto = load_saved_model_proto(path)
     except Exception as error:
         return [f"cannot read the SavedModel: {type(error).__name__}: {error}"]
     graphs = [m for m in proto.meta_graphs if "serve" in m.meta_info_def.tags]
@@ -123,7 +107,7 @@ def describe(path: str) -> str:
     """A short ``saved_model_cli show --all``-like text: each signature's method, inputs and outputs."""
     from tensorflow.core.framework import types_pb2
 
-    proto = _load_proto(path)
+    proto = load_saved_model_proto(path)
     lines = []
     for meta_graph in proto.meta_graphs:
         lines.append(f"MetaGraph tags: {', '.join(meta_graph.meta_info_def.tags)}")

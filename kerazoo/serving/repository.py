@@ -118,8 +118,8 @@ class Servable:
         return f"Servable({self.name!r}, {self.version}, {self.path!r})"
 
 
-def read_signature_defs(path: str):
-    """The ``serve`` MetaGraph's SignatureDef map of the SavedModel in ``path`` (raises OSError/ValueError)."""
+def load_saved_model_proto(path: str):
+    """The SavedModel protocol buffer in ``path`` (``saved_model.pb`` or ``.pbtxt``), without loading TF graphs."""
     from google.protobuf import text_format
     from tensorflow.core.protobuf import saved_model_pb2
 
@@ -133,6 +133,12 @@ def read_signature_defs(path: str):
             text_format.Parse(f.read(), proto)
     else:
         raise FileNotFoundError(f"no saved_model.pb in {path}")
+    return proto
+
+
+def read_signature_defs(path: str):
+    """The ``serve`` MetaGraph's SignatureDef map of the SavedModel in ``path`` (raises OSError/ValueError)."""
+    proto = load_saved_model_proto(path)
     for meta_graph in proto.meta_graphs:
         if "serve" in meta_graph.meta_info_def.tags:
             return meta_graph.signature_def
