@@ -42,6 +42,12 @@ def idx_data_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def full_size_data_dir(tmp_path_factory):
+    """Generated data of Fashion-MNIST's sizes (60,000 / 10,000), for code that uses the default splits."""
+    return make_idx_dataset(str(tmp_path_factory.mktemp("idx_full") / "fashion_mnist"), train=60000, test=10000)
+
+
+@pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, idx_data_dir):
     """One short LeNet-5 run on the generated dataset, shared by the export and CLI tests."""
     from kerazoo.training import load_config, train

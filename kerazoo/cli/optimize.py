@@ -1,4 +1,5 @@
-"""`kerazoo optimize`: deep compression of a run (prune → cluster → quantize) into the model repository."""
+"""`kerazoo optimize`: deep compression of a run ([low-rank →] prune → cluster → quantize) into the model
+repository."""
 
 from __future__ import annotations
 
@@ -13,6 +14,19 @@ def _m_by_n(text: str):
     return m, n
 
 
+def _lowrank(text: str):
+    """``--lowrank 0.9`` keeps 90 % of each kernel's energy; ``--lowrank 8`` factorizes at rank 8."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"Invalid --lowrank: expected an energy ratio such as 0.9 or a rank such as 8. "
+                         f"Received: {text!r}") from None
+
+
 def register(subparsers):
     p = add_parser(
         subparsers, "optimize", help="compress a run (prune, cluster, quantize) into REPO/NAME/VERSION with a report",
@@ -21,6 +35,8 @@ def register(subparsers):
     )
     p.add_argument("run", help="run directory")
     p.add_argument("--out", required=True, help="model folder REPO/NAME; the next version is written inside it")
+    p.add_argument("--lowrank", help="first factorize Dense/Conv2D kernels by truncated SVD: an energy ratio "
+                                      "(0.9 keeps 90 %% of each kernel's squared singular values) or a rank (8)")
     p.add_argument("--prune", type=float, help="target sparsity, e.g. 0.8")
     p.add_argument("--schedule", choices=["constant", "polynomial"], default="polynomial", help="pruning schedule")
     p.add_argument("--structured", help="M:N structured sparsity instead of --prune's fraction, e.g. 2:4")
@@ -45,7 +61,7 @@ def run(args):
     m_by_n = _m_by_n(args.structured) if args.structured else None
     prune = args.prune if args.prune is not None or m_by_n is None else 0.5
     version_dir, report = compress_run(
-        args.run, args.out, prune=prune, cluster=args.cluster, quantize=args.quantize, qat=args.qat,
+        args.run, args.out, lowrank=_lowrank(args.lowrank) if args.lowrank else None, prune=prune, cluster=args.cluster, quantize=args.quantize, qat=args.qat,
         finetune_epochs=args.finetune_epochs, schedule=args.schedule, m_by_n=m_by_n,
         exclude=[name for name in args.exclude.split(",") if name], lr=args.lr, train_limit=args.limit,
         test_limit=args.test_limit, checkpoint=args.checkpoint, version=args.version, seed=args.seed,

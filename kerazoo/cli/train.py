@@ -22,6 +22,7 @@ FLAG_FIELDS = {
     "adversarial": "adversarial.method",
     "eps": "adversarial.eps",
     "adv_steps": "adversarial.steps",
+    "teacher": "distill.teacher",
 }
 
 
@@ -61,6 +62,8 @@ def register(subparsers):
                    help="adversarial training: FGSM mix (Goodfellow et al.) or PGD (Madry et al.)")
     p.add_argument("--eps", type=float, help="adversarial budget (L-infinity) as a fraction of the pixel range")
     p.add_argument("--adv-steps", type=positive_int, help="PGD steps per training batch")
+    p.add_argument("--teacher", metavar="RUN",
+                   help="distill from a trained run (distill.temperature=4 distill.alpha=0.9 by default)")
     p.add_argument("--backbone", help="dense heads (unet, fcn8s, segnet, localizer, ...): the zoo backbone, e.g. resnet20")
     p.add_argument("--backbone-from", metavar="RUN", help="dense heads: start the backbone from a classification run")
     p.add_argument("--freeze-epochs", type=positive_int, help="with --backbone-from: epochs before unfreezing it")

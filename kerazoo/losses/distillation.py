@@ -37,9 +37,14 @@ def soft_target_loss(teacher_logits, student_logits, temperature: float = 4.0):
 
 
 def distillation_loss(labels, student_logits, teacher_logits, temperature: float = 4.0, alpha: float = 0.9):
-    """α · soft_target_loss + (1 - α) · cross-entropy(labels, student) per example (integer labels)."""
+    """α · soft_target_loss + (1 - α) · cross-entropy(labels, student) per example (integer labels, or soft targets
+    of the logits' shape, as mixup gives)."""
     check_distillation_options(temperature, alpha)
-    hard = keras.losses.sparse_categorical_crossentropy(labels, student_logits, from_logits=True)
+    labels, student_logits = ops.convert_to_tensor(labels), ops.convert_to_tensor(student_logits)
+    if len(labels.shape) == len(student_logits.shape):
+        hard = keras.losses.categorical_crossentropy(labels, student_logits, from_logits=True)
+    else:
+        hard = keras.losses.sparse_categorical_crossentropy(labels, student_logits, from_logits=True)
     return alpha * soft_target_loss(teacher_logits, student_logits, temperature) + (1.0 - alpha) * hard
 
 

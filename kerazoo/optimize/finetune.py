@@ -54,7 +54,7 @@ def fine_tune(model, train_ds, *, epochs: int, lr: float = 1e-4, callbacks=(), s
         metrics=["accuracy"],
     )
     return model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=list(callbacks),
-                     verbose=verbose)
+                     verbose=verbose, shuffle=False)  # the pipeline shuffles
 
 
 def without_optimizer(model):

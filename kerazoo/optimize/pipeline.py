@@ -1,5 +1,6 @@
 """Deep compression of a trained run (Han et al., 2016): prune → cluster → quantize, each stage fine-tuned on the
-run's training split, measured after every stage, and published as a model-repository version.
+run's training split, measured after every stage, and published as a model-repository version. An optional first
+stage factorizes Dense/Conv2D kernels by truncated SVD (``lowrank``: an energy ratio such as 0.9, or a rank).
 
     version_dir, report = compress_run("runs/lenet5", "models/lenet5_small", prune=0.8, cluster=16, quantize="int8",
                                        finetune_epochs=2)
@@ -37,7 +38,22 @@ def _measure(stage: str, model, folder: str, data: dict, latency_runs: int) -> d
     return row
 
 
-def _check_options(prune, cluster, quantize, qat, finetune_epochs):
+def lowrank_arguments(lowrank) -> dict:
+    """``lowrank`` as :func:`kerazoo.optimize.lowrank.factorize` takes it: an int >= 1 is a rank, a float in (0, 1]
+    an energy ratio."""
+    if isinstance(lowrank, bool) or not isinstance(lowrank, (int, float)):
+        raise ValueError(f"Invalid lowrank: expected a rank (integer >= 1) or an energy ratio in (0, 1]. "
+                         f"Received: lowrank={lowrank!r}")
+    if isinstance(lowrank, int):
+        if lowrank < 1:
+            raise ValueError(f"Invalid lowrank: a rank must be >= 1. Received: lowrank={lowrank!r}")
+        return {"rank": lowrank}
+    if not 0.0 < lowrank <= 1.0:
+        raise ValueError(f"Invalid lowrank: an energy ratio must be in (0, 1]. Received: lowrank={lowrank!r}")
+    return {"energy": float(lowrank)}
+
+
+def _check_options(prune, cluster, quantize, qat, finetune_epochs, lowrank=None):
     from kerazoo.optimize.cluster import check_clusters
     from kerazoo.optimize.prune import check_sparsity
     from kerazoo.optimize.quantize import check_mode
@@ -48,8 +64,10 @@ def _check_options(prune, cluster, quantize, qat, finetune_epochs):
         check_clusters(cluster)
     if quantize is not None:
         check_mode(quantize)
-    if prune is None and cluster is None and quantize is None:
-        raise ValueError("Nothing to do: pass at least one of prune, cluster, quantize.")
+    if lowrank is not None:
+        lowrank_arguments(lowrank)
+    if prune is None and cluster is None and quantize is None and lowrank is None:
+        raise ValueError("Nothing to do: pass at least one of lowrank, prune, cluster, quantize.")
     if finetune_epochs < 0 or (prune is not None and finetune_epochs < 1):
         raise ValueError(
             f"Invalid finetune_epochs: expected >= 0, and >= 1 when pruning (masks update during training). "
@@ -59,14 +77,16 @@ def _check_options(prune, cluster, quantize, qat, finetune_epochs):
         raise ValueError(f"qat=True needs quantize='int8'. Received: quantize={quantize!r}")
 
 
-def compress_run(run_dir: str, out: str, *, prune: float | None = None, cluster: int | None = None,
-                 quantize: str | None = None, qat: bool = False, finetune_epochs: int = 2,
+def compress_run(run_dir: str, out: str, *, lowrank: float | int | None = None, prune: float | None = None,
+                 cluster: int | None = None, quantize: str | None = None, qat: bool = False, finetune_epochs: int = 2,
                  schedule: str = "polynomial", exclude=(), m_by_n=None, lr: float = 1e-3, train_limit=None,
                  test_limit=None, representative_examples: int = 256, latency_runs: int = 50,
                  checkpoint: str = "best", version: int | None = None, seed: int = 0, verbose: int = 0):
     """Compress a run's checkpoint stage by stage and publish it as a new version of ``out`` (= REPO/NAME).
 
     Args:
+        lowrank: factorize Dense/Conv2D kernels first, keeping this energy ratio (float, e.g. 0.9) or rank (int) per
+            layer (:func:`kerazoo.optimize.lowrank.factorize`), then fine-tune; None to skip.
         prune: target sparsity (e.g. 0.8), or None to skip pruning.
         cluster: number of shared weight values per layer (e.g. 16), or None.
         quantize: "float32", "dynamic", "float16" or "int8" TFLite, or None (float32 TFLite only).
@@ -87,7 +107,7 @@ def compress_run(run_dir: str, out: str, *, prune: float | None = None, cluster:
     from kerazoo.optimize import quantize as quantization
     from kerazoo.training.run import load_run_config, load_run_info, load_run_model
 
-    _check_options(prune, cluster, quantize, qat, finetune_epochs)
+    _check_options(prune, cluster, quantize, qat, finetune_epochs, lowrank)
     keras.utils.set_random_seed(seed)
     run = RunData.from_run(run_dir)
     data = {"test": run.arrays(run.test_split, limit=test_limit)}
@@ -95,6 +115,15 @@ def compress_run(run_dir: str, out: str, *, prune: float | None = None, cluster:
     model = load_run_model(run_dir, checkpoint)
     with tempfile.TemporaryDirectory(prefix="kerazoo-optimize-") as work:  # per-stage files, for measuring
         rows = [_measure("dense", model, os.path.join(work, "dense"), data, latency_runs)]
+        ranks = None
+        if lowrank is not None:
+            from kerazoo.optimize.finetune import fine_tune
+            from kerazoo.optimize.lowrank import factorize
+
+            model, ranks = factorize(model, **lowrank_arguments(lowrank))
+            if finetune_epochs:
+                fine_tune(model, train_ds, epochs=finetune_epochs, lr=lr, verbose=verbose)
+            rows.append(_measure("lowrank", model, os.path.join(work, "lowrank"), data, latency_runs))
         if prune is not None:
             model = pruning.prune_model(model, train_ds, sparsity=prune, epochs=finetune_epochs, schedule=schedule,
                                         exclude=exclude, m_by_n=m_by_n, lr=lr, verbose=verbose)
@@ -127,7 +156,7 @@ def compress_run(run_dir: str, out: str, *, prune: float | None = None, cluster:
                     keras_path=None, tflite_path=files[quantize], latency_image=data["test"][0][0], model=model,
                     latency_runs=latency_runs))
             add_ratios(rows)
-            options = {"prune": prune, "schedule": schedule if prune is not None else None, "m_by_n": m_by_n,
+            options = {"lowrank": lowrank, "lowrank_ranks": ranks, "prune": prune, "schedule": schedule if prune is not None else None, "m_by_n": m_by_n,
                        "exclude": list(exclude), "cluster": cluster, "quantize": quantize, "qat": qat,
                        "finetune_epochs": finetune_epochs, "train_limit": train_limit, "test_limit": test_limit}
             report = {"run": os.path.abspath(run_dir), "checkpoint": checkpoint, "options": options,

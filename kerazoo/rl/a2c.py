@@ -124,18 +124,12 @@ def train(args: Args) -> str:
     """Train A2C as ``args`` says into its run directory (resuming it if it holds a checkpoint)."""
     args = dataclasses.replace(args, exp_name=args.exp_name or "a2c")
     check_args(args)
-    envs = common.make_vector_env(args.env, args.num_envs)
-    try:
-        return _train(args, envs)
-    finally:
-        envs.close()
+    return common.run_training(args, _train)
 
 
 def _train(args: Args, envs) -> str:
-    n_actions = common.check_discrete_actions(envs.single_action_space, args.env, "A2C")
+    n_actions, run_dir, resuming = common.start_run("a2c", "A2C", args, envs)
     obs_space = envs.single_observation_space
-    common.observation_kind(obs_space, args.env)
-    run_dir, resuming = common.prepare_run_dir("a2c", args, common.describe_spaces(envs))
 
     # TRY NOT TO MODIFY: seeding
     rng = common.seed_everything(args.seed)

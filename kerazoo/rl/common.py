@@ -476,6 +476,25 @@ def prepare_run_dir(algorithm: str, args: Args, spaces: dict) -> tuple[str, bool
     return run_dir, resuming
 
 
+def run_training(args: Args, train_fn) -> str:
+    """The frame of every algorithm's ``train``: open ``args.num_envs`` copies of ``args.env``, run
+    ``train_fn(args, envs)``, close the environments whatever happens; returns the run directory."""
+    envs = make_vector_env(args.env, args.num_envs)
+    try:
+        return train_fn(args, envs)
+    finally:
+        envs.close()
+
+
+def start_run(algorithm: str, label: str, args: Args, envs) -> tuple[int, str, bool]:
+    """Check that ``envs`` suit the algorithm (discrete actions, observations its networks take) and prepare the run
+    directory. Returns (number of actions, run directory, resuming)."""
+    n_actions = check_discrete_actions(envs.single_action_space, args.env, label)
+    observation_kind(envs.single_observation_space, args.env)  # raises on shapes the networks cannot take
+    run_dir, resuming = prepare_run_dir(algorithm, args, describe_spaces(envs))
+    return n_actions, run_dir, resuming
+
+
 def load_config(run_dir: str) -> dict:
     path = os.path.join(run_dir, "config.yaml")
     if not os.path.exists(path):

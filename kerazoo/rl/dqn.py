@@ -255,18 +255,12 @@ def train(args: Args) -> str:
     """Train DQN as ``args`` says into its run directory (resuming it if it holds a checkpoint); returns the run dir."""
     args = dataclasses.replace(args, exp_name=args.exp_name or "dqn")
     check_args(args)
-    envs = common.make_vector_env(args.env, args.num_envs)
-    try:
-        return _train(args, envs)
-    finally:
-        envs.close()
+    return common.run_training(args, _train)
 
 
 def _train(args: Args, envs) -> str:
-    n_actions = common.check_discrete_actions(envs.single_action_space, args.env, "DQN")
+    n_actions, run_dir, resuming = common.start_run("dqn", "DQN", args, envs)
     obs_space = envs.single_observation_space
-    common.observation_kind(obs_space, args.env)  # raises on shapes the networks cannot take
-    run_dir, resuming = common.prepare_run_dir("dqn", args, common.describe_spaces(envs))
 
     # TRY NOT TO MODIFY: seeding
     rng = common.seed_everything(args.seed)

@@ -120,22 +120,16 @@ def train(args: Args) -> str:
     """Train REINFORCE as ``args`` says into its run directory (resuming it if it holds a checkpoint)."""
     args = dataclasses.replace(args, exp_name=args.exp_name or "reinforce")
     check_args(args)
-    envs = common.make_vector_env(args.env, args.num_envs)
-    try:
-        return _train(args, envs)
-    finally:
-        envs.close()
+    return common.run_training(args, _train)
 
 
 def _train(args: Args, envs) -> str:
-    n_actions = common.check_discrete_actions(envs.single_action_space, args.env, "REINFORCE")
-    obs_space = envs.single_observation_space
-    common.observation_kind(obs_space, args.env)
     horizon = args.max_episode_steps or gym.spec(args.env).max_episode_steps
     if not horizon:
         raise ValueError(f"Environment {args.env!r} has no time limit; REINFORCE needs whole episodes: "
                          "set max_episode_steps.")
-    run_dir, resuming = common.prepare_run_dir("reinforce", args, common.describe_spaces(envs))
+    n_actions, run_dir, resuming = common.start_run("reinforce", "REINFORCE", args, envs)
+    obs_space = envs.single_observation_space
 
     # TRY NOT TO MODIFY: seeding
     rng = common.seed_everything(args.seed)

@@ -384,9 +384,11 @@ def _arrays(data: CaptionData, vocab: CaptionVocabulary, max_length: int, trunca
 
 
 def train_captioner(out: str, config: CaptionConfig | None = None, *, verbose: int = 1, **overrides) -> str:
-    """Train a captioner into the run directory ``out`` (config.yaml, vocab.json, metrics.jsonl, checkpoints
-    written atomically, summary.json with BLEU-1..4 and object recall on held-out test data); returns it."""
-    from kerazoo.training.callbacks import AtomicCheckpoint, MetricsLogger
+    """Train a captioner into the run directory ``out`` (config.yaml, vocab.json, metrics.jsonl, TensorBoard logs in
+    tb/, checkpoints written atomically, summary.json with BLEU-1..4 and object recall on held-out test data);
+    returns it. An interrupted run resumes from its last finished epoch (``backup/``) when trained again into the
+    same directory."""
+    from kerazoo.training.callbacks import AtomicBackupAndRestore, AtomicCheckpoint, MetricsLogger
 
     config = dataclasses.replace(config or CaptionConfig(), **overrides)
     keras.utils.set_random_seed(config.seed)
@@ -399,9 +401,7 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, verbose: i
     os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
     atomic_write_text(os.path.join(run_dir, "config.yaml"), yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))
     atomic_write_text(os.path.join(run_dir, "vocab.json"), json.dumps({"words": list(vocab.words)}) + "\n")
-    metrics_path = os.path.join(run_dir, "metrics.jsonl")
-    if os.path.exists(metrics_path):
-        os.remove(metrics_path)
+    metrics_path = os.path.join(run_dir, "metrics.jsonl")  # MetricsLogger drops records of epochs run again
 
     model = caption_model(len(vocab), backbone=config.backbone, image_shape=train_data.images.shape[1:],
                           decoder=config.decoder, attention=config.attention, max_length=config.max_length,
@@ -411,7 +411,9 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, verbose: i
     x, y = _arrays(train_data, vocab, config.max_length, truncate)
     model.fit(x, y, validation_data=_arrays(val_data, vocab, config.max_length, truncate), epochs=config.epochs,
               batch_size=config.batch_size, verbose=verbose, callbacks=[
+                  AtomicBackupAndRestore(os.path.join(run_dir, "backup")),
                   MetricsLogger(metrics_path),
+                  keras.callbacks.TensorBoard(os.path.join(run_dir, "tb")),
                   AtomicCheckpoint(os.path.join(run_dir, "checkpoints"), monitor="val_loss", mode="min"),
               ])
     best_model, _, _ = load_caption_run(run_dir)

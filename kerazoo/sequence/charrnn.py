@@ -19,6 +19,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import time
 import weakref
 from dataclasses import dataclass
@@ -265,14 +266,18 @@ def _predict_step(model):
 
 
 def train_char_rnn(out: str, config: CharRNNConfig | None = None, *, verbose: int = 1, **overrides) -> str:
-    """Train a char-RNN into the run directory ``out`` (config.yaml, vocab.json, metrics.jsonl,
-    checkpoints/{best,last}.keras written atomically, summary.json); returns the run directory.
+    """Train a char-RNN into the run directory ``out`` (config.yaml, vocab.json, metrics.jsonl, TensorBoard logs in
+    tb/, checkpoints/{best,last}.keras written atomically, summary.json); returns the run directory.
 
     ``overrides`` set fields of :class:`CharRNNConfig` (``cell="gru"``, ``steps=500`` ...). Validation
     bits-per-character is measured before training (step 0) and every ``eval_every`` steps; ``best.keras`` keeps the
-    lowest.
+    lowest. Each evaluation also backs up the weights and the optimizer's state (``backup/``), so an interrupted run
+    resumes from its last evaluation when trained again into the same directory with the same config (the carried
+    RNN state restarts from zeros there).
     """
-    from kerazoo.training.callbacks import save_model_atomically
+    import tensorflow as tf
+
+    from kerazoo.training.callbacks import read_backup, save_model_atomically, write_backup
 
     config = dataclasses.replace(config or CharRNNConfig(), **overrides).check()
     text = load_text(config.corpus, max_chars=config.max_chars)
@@ -283,17 +288,20 @@ def train_char_rnn(out: str, config: CharRNNConfig | None = None, *, verbose: in
     val_batch = max(1, min(8, (len(val_ids) - 1) // config.seq_len))
 
     run_dir = os.path.abspath(out)
+    backup_dir = os.path.join(run_dir, "backup")
+    metrics_path = os.path.join(run_dir, "metrics.jsonl")
+    _check_resumable(run_dir, backup_dir, config)
     os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
     atomic_write_text(os.path.join(run_dir, "config.yaml"), yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))
     atomic_write_text(os.path.join(run_dir, "vocab.json"), json.dumps({"chars": vocab.chars}) + "\n")
-    metrics_path = os.path.join(run_dir, "metrics.jsonl")
-    atomic_write_text(metrics_path, "")
 
     keras.utils.set_random_seed(config.seed)
     model = char_language_model(len(vocab), cell=config.cell, units=config.units, num_layers=config.num_layers,
                                 embedding_dim=config.embedding_dim)
     optimizer = keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clipnorm)
+    model.compile(optimizer=optimizer)  # so the backup holds the optimizer's state too
     step = _train_step_function(model, optimizer)
+    writer = tf.summary.create_file_writer(os.path.join(run_dir, "tb"))
 
     def validate(step_number, train_loss):
         bpc = evaluate_bpc(model, val_ids, batch_size=val_batch, seq_len=config.seq_len,
@@ -303,15 +311,27 @@ def train_char_rnn(out: str, config: CharRNNConfig | None = None, *, verbose: in
             record.update(loss=train_loss, bpc=train_loss / math.log(2.0))
         with open(metrics_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+        with writer.as_default(step=step_number):
+            for key, value in record.items():
+                if isinstance(value, float):
+                    tf.summary.scalar(key, value)
         if verbose:
             print(f"step {step_number:>6}  " + "  ".join(f"{k} {v:.4f}" for k, v in record.items()
                                                           if isinstance(v, float)))
         return bpc
 
-    best = validate(0, None)
-    initial_bpc = best
+    resumed = read_backup(backup_dir, model)
+    if resumed is None:
+        atomic_write_text(metrics_path, "")
+        first, best = 0, validate(0, None)
+        initial_bpc = best
+    else:
+        first, best, initial_bpc = resumed["epoch"], resumed["best_val_bpc"], resumed["initial_val_bpc"]
+        _keep_metrics_until(metrics_path, first)
+        if verbose:
+            print(f"resuming {run_dir} at step {first}")
     states, losses, start = zero_states(model, config.batch_size), [], time.time()
-    for i in range(config.steps):
+    for i in range(first, config.steps):
         window = i % len(train_x)
         if window == 0:  # back at the start of the streams: the carried state no longer fits
             states = zero_states(model, config.batch_size)
@@ -324,13 +344,36 @@ def train_char_rnn(out: str, config: CharRNNConfig | None = None, *, verbose: in
             if bpc <= best or not os.path.exists(os.path.join(run_dir, "checkpoints", "best.keras")):
                 best = min(best, bpc)
                 save_model_atomically(model, os.path.join(run_dir, "checkpoints", "best.keras"))
+            write_backup(backup_dir, model, epoch=i + 1, best_val_bpc=best, initial_val_bpc=initial_bpc)
+    writer.close()
     summary = {
         "cell": config.cell, "steps": config.steps, "params": int(model.count_params()), "vocab_size": len(vocab),
         "train_chars": len(train_text), "val_chars": len(val_text), "initial_val_bpc": initial_bpc,
         "best_val_bpc": best, "train_seconds": round(time.time() - start, 2),
     }
     atomic_write_text(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1) + "\n")
+    shutil.rmtree(backup_dir, ignore_errors=True)
     return run_dir
+
+
+def _check_resumable(run_dir: str, backup_dir: str, config: CharRNNConfig) -> None:
+    """A run directory with a backup resumes only with the config it was started with."""
+    path = os.path.join(run_dir, "config.yaml")
+    if not os.path.isdir(backup_dir) or not os.path.exists(path):
+        return
+    with open(path, encoding="utf-8") as f:
+        started = yaml.safe_load(f)
+    differ = sorted(k for k, v in dataclasses.asdict(config).items() if started.get(k) != v)
+    if differ:
+        raise ValueError(f"{run_dir} holds an interrupted run with a different config (fields {', '.join(differ)} "
+                         f"differ): resume it with its own config.yaml, or train into another directory.")
+
+
+def _keep_metrics_until(path: str, step: int) -> None:
+    """Drop the records an interrupted run wrote after its last backup (they are measured again)."""
+    with open(path, encoding="utf-8") as f:
+        kept = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
+    atomic_write_text(path, "".join(kept))
 
 
 def load_char_run(run_dir: str, which: str = "best") -> tuple[keras.Model, Vocabulary, CharRNNConfig]:

@@ -54,8 +54,7 @@ class _Base:
 class PredictionServicer(_Base, prediction_service_pb2_grpc.PredictionServiceServicer):
     def Predict(self, request, context):
         def run():
-            name, version, label = _spec(request.model_spec)
-            servable = self.service.servable(name, version, label)
+            servable = self.service.servable(*_spec(request.model_spec))
             signature = servable.signature(request.model_spec.signature_name)
             self.service.check_input_names(signature, request.inputs.keys())
             inputs = {key: proto_to_array(value, signature.inputs[key], f"input {key!r}")
@@ -73,8 +72,7 @@ class PredictionServicer(_Base, prediction_service_pb2_grpc.PredictionServiceSer
 
     def Classify(self, request, context):
         def run():
-            name, version, label = _spec(request.model_spec)
-            servable = self.service.servable(name, version, label)
+            servable = self.service.servable(*_spec(request.model_spec))
             signature_name = request.model_spec.signature_name
             rows = self.service.classify(servable, signature_name, input_proto_to_examples(request.input))
             response = classification_pb2.ClassificationResponse()
@@ -89,8 +87,7 @@ class PredictionServicer(_Base, prediction_service_pb2_grpc.PredictionServiceSer
 
     def Regress(self, request, context):
         def run():
-            name, version, label = _spec(request.model_spec)
-            servable = self.service.servable(name, version, label)
+            servable = self.service.servable(*_spec(request.model_spec))
             signature_name = request.model_spec.signature_name
             values = self.service.regress(servable, signature_name, input_proto_to_examples(request.input))
             response = regression_pb2.RegressionResponse()
@@ -103,8 +100,7 @@ class PredictionServicer(_Base, prediction_service_pb2_grpc.PredictionServiceSer
 
     def GetModelMetadata(self, request, context):
         def run():
-            name, version, label = _spec(request.model_spec)
-            servable = self.service.servable(name, version, label)
+            servable = self.service.servable(*_spec(request.model_spec))
             response, _ = self.service.metadata(servable, list(request.metadata_field))
             return response
 

@@ -55,8 +55,22 @@ class WeightAveraging(keras.callbacks.Callback):
         return [w for w in self.target.weights if "float" in str(w.dtype)]
 
     def on_train_begin(self, logs=None):
-        if self.shadow is None:
+        if self.shadow is None:  # a resumed run got its average back from the backup (set_state) already
             self.shadow = [np.array(w) for w in self._float_weights()]
+
+    def get_state(self) -> dict:
+        """The average and its update count: saved with each backup, so a resumed run continues the same average."""
+        if self.shadow is None:
+            return {}
+        return {"updates": np.array(self.updates), **{f"shadow_{i}": s for i, s in enumerate(self.shadow)}}
+
+    def set_state(self, state: dict) -> None:
+        shadow = [np.array(state[f"shadow_{i}"]) for i in range(sum(k.startswith("shadow_") for k in state))]
+        shapes = [tuple(w.shape) for w in self._float_weights()]
+        if [s.shape for s in shadow] != shapes:
+            raise ValueError(f"The backed-up weight average does not fit this model: {len(shadow)} arrays for "
+                             f"{len(shapes)} float weights.")
+        self.shadow, self.updates = shadow, int(state["updates"])
 
     def on_train_batch_begin(self, batch, logs=None):
         self._restore()
@@ -91,8 +105,8 @@ class WeightAveraging(keras.callbacks.Callback):
         self._restore()
 
     def on_epoch_end(self, epoch, logs=None):
-        # ``train`` lists this callback after BackupAndRestore (which keeps the training weights) and before the
-        # checkpoints (which get the average). A resumed run restarts the average from the restored weights.
+        # ``train`` lists this callback after BackupAndRestore (which keeps the training weights and this average)
+        # and before the checkpoints (which get the average).
         self.swap_in()
 
     def on_train_end(self, logs=None):

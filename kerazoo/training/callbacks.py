@@ -10,6 +10,7 @@ import tempfile
 import time
 
 import keras
+import numpy as np
 
 from kerazoo.applications.common import sha256_of
 from kerazoo.io import atomic_write_text
@@ -102,48 +103,83 @@ class AtomicCheckpoint(keras.callbacks.Callback):
             )
 
 
-class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
-    """``keras.callbacks.BackupAndRestore`` whose state is never half-written, and written by the chief alone.
+BACKUP_METADATA = "training_metadata.json"
 
-    Each epoch's weights (with the optimizer state) go to a new ``epoch-N.weights.h5`` under a temporary name, then
-    ``training_metadata.json`` is atomically pointed at it, then older weights are removed: a crash at any moment
-    leaves the previous backup or the new one, never a mix. Every worker restores from ``backup_dir`` (shared by
-    the workers: the run directory's volume on a cluster). A non-chief worker takes part in the same save into a
-    private temporary folder that it removes straight away, as TensorFlow's multi-worker checkpointing does, so
-    the workers run identical steps and only the chief's backup is kept.
+
+def write_backup(folder: str, model: keras.Model, *, epoch: int, arrays: dict | None = None, **facts) -> None:
+    """Back up ``model``'s weights (with its optimizer's state when compiled) and extra ``arrays`` into ``folder``,
+    never half-written: new files under temporary names, then ``training_metadata.json`` atomically pointed at
+    them (with ``epoch`` and ``facts``), then the previous files removed."""
+    os.makedirs(folder, exist_ok=True)
+    state = {"epoch": epoch, **facts, "weights": f"epoch-{epoch}.weights.h5"}
+    model.save_weights(os.path.join(folder, f".tmp-{state['weights']}"), overwrite=True)
+    os.replace(os.path.join(folder, f".tmp-{state['weights']}"), os.path.join(folder, state["weights"]))
+    if arrays:
+        state["states"] = f"epoch-{epoch}.states.npz"
+        with open(os.path.join(folder, f".tmp-{state['states']}"), "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(os.path.join(folder, f".tmp-{state['states']}"), os.path.join(folder, state["states"]))
+    atomic_write_text(os.path.join(folder, BACKUP_METADATA), json.dumps(state) + "\n")
+    for old in os.listdir(folder):
+        if old.endswith((".weights.h5", ".states.npz")) and old not in (state["weights"], state.get("states")):
+            os.remove(os.path.join(folder, old))
+
+
+def read_backup(folder: str, model: keras.Model) -> dict | None:
+    """Restore the weights (and optimizer state) of :func:`write_backup` into ``model``; returns its metadata with
+    the extra arrays under ``"arrays"``, or None when ``folder`` holds no backup."""
+    path = os.path.join(folder, BACKUP_METADATA)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        state = json.load(f)
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(os.path.join(folder, state["weights"]))
+    state["arrays"] = {}
+    if state.get("states"):
+        with np.load(os.path.join(folder, state["states"])) as arrays:
+            state["arrays"] = {k: arrays[k] for k in arrays.files}
+    return state
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``keras.callbacks.BackupAndRestore`` whose state is never half-written (:func:`write_backup`), and written by
+    the chief alone.
+
+    Every worker restores from ``backup_dir`` (shared by the workers: the run directory's volume on a cluster). A
+    non-chief worker takes part in the same save into a private temporary folder that it removes straight away, as
+    TensorFlow's multi-worker checkpointing does, so the workers run identical steps and only the chief's backup is
+    kept.
+
+    ``states`` maps a name to a callback whose state is not in the model's weights (the weight average of
+    :class:`kerazoo.training.averaging.WeightAveraging`): its ``get_state()`` arrays are saved beside each epoch's
+    weights, behind the same metadata pointer, and handed back to its ``set_state()`` on restore.
     """
 
-    def __init__(self, backup_dir: str, *, chief: bool = True, worker: str = "worker"):
+    def __init__(self, backup_dir: str, *, chief: bool = True, worker: str = "worker", states=None):
         super().__init__(backup_dir)
         self.chief = chief
         self.worker = worker
+        self.states = dict(states or {})
 
     def on_train_begin(self, logs=None):
         self._load_model()
 
     def _load_model(self):
-        if not os.path.exists(self._training_metadata_path):
+        state = read_backup(self.backup_dir, self.model)
+        if state is None:
             return
-        with open(self._training_metadata_path, encoding="utf-8") as f:
-            state = json.load(f)
-        if self.model.optimizer is not None and not self.model.optimizer.built:
-            self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(os.path.join(self.backup_dir, state["weights"]))
+        for key, owner in self.states.items():
+            prefix = f"{key}."
+            owner.set_state({k[len(prefix):]: v for k, v in state["arrays"].items() if k.startswith(prefix)})
         self.model._initial_epoch = state["epoch"]
 
     def _save_model(self):
         folder = self.backup_dir if self.chief else tempfile.mkdtemp(prefix=f"kerazoo-backup-{self.worker}-")
         try:
-            os.makedirs(folder, exist_ok=True)
-            name = f"epoch-{self._current_epoch}.weights.h5"
-            tmp = os.path.join(folder, f".tmp-{name}")
-            self.model.save_weights(tmp, overwrite=True)
-            os.replace(tmp, os.path.join(folder, name))
-            state = {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": name}
-            atomic_write_text(os.path.join(folder, "training_metadata.json"), json.dumps(state) + "\n")
-            for old in os.listdir(folder):
-                if old.endswith(".weights.h5") and old != name:
-                    os.remove(os.path.join(folder, old))
+            arrays = {f"{key}.{k}": v for key, owner in self.states.items() for k, v in owner.get_state().items()}
+            write_backup(folder, self.model, epoch=self._current_epoch, batch=self._last_batch_seen, arrays=arrays)
         finally:
             if not self.chief:
                 shutil.rmtree(folder, ignore_errors=True)

@@ -107,12 +107,24 @@ class AdversarialConfig:
 
 
 @dataclass
+class DistillConfig:
+    teacher: typing.Optional[str] = None
+    """Run directory of a trained teacher (same classes); the model trains on its softened outputs and the labels
+    (Hinton et al., 2015; kerazoo.optimize.distill). None: plain training."""
+    temperature: float = 4.0
+    """Softening temperature of teacher and student distributions."""
+    alpha: float = 0.9
+    """Weight of the soft (teacher) term; 1 - alpha weights the cross-entropy on the labels."""
+
+
+@dataclass
 class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     epochs: int = 10
     steps_per_epoch: typing.Optional[int] = None
     """Cap the steps of each epoch (quick runs); default: the whole training split."""
@@ -136,7 +148,7 @@ class TrainConfig:
 
 
 SECTIONS = {"model": ModelConfig, "data": DataConfig, "optimizer": OptimizerConfig, "schedule": ScheduleConfig,
-            "adversarial": AdversarialConfig}
+            "adversarial": AdversarialConfig, "distill": DistillConfig}
 
 
 def _type_name(tp) -> str:
@@ -272,6 +284,16 @@ def validate(config: TrainConfig) -> TrainConfig:
         raise ValueError(f"Config field 'adversarial.mix' must be in [0, 1] or null; got {config.adversarial.mix!r}.")
     if config.adversarial.steps < 1:
         raise ValueError(f"Config field 'adversarial.steps' must be >= 1; got {config.adversarial.steps!r}.")
+    if config.distill.teacher is not None:
+        from kerazoo.losses.distillation import check_distillation_options
+
+        try:
+            check_distillation_options(config.distill.temperature, config.distill.alpha)
+        except ValueError as error:
+            raise ValueError(f"Config section 'distill': {error}") from None
+        if config.adversarial.method != "none":
+            raise ValueError("Config fields 'distill.teacher' and 'adversarial.method' exclude each other: "
+                             "train with one of distillation and adversarial training.")
     for path, value, least in (("steps_per_execution", config.steps_per_execution, 1), ("threads", config.threads, 0)):
         if value != "auto" and (isinstance(value, str) or value < least):
             raise ValueError(f"Config field {path!r} must be auto or an integer >= {least}; got {value!r}.")

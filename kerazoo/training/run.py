@@ -124,8 +124,11 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
         trainer = task.trainer(model, config)
 
     monitor = task.monitor if val_ds is not None else task.monitor.removeprefix("val_")
-    callbacks = [cb.AtomicBackupAndRestore(os.path.join(run_dir, "backup"), chief=chief, worker=task_name())]
-    callbacks += averaging_callbacks(config, run_dir, model, steps_per_epoch)  # EMA/Polyak, SGDR snapshots
+    averaging = averaging_callbacks(config, run_dir, model, steps_per_epoch)  # EMA/Polyak, SGDR snapshots
+    states = {"averaging": c for c in averaging if hasattr(c, "get_state")}  # backed up with the weights
+    callbacks = [cb.AtomicBackupAndRestore(os.path.join(run_dir, "backup"), chief=chief, worker=task_name(),
+                                           states=states)]
+    callbacks += averaging
     if chief:
         callbacks += [
             cb.Heartbeat(run_dir),

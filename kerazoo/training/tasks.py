@@ -65,12 +65,20 @@ class Task:
         )
 
     def trainer(self, model: keras.Model, config) -> keras.Model:
-        """The model ``fit`` runs. Adversarial training wraps the classifier here (``config.adversarial``)."""
+        """The model ``fit`` runs: adversarial training (``config.adversarial``) or distillation from a teacher run
+        (``config.distill``) wrap the classifier here; checkpoints and exports keep ``model`` itself."""
         method = getattr(getattr(config, "adversarial", None), "method", "none")
         if method != "none":
             from kerazoo.adversarial.training import adversarial_trainer
 
             return adversarial_trainer(model, config.adversarial)
+        distill = getattr(config, "distill", None)
+        if distill is not None and distill.teacher:
+            from kerazoo.optimize.distill import Distiller
+            from kerazoo.training.run import load_run_model
+
+            return Distiller(model, load_run_model(distill.teacher), temperature=distill.temperature,
+                             alpha=distill.alpha)
         return model
 
     def compile(self, trainer: keras.Model, config, optimizer) -> None:

@@ -7,9 +7,9 @@
   (:func:`guided_model` clones the model with :class:`GuidedReLU` in place of each ReLU), never by patching a global
   gradient registry, so the original model is untouched.
 
-Every gradient in ``kerazoo.visualize`` goes through :func:`value_and_gradient`, :func:`gradient_function` (compiled,
-for loops) or :func:`variable_gradient_function` (training): they are the only backend-specific code (TensorFlow;
-JAX for input gradients).
+Every input gradient in ``kerazoo.visualize`` goes through :func:`value_and_gradient` or :func:`gradient_function`
+(compiled, for loops): they are the only backend-specific code (TensorFlow and JAX). Training (the fast style
+network) uses Keras' own train step, so it needs no switch of its own.
 """
 
 from __future__ import annotations
@@ -59,25 +59,6 @@ def value_and_gradient(fn, x):
 
         return jax.value_and_grad(fn)(ops.convert_to_tensor(x))
     raise NotImplementedError(f"Input gradients are implemented for the tensorflow and jax backends, not {backend!r}.")
-
-
-def variable_gradient_function(fn, variables):
-    """Compile ``fn(*args) -> scalar`` into ``(*args) -> (value, gradients for variables)``, for training loops."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        @tf.function(reduce_retracing=True)
-        def value_and_grads(*args):
-            with tf.GradientTape() as tape:
-                value = fn(*args)
-            return value, tape.gradient(value, variables)
-
-        return value_and_grads
-    raise NotImplementedError(
-        f"Training through kerazoo.visualize is implemented for the tensorflow backend, not {backend!r} "
-        "(JAX needs a stateless call; add it here)."
-    )
 
 
 def class_score(model, class_index: int):

@@ -26,7 +26,7 @@ from keras import ops
 from kerazoo.losses.style import content_loss, gram_matrix, style_loss, total_variation
 from kerazoo.visualize.ascent import check_positive, optimize_image
 from kerazoo.visualize.common import display_image, find_layer, fit_image, new_figure, save_figure
-from kerazoo.visualize.gradients import gradient_function, variable_gradient_function
+from kerazoo.visualize.gradients import gradient_function
 
 WEIGHTS_NOTE = (
     "ImageNet weights cannot be downloaded here (kerazoo never downloads at run time); pass weights=PATH "
@@ -258,6 +258,21 @@ class FastStyleTraining:
     """Total loss of each training step."""
 
 
+class _PerceptualTrainer(keras.Model):
+    """Trains ``transform`` on ``loss_fn(inputs, outputs)`` with Keras' own train step, so every backend's gradients
+    (TensorFlow here, JAX on a GPU) serve; the loss network stays frozen outside the trained variables."""
+
+    def __init__(self, transform: keras.Model, loss_fn):
+        super().__init__(name="perceptual_trainer")
+        self.transform, self.loss_fn = transform, loss_fn
+
+    def call(self, images, training=False):
+        return self.transform(images, training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return self.loss_fn(x, y_pred)
+
+
 def train_fast(styles, content_images, *, network: LossNetwork | None = None, style_weights=None,
                transform: keras.Model | None = None, size: int = 64, steps: int = 200, batch_size: int = 4,
                learning_rate: float = 1e-3, content_weight: float = 1.0, style_weight: float = 10.0,
@@ -275,25 +290,22 @@ def train_fast(styles, content_images, *, network: LossNetwork | None = None, st
     styles = [_rgb(style, shape=(size, size)) for style in _as_list(styles)]
     targets = style_targets(network, contents[0], styles, style_weights)
     transform = transform or transform_network()
-    optimizer = keras.optimizers.Adam(learning_rate)
     rng = np.random.default_rng(seed)
 
-    def loss_fn(batch):
+    def loss_fn(batch, stylized):
         content_features, _ = network(batch)
-        stylized = transform(batch, training=True)
         features, style_features = network(stylized)
         content = _relative(content_loss(ops.stop_gradient(content_features), features), targets.content_scale)
         style = sum(_relative(style_loss(g, f), s)
                     for g, f, s in zip(targets.grams, style_features, targets.gram_scales))
         return ops.mean(content_weight * content + style_weight * style + tv_weight * total_variation(stylized))
 
-    gradients = variable_gradient_function(loss_fn, transform.trainable_variables)
+    trainer = _PerceptualTrainer(transform, loss_fn)
+    trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
     losses = []
     for _ in range(steps):
-        batch = ops.convert_to_tensor(contents[rng.integers(0, len(contents), size=batch_size)])
-        value, grads = gradients(batch)
-        optimizer.apply_gradients(zip(grads, transform.trainable_variables))
-        losses.append(float(ops.convert_to_numpy(value)))
+        batch = contents[rng.integers(0, len(contents), size=batch_size)]
+        losses.append(float(trainer.train_on_batch(batch, return_dict=True)["loss"]))
     if out:
         save_model_atomically(transform, out)
     return FastStyleTraining(model=transform, losses=losses)

@@ -10,7 +10,8 @@ Tiers and markers:
   working directory with the repository on PYTHONPATH; the runnable commands of a bash block (lines starting with
   ``kerazoo`` or ``python``; ``pip``, ``docker``, ``curl`` ... lines are documentation only) run with ``.venv/bin``
   first on PATH. The working directory links the repository's ``configs/``, ``bench/``, ``examples/``, ``serving/``
-  and ``docs/``, and ``$KERAZOO_DATA_DIR`` points at tiny generated Fashion-MNIST-format data, so nothing downloads.
+  and ``docs/``, and ``$KERAZOO_DATA_DIR`` points at generated data of Fashion-MNIST's format and sizes (60,000 /
+  10,000 images, so the default splits exist), so nothing downloads.
 - a block whose first line is ``# needs: runs/NAME`` gets a tiny LeNet-5 run at ``runs/NAME`` first (made once per
   session); ``# needs: <anything else>`` (a server, a big download, a GPU) is skipped with that reason; ``# slow``
   documents that a block is expensive (it runs in the slow tier like every block).
@@ -206,20 +207,20 @@ def _prepare(block: Block, docs_workdir) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=lambda b: b.id)
-def test_python_block_runs(block, docs_workdir, idx_data_dir, tmp_path):
+def test_python_block_runs(block, docs_workdir, full_size_data_dir, tmp_path):
     workdir = _prepare(block, docs_workdir)
     script = tmp_path / "block.py"
     script.write_text(block.code, encoding="utf-8")
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=workdir,
-                            timeout=600, env=_env(idx_data_dir))
+                            timeout=600, env=_env(full_size_data_dir))
     assert result.returncode == 0, f"{block.id} failed:\n{result.stderr[-3000:]}"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("block", BASH_BLOCKS, ids=lambda b: b.id)
-def test_bash_block_runs(block, docs_workdir, idx_data_dir):
+def test_bash_block_runs(block, docs_workdir, full_size_data_dir):
     workdir = _prepare(block, docs_workdir)
     script = "set -e\n" + "\n".join(commands(block))
     result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=workdir, timeout=600,
-                            env=_env(idx_data_dir))
+                            env=_env(full_size_data_dir))
     assert result.returncode == 0, f"{block.id} failed:\n{result.stdout[-1500:]}\n{result.stderr[-3000:]}"

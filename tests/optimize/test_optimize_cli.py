@@ -13,6 +13,25 @@ def test_bad_requests_are_clear_errors(tmp_path, capsys):
     assert "finetune_epochs" in capsys.readouterr().err
     assert main(["optimize", str(tmp_path), "--structured", "2x4", "--out", str(tmp_path)]) == 2
     assert "M:N" in capsys.readouterr().err
+    assert main(["optimize", str(tmp_path), "--lowrank", "1.5", "--out", str(tmp_path)]) == 2
+    assert "energy ratio must be in (0, 1]" in capsys.readouterr().err
+    assert main(["optimize", str(tmp_path), "--lowrank", "most", "--out", str(tmp_path)]) == 2
+    assert "Invalid --lowrank" in capsys.readouterr().err
+
+
+def test_optimize_lowrank_stage(trained_run, tmp_path, capsys):
+    """--lowrank factorizes, fine-tunes and publishes a smaller model whose exports match it."""
+    out = tmp_path / "models" / "lenet_lowrank"
+    code = main(["optimize", trained_run, "--lowrank", "0.5", "--finetune-epochs", "1", "--limit", "32",
+                 "--test-limit", "32", "--out", str(out)])
+    assert code == 0
+    assert "lowrank" in capsys.readouterr().out
+    report = json.loads((out / "1" / "optimize_report.json").read_text())
+    stages = {row["stage"]: row for row in report["stages"]}
+    assert report["options"]["lowrank"] == 0.5 and report["options"]["lowrank_ranks"]
+    assert stages["lowrank"]["tflite_bytes"] < stages["dense"]["tflite_bytes"]
+    parity = json.loads((out / "1" / "export_report.json").read_text())["formats"]
+    assert parity["tflite"]["passed"] and parity["saved_model"]["passed"]
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ import os
 import keras
 import numpy as np
 import pytest
+import yaml
 
 from kerazoo.cli import main
 from kerazoo.sequence import captioning
@@ -147,6 +148,35 @@ def test_teacher_forced_training_lowers_the_loss_and_writes_the_run(caption_run)
     grammar = {"<pad>", "<start>", "<end>", "<unk>", "a", "an", "above", "left", "right", "of", "and", "empty",
                "scene", *SCENE_WORDS}
     assert config.max_length == 8 and set(vocab.words) <= grammar
+
+
+def test_interrupted_captioner_resumes_at_its_next_epoch(caption_run, tmp_path, monkeypatch):
+    from kerazoo.training import callbacks
+
+    with open(os.path.join(caption_run, "config.yaml")) as f:
+        config = captioning.CaptionConfig(**yaml.safe_load(f))
+    checkpoint_epoch_end = callbacks.AtomicCheckpoint.on_epoch_end
+
+    def crash_after_epoch_2(self, epoch, logs=None):
+        checkpoint_epoch_end(self, epoch, logs)
+        if epoch == 1:
+            raise RuntimeError("simulated crash after epoch 2")
+
+    monkeypatch.setattr(callbacks.AtomicCheckpoint, "on_epoch_end", crash_after_epoch_2)
+    out = str(tmp_path / "run")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        captioning.train_captioner(out, config, verbose=0)
+    monkeypatch.undo()
+    begun = []
+    logger_epoch_begin = callbacks.MetricsLogger.on_epoch_begin
+    monkeypatch.setattr(callbacks.MetricsLogger, "on_epoch_begin",
+                        lambda self, epoch, logs=None: (begun.append(epoch + 1), logger_epoch_begin(self, epoch, logs)))
+    captioning.train_captioner(out, config, verbose=0)
+    assert begun == [3], "only the epoch after the last backup runs again"
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        assert [json.loads(line)["epoch"] for line in f] == [1, 2, 3]
+    assert not os.path.exists(os.path.join(out, "backup"))
+    assert os.path.exists(os.path.join(out, "summary.json")) and os.path.isdir(os.path.join(out, "tb", "train"))
 
 
 def test_caption_model_round_trips_keras_format(caption_run, tmp_path):

@@ -128,6 +128,40 @@ def test_seeded_short_run_lowers_validation_bits_per_character(char_run):
         assert os.path.exists(os.path.join(char_run, name)), name
 
 
+def test_interrupted_run_resumes_from_its_last_backup(char_run, tmp_path, monkeypatch):
+    import yaml
+
+    from kerazoo.training import callbacks
+
+    with open(os.path.join(char_run, "config.yaml")) as f:
+        config = charrnn.CharRNNConfig(**yaml.safe_load(f))
+    real_write_backup = callbacks.write_backup
+
+    def crash_after_first_backup(folder, model, **kwargs):
+        real_write_backup(folder, model, **kwargs)
+        raise RuntimeError("simulated crash at step 60")
+
+    monkeypatch.setattr(callbacks, "write_backup", crash_after_first_backup)
+    out = str(tmp_path / "run")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        charrnn.train_char_rnn(out, config, verbose=0)
+    monkeypatch.setattr(callbacks, "write_backup", real_write_backup)
+    with pytest.raises(ValueError, match="different config \\(fields steps differ\\)"):
+        charrnn.train_char_rnn(out, config, steps=240, verbose=0)
+
+    charrnn.train_char_rnn(out, config, verbose=0)
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        assert [json.loads(line)["step"] for line in f] == [0, 60, 120]
+    with open(os.path.join(out, "summary.json")) as f:
+        resumed = json.load(f)
+    with open(os.path.join(char_run, "summary.json")) as f:
+        whole = json.load(f)
+    assert resumed["initial_val_bpc"] == whole["initial_val_bpc"]  # step 0 is not measured again
+    assert resumed["best_val_bpc"] < whole["initial_val_bpc"] - 1.5
+    assert not os.path.exists(os.path.join(out, "backup"))
+    assert any(name.startswith("events") for name in os.listdir(os.path.join(out, "tb")))
+
+
 def test_top_1_sampling_is_greedy_decoding_of_the_whole_text(char_run):
     model, vocab, _ = charrnn.load_char_run(char_run)
     text = charrnn.sample(char_run, prime="the ", length=12, top_k=1)
