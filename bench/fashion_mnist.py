@@ -21,6 +21,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 
 from common import write_results  # noqa: E402
+
+from kerazoo.applications.cards import run_result  # noqa: E402
 from kerazoo.training import evaluate_model, load_config, train  # noqa: E402
 
 
@@ -60,8 +62,12 @@ def main():
         config = load_config(overrides=[f"model.name={name}", f"epochs={args.epochs}", *args.overrides])
         clock = TestAccuracyClock(config)
         print(f"{name}: {args.epochs} epochs", flush=True)
-        train(config, os.path.join(args.out, name), overwrite=True, extra_callbacks=[clock], verbose=2)
+        run_dir = train(config, os.path.join(args.out, name), overwrite=True, extra_callbacks=[clock], verbose=2)
         results[name] = {
+            # The card's figure: the run's summary.json (best checkpoint on the test split), which
+            # `kerazoo evaluate RUN` reproduces; the recipe is the defaults plus these overrides.
+            **run_result(run_dir), "config": None, "overrides": [f"model.name={name}", f"epochs={args.epochs}",
+                                                                  *args.overrides],
             "epochs": args.epochs,
             "final_test_accuracy": clock.history[-1]["test_accuracy"],
             "best_test_accuracy": max(h["test_accuracy"] for h in clock.history),

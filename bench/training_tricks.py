@@ -1,6 +1,6 @@
 """Training tricks on Fashion-MNIST at an equal budget: plain cosine baseline vs EMA weights, SGDR, a snapshot
 ensemble (SGDR's snapshots averaged), an ensemble of independent runs and test-time augmentation; plus the linear
-(SVM and softmax) and kNN classifiers on raw pixels.
+(SVM and softmax) and kNN classifiers on raw pixels, and kNN on the baseline network's features (image retrieval).
 
     python bench/training_tricks.py                 # full: LeNet-5, 15 epochs per run, full training split
     python bench/training_tricks.py --quick         # a few minutes: 2 epochs on 3,000 images, small kNN/linear sets
@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from common import write_results  # noqa: E402
 from kerazoo import datasets  # noqa: E402
-from kerazoo.classic import KNNClassifier, LinearClassifier  # noqa: E402
+from kerazoo.classic import KNNClassifier, LinearClassifier, model_features  # noqa: E402
 from kerazoo.datasets.augment import tta_predict  # noqa: E402
 from kerazoo.training import load_config, load_run_model, train  # noqa: E402
 from kerazoo.training.averaging import ensemble_predict, snapshot_paths  # noqa: E402
@@ -85,6 +85,17 @@ def classic_baselines(args) -> dict:
                              "seconds": round(time.time() - start, 1)}
     print(f"  kNN on pixels (k={knn.best['k']}, {knn.best['metric']}): "
           f"{results['knn_pixels']['test_accuracy']:.4f}", flush=True)
+    # The same search on the baseline network's penultimate features (what `retrieve` ranks by).
+    start = time.time()
+    network = load_run_model(os.path.join(args.out, "baseline"))
+    knn = KNNClassifier(ks=(1, 3, 5, 7, 10), metrics=("l1", "l2"), folds=5).fit(
+        model_features(network, train_images[: args.knn_train]), train_labels[: args.knn_train])
+    results["knn_features"] = {"test_accuracy": knn.score(model_features(network, test_images), test_labels),
+                               **knn.best, "features": f"{args.model} baseline, input of its last layer",
+                               "train_examples": int(min(args.knn_train, len(train_images))),
+                               "seconds": round(time.time() - start, 1)}
+    print(f"  kNN on {args.model} features (k={knn.best['k']}, {knn.best['metric']}): "
+          f"{results['knn_features']['test_accuracy']:.4f}", flush=True)
     return results
 
 
@@ -110,7 +121,7 @@ def main():
           f"{f', {args.limit} training images' if args.limit else ''}")
     figures = {"model": args.model, "epochs": args.epochs, "train_limit": args.limit, "quick": args.quick,
                "networks": network_tricks(args, test_images, test_labels)}
-    print("Classic classifiers on raw pixels")
+    print("Classic classifiers on raw pixels and on the baseline's features")
     figures["classic"] = classic_baselines(args)
     print("wrote", write_results("training_tricks_quick" if args.quick else "training_tricks", figures))
 
