@@ -81,20 +81,36 @@ def bench_style(shape: tuple, *, steps: int, out: str) -> dict:
     from kerazoo.visualize import style
 
     network = style.loss_network("vgg16", input_shape=(None, None, 3))
-    seconds = timed(lambda: style.gatys(data.astronaut(), data.coffee(), network=network, size=shape[0],
-                                        steps=steps, out=os.path.join(out, "gatys.png")))
-    print(f"  vgg16     gatys (L-BFGS)   {seconds:7.2f} s for {steps} steps at {shape[0]} px", flush=True)
-    return {"network": "vgg16", "size": shape[0], "steps": steps, "seconds": round(seconds, 3)}
+    figures = {"network": "vgg16", "size": shape[0], "steps": steps}
+    for optimizer in ("lbfgs", "adam"):  # L-BFGS stops early only when its line search fails
+        result = []
+        seconds = timed(lambda: result.append(style.gatys(
+            data.astronaut(), data.coffee(), network=network, size=shape[0], steps=steps, optimizer=optimizer,
+            out=os.path.join(out, f"gatys_{optimizer}.png"))))
+        run = result[0]
+        figures[optimizer] = {"seconds": round(seconds, 3), "steps_run": run.steps_run,
+                              "seconds_per_step": round(seconds / max(1, run.steps_run), 4),
+                              "style_loss_before": run.style_loss_before, "style_loss_after": run.style_loss_after}
+        print(f"  vgg16     gatys ({optimizer:5s})   {seconds:7.2f} s for {run.steps_run} steps at {shape[0]} px, "
+              f"style loss {run.style_loss_before:.3g} -> {run.style_loss_after:.3g}", flush=True)
+    return figures
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="VGG-16 at 32x32, 5 steps, 16 images")
     parser.add_argument("--out", help="folder for the PNGs (default: a temporary one)")
+    parser.add_argument("--style-only", action="store_true",
+                        help="only Gatys style transfer (writes bench/results/visualize_style.json)")
     args = parser.parse_args()
     out = args.out or tempfile.mkdtemp(prefix="bench_visualize_")
     os.makedirs(out, exist_ok=True)
     steps, images = (5, 16) if args.quick else (100, 500)
+    if args.style_only:
+        figures = {"quick": args.quick, "style": bench_style((32, 32, 3) if args.quick else (256, 256, 3),
+                                                             steps=steps, out=out)}
+        print(f"wrote {write_results('visualize_style', figures)} (figures in {out})")
+        return
     vgg_shape = (32, 32, 3) if args.quick else (224, 224, 3)
     figures = {"quick": args.quick, "models": {
         "resnet20": bench_model("resnet20", (32, 32, 3), steps=steps, images=images, out=out),

@@ -207,8 +207,8 @@ def card_markdown(card: dict) -> str:
         lines += ["| accuracy | dataset / split | recipe | seed | epochs | machine | date | source |",
                   "| ---: | --- | --- | ---: | ---: | --- | --- | --- |"]
         for r in card["results"]:
-            recipe = _relative(r["config"]) if r.get("config") else "—"
             extra = r.get("overrides") or r.get("recipe")
+            recipe = _relative(r["config"]) if r.get("config") else ("TrainConfig defaults +" if extra else "—")
             if extra:
                 recipe += " " + " ".join(f"`{o}`" for o in (extra if isinstance(extra, list) else [extra]))
             where = " / ".join(str(r[k]) for k in ("dataset", "split") if r.get(k)) or "—"
@@ -235,8 +235,11 @@ def card_text(card: dict) -> str:
     if not card["results"]:
         lines.append("    no measured result yet")
     for r in card["results"]:
+        extra = r.get("overrides") or r.get("recipe") or []
+        recipe = _relative(r["config"]) if r.get("config") else "TrainConfig defaults"
+        recipe += "".join(f" {o}" for o in (extra if isinstance(extra, list) else [extra]))
         lines.append(f"    {format_accuracy(r['value'])} {r['metric']} on {r.get('dataset', '?')} — recipe "
-                     f"{_relative(r.get('config') or '?')}, seed {r.get('seed', '?')}, epochs {r.get('epochs', '?')}, "
+                     f"{recipe}, seed {r.get('seed', '?')}, epochs {r.get('epochs', '?')}, "
                      f"{_machine(r.get('machine'))}, {r.get('date') or '?'} ({r['source']}: {r['where']})")
     for config in card["recipes_without_result"]:
         lines.append(f"    {_relative(config)}: no measured result yet")

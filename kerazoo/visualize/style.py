@@ -145,6 +145,8 @@ class StyleTransfer:
     """Relative style loss of the starting image (the content image)."""
     style_loss_after: float
     content_loss_after: float
+    steps_run: int = 0
+    """Optimizer steps taken: ``steps``, or fewer when L-BFGS's line search can make no more progress."""
 
 
 def gatys(content, styles, *, network: LossNetwork | None = None, style_weights=None, content_weight: float = 1.0,
@@ -167,14 +169,14 @@ def gatys(content, styles, *, network: LossNetwork | None = None, style_weights=
 
     start = content[None].astype("float32")
     if optimizer == "adam":
-        image, _ = optimize_image(total, start, steps=steps, learning_rate=learning_rate)
+        (image, _), steps_run = optimize_image(total, start, steps=steps, learning_rate=learning_rate), steps
     else:
-        image = _lbfgs(total, start, steps)
+        image, steps_run = _lbfgs(total, start, steps)
     before_c, before_s = style_losses(network, targets, ops.convert_to_tensor(start))
     after_c, after_s = style_losses(network, targets, ops.convert_to_tensor(image[None]))
     result = StyleTransfer(image=image, style_loss_before=float(ops.convert_to_numpy(before_s)[0]),
                            style_loss_after=float(ops.convert_to_numpy(after_s)[0]),
-                           content_loss_after=float(ops.convert_to_numpy(after_c)[0]))
+                           content_loss_after=float(ops.convert_to_numpy(after_c)[0]), steps_run=int(steps_run))
     if out:
         _plot_transfer(content, styles, image, out, f"Gatys style transfer ({optimizer}, {steps} steps): style loss "
                        f"{result.style_loss_before:.3g} → {result.style_loss_after:.3g}")
@@ -196,7 +198,8 @@ def _rgb(image, size=None, shape=None):
 
 
 def _lbfgs(loss_fn, start, steps: int) -> np.ndarray:
-    """Minimize ``loss_fn`` over pixels in [0, 255] with scipy's L-BFGS-B; return the image (H, W, C)."""
+    """Minimize ``loss_fn`` over pixels in [0, 255] with scipy's L-BFGS-B; return the image (H, W, C) and the number
+    of iterations run (at most ``steps``)."""
     from scipy.optimize import minimize
 
     shape = start.shape
@@ -207,8 +210,11 @@ def _lbfgs(loss_fn, start, steps: int) -> np.ndarray:
         return float(ops.convert_to_numpy(value)), ops.convert_to_numpy(grad).astype("float64").ravel()
 
     found = minimize(value_and_grad, start.astype("float64").ravel(), jac=True, method="L-BFGS-B",
-                     bounds=[(0.0, 255.0)] * start.size, options={"maxiter": steps})
-    return found.x.reshape(shape)[0].astype("float32")
+                     bounds=[(0.0, 255.0)] * start.size,
+                     # Run the steps asked for: the losses are relative, so pixel gradients are small and scipy's
+                     # default tolerances stopped it after ~5 of 100 iterations at 256 px (style loss -59 % vs -99 %).
+                     options={"maxiter": steps, "ftol": 0.0, "gtol": 0.0})
+    return found.x.reshape(shape)[0].astype("float32"), int(found.nit)
 
 
 def _plot_transfer(content, styles, image, out: str, title: str) -> str:
