@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -155,6 +156,9 @@ def _type_name(tp) -> str:
     return getattr(tp, "__name__", str(tp)).replace("typing.", "")
 
 
+FLOAT_TEXT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
 def _check_value(path: str, value, tp):
     """Return ``value`` converted to ``tp`` where that is lossless (int → float), else raise naming ``path``."""
     origin = typing.get_origin(tp)
@@ -171,6 +175,8 @@ def _check_value(path: str, value, tp):
         raise ValueError(f"Config field {path!r} must be null; got {value!r}.")
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str) and FLOAT_TEXT.match(value.strip()):
+        return float(value)  # YAML 1.1 reads 1e-3 (no dot in the mantissa) as a string
     if tp in (list, dict):
         if isinstance(value, tp):
             return value

@@ -40,3 +40,11 @@ def test_overrides_do_not_mutate_input():
     data = {"optimizer": {"lr": 0.1}}
     apply_overrides(data, ["optimizer.lr=0.3"])
     assert data == {"optimizer": {"lr": 0.1}}
+
+
+def test_scientific_notation_is_a_float():
+    """YAML 1.1 reads 1e-3 as a string; a float field takes it as the number it means, on the command line or in a file."""
+    config = load_config(overrides=["optimizer.lr=1e-3", "optimizer.weight_decay=5E-05"])
+    assert config.optimizer.lr == 0.001 and config.optimizer.weight_decay == 5e-05
+    with pytest.raises(ValueError, match="'optimizer.lr' must be float"):
+        load_config(overrides=["optimizer.lr=fast"])
