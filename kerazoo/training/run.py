@@ -137,16 +137,12 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
         ]
     callbacks += task.callbacks(model, config, run_dir)
     callbacks += list(extra_callbacks)
-    steps = speed.resolve_steps_per_execution(config.steps_per_execution, steps_per_epoch, callbacks, config.speed,
-                                              replicas=strategy.num_replicas_in_sync)
+    fast, jit, steps = speed.resolve_compile_settings(config, model, train_ds, steps_per_epoch, callbacks,
+                                                      replicas=strategy.num_replicas_in_sync)
     if chief:
         trace = trace_batches(steps_per_epoch // steps[0]) if profile else 0
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "tb"), profile_batch=trace))
-    spec = train_ds.element_spec
-    jit = speed.resolve_jit_compile(config.jit_compile, model, spec[0] if isinstance(spec, tuple) else spec,
-                                    steps_per_epoch * config.epochs, strategy.num_replicas_in_sync, config.speed)
     with strategy.scope(), speed.quiet_jit_warning():
-        fast = dataclasses.replace(config, jit_compile=jit[0], steps_per_execution=steps[0])
         task.compile(trainer, fast, make_optimizer(config, steps_per_epoch))
     speed.force_jit_compile(trainer, jit[0])
 

@@ -90,13 +90,8 @@ def run_trial(config, verbose: int = 0) -> dict:
     model = task.build(config, info)
     trainer = task.trainer(model, config)
     stop = DivergenceStop()
-    # "auto" speed settings resolved as `train` resolves them (Keras takes only numbers and booleans).
-    spec = train_ds.element_spec
-    jit = speed.resolve_jit_compile(config.jit_compile, model, spec[0] if isinstance(spec, tuple) else spec,
-                                    steps * config.epochs, 1, config.speed)[0]
-    per_call = speed.resolve_steps_per_execution(config.steps_per_execution, steps, [stop], config.speed)[0]
-    task.compile(trainer, dataclasses.replace(config, jit_compile=jit, steps_per_execution=per_call),
-                 make_optimizer(config, steps))
+    fast = speed.resolve_compile_settings(config, model, train_ds, steps, [stop])[0]  # "auto" → numbers, as train
+    task.compile(trainer, fast, make_optimizer(config, steps))
     history = trainer.fit(train_ds, validation_data=val_ds, epochs=config.epochs, steps_per_epoch=steps,
                           callbacks=[stop], verbose=verbose, shuffle=False).history  # the pipeline shuffles
     prefix = "val_" if val_ds is not None else ""

@@ -203,6 +203,19 @@ def deterministic_gpu() -> bool:
     return on_gpu() and is_op_determinism_enabled()
 
 
+def resolve_compile_settings(config, model, train_ds, steps_per_epoch: int, callbacks=(), replicas: int = 1):
+    """``config`` with ``jit_compile`` and ``steps_per_execution`` resolved to the values Keras takes (``auto`` →
+    this device's choice), plus their (value, reason) records: what ``train`` and ``search`` compile with."""
+    import dataclasses
+
+    steps = resolve_steps_per_execution(config.steps_per_execution, steps_per_epoch, callbacks, config.speed,
+                                        replicas=replicas)
+    spec = train_ds.element_spec
+    jit = resolve_jit_compile(config.jit_compile, model, spec[0] if isinstance(spec, tuple) else spec,
+                              steps_per_epoch * config.epochs, replicas, config.speed)
+    return dataclasses.replace(config, jit_compile=jit[0], steps_per_execution=steps[0]), jit, steps
+
+
 def resolve_jit_compile(value, model, input_spec, total_steps: int, replicas: int = 1,
                         speed: bool = True, gpu: bool | None = None) -> tuple[bool, str]:
     """Whether to train with XLA: explicit values win; ``auto`` probes the model on one GPU (see :func:`probe_xla`).
