@@ -12,6 +12,7 @@ black-box transfer between two architectures and from a Papernot et al. substitu
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -25,18 +26,28 @@ from common import write_results  # noqa: E402
 from kerazoo.adversarial.robustness import format_report, robustness_curve  # noqa: E402
 from kerazoo.adversarial.transfer import make_substitute, train_substitute, transfer_attack  # noqa: E402
 from kerazoo.export.evaluate import _split_arrays  # noqa: E402
-from kerazoo.training import load_config, load_run_model, train  # noqa: E402
+from kerazoo.training import load_config, load_run_config, load_run_model, train  # noqa: E402
+from kerazoo.training.config import config_to_dict  # noqa: E402
 
 RECIPE = ["optimizer.name=adam", "optimizer.lr=0.001", "optimizer.weight_decay=0", "data.augment=[]",
           "schedule.name=cosine", "strategy=default"]
 
 
-def train_model(name: str, out: str, epochs: int, limit, extra=()):
+def train_model(name: str, out: str, epochs: int, limit, extra=(), reuse=False):
+    """The trained model and its training seconds. With ``reuse``, a finished run in ``out`` made from the same
+    config is loaded instead (its seconds are the ones its summary.json recorded)."""
     overrides = [f"model.name={name}", f"epochs={epochs}", *RECIPE, *extra]
     if limit:
         overrides.append(f"data.limit={limit}")
+    config = load_config(overrides=overrides)
+    summary_path = os.path.join(out, "summary.json")
+    if reuse and os.path.exists(summary_path) and config_to_dict(load_run_config(out)) == config_to_dict(config):
+        with open(summary_path, encoding="utf-8") as f:
+            seconds = json.load(f).get("train_seconds_this_attempt")
+        print(f"  reusing the finished run {out} (trained in {seconds} s)", flush=True)
+        return load_run_model(out), seconds
     start = time.time()
-    run = train(load_config(overrides=overrides), out, overwrite=True, verbose=2)
+    run = train(config, out, overwrite=True, verbose=2)
     return load_run_model(run), round(time.time() - start, 1)
 
 
@@ -53,6 +64,8 @@ def main():
     parser.add_argument("--eps", default="0.02,0.05,0.1,0.2")
     parser.add_argument("--examples", type=int, default=10000, help="attacked test images")
     parser.add_argument("--out", default="runs/bench_adversarial")
+    parser.add_argument("--reuse", action="store_true",
+                        help="load finished runs in --out made from the same configs instead of training them again")
     args = parser.parse_args()
     limit = None
     if args.quick:
@@ -67,13 +80,16 @@ def main():
                                         "mix": 1.0}, "recipe": RECIPE}
 
     print(f"training standard {args.model} ({args.epochs} epochs)", flush=True)
-    standard, figures["standard_train_seconds"] = train_model(args.model, f"{args.out}/standard", args.epochs, limit)
+    standard, figures["standard_train_seconds"] = train_model(args.model, f"{args.out}/standard", args.epochs, limit,
+                                                             reuse=args.reuse)
     print(f"training PGD-{args.train_steps} {args.model} (eps {args.train_eps}, {args.adv_epochs} epochs)", flush=True)
     robust, figures["pgd_train_seconds"] = train_model(
         args.model, f"{args.out}/pgd", args.adv_epochs, limit,
-        ["adversarial.method=pgd", f"adversarial.eps={args.train_eps}", f"adversarial.steps={args.train_steps}"])
+        ["adversarial.method=pgd", f"adversarial.eps={args.train_eps}", f"adversarial.steps={args.train_steps}"],
+        reuse=args.reuse)
     print(f"training standard {args.other} ({args.other_epochs} epochs)", flush=True)
-    other, figures["other_train_seconds"] = train_model(args.other, f"{args.out}/other", args.other_epochs, limit)
+    other, figures["other_train_seconds"] = train_model(args.other, f"{args.out}/other", args.other_epochs, limit,
+                                                       reuse=args.reuse)
 
     for key, model in (("standard", standard), ("pgd_trained", robust)):
         start = time.time()

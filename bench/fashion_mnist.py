@@ -2,10 +2,13 @@
 
     python bench/fashion_mnist.py --models resnet20 --epochs 15
     python bench/fashion_mnist.py --models resnet20,densenetbc100,mobilenetv2,vgg11_bn,squeezenet1_1 --epochs 10
+    python bench/fashion_mnist.py --config configs/fashion_vgg11_bn.yaml --epochs 2 --results fashion_mnist_vgg11_bn
 
-Default recipe (kerazoo.training.TrainConfig defaults): SGD momentum 0.9, lr 0.1 at batch 128, cosine schedule, weight
-decay 1e-4, random crop + flip, 55,000 training / 5,000 validation images. Test accuracy is measured after every epoch
-(on the 10,000 test images; it does not steer training). Writes bench/results/fashion_mnist.json.
+With `--config FILE` the recipe is that file's (the model's own config, which its card lists; `--epochs` and the
+overrides still apply: a cosine schedule spans the epochs given, a step schedule's epochs are absolute). Otherwise
+the default recipe (kerazoo.training.TrainConfig defaults): SGD momentum 0.9, lr 0.1 at batch 128, cosine schedule,
+weight decay 1e-4, random crop + flip, 55,000 training / 5,000 validation images. Test accuracy is measured after
+every epoch (on the 10,000 test images; it does not steer training). Writes bench/results/RESULTS.json.
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ class TestAccuracyClock(keras.callbacks.Callback):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="resnet20")
+    parser.add_argument("--models", help="comma-separated zoo names (default resnet20, or the --config file's model)")
+    parser.add_argument("--config", help="a training config (YAML) to start from instead of the defaults")
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--out", default="runs/bench_fashion_mnist")
     parser.add_argument("--results", default="fashion_mnist", help="writes bench/results/RESULTS.json")
@@ -58,15 +62,16 @@ def main():
     args = parser.parse_args()
 
     results = {}
-    for name in args.models.split(","):
-        config = load_config(overrides=[f"model.name={name}", f"epochs={args.epochs}", *args.overrides])
+    names = args.models or load_config(args.config).model.name  # the defaults' model is resnet20
+    for name in names.split(","):
+        config = load_config(args.config, overrides=[f"model.name={name}", f"epochs={args.epochs}", *args.overrides])
         clock = TestAccuracyClock(config)
         print(f"{name}: {args.epochs} epochs", flush=True)
         run_dir = train(config, os.path.join(args.out, name), overwrite=True, extra_callbacks=[clock], verbose=2)
         results[name] = {
             # The card's figure: the run's summary.json (best checkpoint on the test split), which
-            # `kerazoo evaluate RUN` reproduces; the recipe is the defaults plus these overrides.
-            **run_result(run_dir), "config": None, "overrides": [f"model.name={name}", f"epochs={args.epochs}",
+            # `kerazoo evaluate RUN` reproduces; the recipe is the config (or the defaults) plus these overrides.
+            **run_result(run_dir), "config": args.config, "overrides": [f"model.name={name}", f"epochs={args.epochs}",
                                                                   *args.overrides],
             "epochs": args.epochs,
             "final_test_accuracy": clock.history[-1]["test_accuracy"],
@@ -76,7 +81,8 @@ def main():
             "history": clock.history,
         }
         print(f"{name}: final {results[name]['final_test_accuracy']:.4f}, reached {clock.reached}", flush=True)
-    path = write_results(args.results, {"recipe": "kerazoo defaults", "overrides": args.overrides, "models": results})
+    path = write_results(args.results, {"recipe": args.config or "kerazoo defaults", "overrides": args.overrides,
+                                        "models": results})
     print(f"wrote {path}")
 
 

@@ -102,8 +102,9 @@ def attack_batches(attack: str, model, images, labels, eps: float, batch_size: i
     if keras.backend.backend() == "tensorflow" and len(images) > COMPILE_ABOVE_BATCHES * batch_size:
         import tensorflow as tf
 
-        if isinstance(kwargs.get("seed"), int):  # a traced function cannot create its random state on every call
-            kwargs["seed"] = keras.random.SeedGenerator(kwargs["seed"])
+        seed = kwargs.get("seed")
+        if seed is None or isinstance(seed, int):  # a traced function cannot create its random state on a retrace
+            kwargs["seed"] = keras.random.SeedGenerator(seed)  # (FGSM has no random start: run_attack drops it)
         craft = tf.function(craft, reduce_retracing=True)
     return np.concatenate([
         ops.convert_to_numpy(craft(images[i : i + batch_size], labels[i : i + batch_size]))

@@ -9,9 +9,9 @@ convolution to 1280 channels, global average pooling and the classifier. The blo
 The width multiplier ``alpha`` scales channels to a multiple of 8 (``make_divisible``); the last convolution keeps
 1280 channels for alpha <= 1 and grows with alpha above 1, as in the paper. The network equals
 ``keras.applications.MobileNetV2`` for the same ``alpha``: the same layers in the same order with the same shapes and
-BatchNorm settings (epsilon 1e-3, momentum 0.999), so the parameter counts are equal and weights converted layer by
-layer give the same outputs on even-sized inputs (stride-2 depthwise convolutions pad "same", which keras.applications
-spells as an explicit ``correct_pad`` ZeroPadding2D).
+BatchNorm settings (epsilon 1e-3, momentum 0.999 unless ``bn_momentum`` says otherwise), so the parameter counts
+are equal and weights converted layer by layer give the same outputs on even-sized inputs (stride-2 depthwise
+convolutions pad "same", which keras.applications spells as an explicit ``correct_pad`` ZeroPadding2D).
 
 Registered variants, named by width multiplier in percent (timm's convention): ``mobilenetv2`` (alpha 1.0, 3.5M
 parameters), ``mobilenetv2_035`` (1.7M) and ``mobilenetv2_140`` (6.2M), the smallest, standard and largest widths of
@@ -69,24 +69,24 @@ def make_divisible(value: float, divisor: int = 8) -> int:
     return rounded
 
 
-def _bn(x, *, name):
-    return keras.layers.BatchNormalization(epsilon=1e-3, momentum=0.999, name=name)(x)
+def _bn(x, *, momentum, name):
+    return keras.layers.BatchNormalization(epsilon=1e-3, momentum=momentum, name=name)(x)
 
 
-def inverted_residual_block(x, channels, expansion, stride, *, name):
+def inverted_residual_block(x, channels, expansion, stride, *, bn_momentum=0.999, name):
     """1x1 expansion (when ``expansion`` > 1) → 3x3 depthwise → linear 1x1 projection, plus the identity shortcut
     when the stride is 1 and the channels match."""
     in_channels = x.shape[-1]
     shortcut = x
     if expansion != 1:
         x = keras.layers.Conv2D(expansion * in_channels, 1, use_bias=False, name=f"{name}_expand_conv")(x)
-        x = _bn(x, name=f"{name}_expand_bn")
+        x = _bn(x, momentum=bn_momentum, name=f"{name}_expand_bn")
         x = keras.layers.ReLU(6.0, name=f"{name}_expand_relu")(x)
     x = keras.layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False, name=f"{name}_dw_conv")(x)
-    x = _bn(x, name=f"{name}_dw_bn")
+    x = _bn(x, momentum=bn_momentum, name=f"{name}_dw_bn")
     x = keras.layers.ReLU(6.0, name=f"{name}_dw_relu")(x)
     x = keras.layers.Conv2D(channels, 1, use_bias=False, name=f"{name}_project_conv")(x)
-    x = _bn(x, name=f"{name}_project_bn")
+    x = _bn(x, momentum=bn_momentum, name=f"{name}_project_bn")
     if stride == 1 and in_channels == channels:
         x = keras.layers.Add(name=f"{name}_add")([shortcut, x])
     return x
@@ -103,10 +103,13 @@ def MobileNetV2Base(
     classifier_activation,
     name: str,
     alpha: float,
+    bn_momentum: float = 0.999,
 ):
     """The generic MobileNetV2 builder; the registered variants differ in their default ``alpha``."""
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
         raise ValueError(f"Invalid alpha: expected a positive width multiplier. Received: alpha={alpha!r}")
+    if isinstance(bn_momentum, bool) or not isinstance(bn_momentum, (int, float)) or not 0 <= bn_momentum < 1:
+        raise ValueError(f"Invalid bn_momentum: expected a number in [0, 1). Received: bn_momentum={bn_momentum!r}")
     input_shape = common.check_args(
         include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
         pooling=pooling, classes=classes, classifier_activation=classifier_activation,
@@ -116,17 +119,17 @@ def MobileNetV2Base(
     x = keras.layers.Conv2D(
         make_divisible(STEM_CHANNELS * alpha), 3, strides=2, padding="same", use_bias=False, name="stem_conv"
     )(inputs)
-    x = _bn(x, name="stem_bn")
+    x = _bn(x, momentum=bn_momentum, name="stem_bn")
     x = keras.layers.ReLU(6.0, name="stem_relu")(x)
     for s, row in enumerate(BLOCKS, start=1):
         for b in range(1, row.repeats + 1):
             x = inverted_residual_block(
                 x, make_divisible(int(row.channels * alpha)), row.expansion, row.stride if b == 1 else 1,
-                name=f"stage{s}_block{b}",
+                bn_momentum=bn_momentum, name=f"stage{s}_block{b}",
             )
     top_channels = make_divisible(TOP_CHANNELS * alpha) if alpha > 1.0 else TOP_CHANNELS
     x = keras.layers.Conv2D(top_channels, 1, use_bias=False, name="top_conv")(x)
-    x = _bn(x, name="top_bn")
+    x = _bn(x, momentum=bn_momentum, name="top_bn")
     x = keras.layers.ReLU(6.0, name="top_relu")(x)
     x = common.classifier_head(
         x, include_top=include_top, pooling=pooling, classes=classes, classifier_activation=classifier_activation
@@ -153,41 +156,56 @@ _META = dict(family="mobilenetv2", paper=PAPER, year=2018, input_shape=(224, 224
 
 @register_model(**_META, reported_top1=72.0)
 def MobileNetV2(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", name="mobilenetv2", alpha=1.0):
+                classifier_activation="softmax", name="mobilenetv2", alpha=1.0,
+                bn_momentum=0.999):
     """MobileNetV2 1.0-224 (3.5M parameters; 72.0 % ImageNet top-1 in the paper).
 
     Family arguments:
         alpha: width multiplier: channels are ``make_divisible(channels * alpha, 8)``; the last 1x1 convolution
             keeps 1280 channels unless alpha > 1.
+        bn_momentum: BatchNorm moving-average momentum. 0.999 (keras.applications') suits long ImageNet runs; on a
+            short run (a few thousand steps) the moving statistics lag far behind and inference-mode accuracy
+            collapses, so short runs from scratch use 0.99 (``configs/fashion_mobilenetv2.yaml`` does).
     """
     return MobileNetV2Base(include_top=include_top, weights=weights, input_tensor=input_tensor,
                            input_shape=input_shape, pooling=pooling, classes=classes,
-                           classifier_activation=classifier_activation, name=name, alpha=alpha)
+                           classifier_activation=classifier_activation, name=name, alpha=alpha,
+                           bn_momentum=bn_momentum)
 
 
 @register_model(**_META, reported_top1=None)
 def MobileNetV2_035(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
-                    classes=1000, classifier_activation="softmax", name="mobilenetv2_035", alpha=0.35):
+                    classes=1000, classifier_activation="softmax", name="mobilenetv2_035", alpha=0.35,
+                    bn_momentum=0.999):
     """MobileNetV2 0.35-224 (1.7M parameters; the paper plots but does not tabulate its top-1).
 
     Family arguments:
         alpha: width multiplier: channels are ``make_divisible(channels * alpha, 8)``; the last 1x1 convolution
             keeps 1280 channels unless alpha > 1.
+        bn_momentum: BatchNorm moving-average momentum. 0.999 (keras.applications') suits long ImageNet runs; on a
+            short run (a few thousand steps) the moving statistics lag far behind and inference-mode accuracy
+            collapses, so short runs from scratch use 0.99 (``configs/fashion_mobilenetv2.yaml`` does).
     """
     return MobileNetV2Base(include_top=include_top, weights=weights, input_tensor=input_tensor,
                            input_shape=input_shape, pooling=pooling, classes=classes,
-                           classifier_activation=classifier_activation, name=name, alpha=alpha)
+                           classifier_activation=classifier_activation, name=name, alpha=alpha,
+                           bn_momentum=bn_momentum)
 
 
 @register_model(**_META, reported_top1=74.7, tags=("heavy",))
 def MobileNetV2_140(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
-                    classes=1000, classifier_activation="softmax", name="mobilenetv2_140", alpha=1.4):
+                    classes=1000, classifier_activation="softmax", name="mobilenetv2_140", alpha=1.4,
+                    bn_momentum=0.999):
     """MobileNetV2 1.4-224 (6.2M parameters; 74.7 % ImageNet top-1 in the paper).
 
     Family arguments:
         alpha: width multiplier: channels are ``make_divisible(channels * alpha, 8)``; the last 1x1 convolution
             keeps 1280 channels unless alpha > 1.
+        bn_momentum: BatchNorm moving-average momentum. 0.999 (keras.applications') suits long ImageNet runs; on a
+            short run (a few thousand steps) the moving statistics lag far behind and inference-mode accuracy
+            collapses, so short runs from scratch use 0.99 (``configs/fashion_mobilenetv2.yaml`` does).
     """
     return MobileNetV2Base(include_top=include_top, weights=weights, input_tensor=input_tensor,
                            input_shape=input_shape, pooling=pooling, classes=classes,
-                           classifier_activation=classifier_activation, name=name, alpha=alpha)
+                           classifier_activation=classifier_activation, name=name, alpha=alpha,
+                           bn_momentum=bn_momentum)

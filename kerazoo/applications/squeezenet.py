@@ -6,6 +6,11 @@ convolutions whose outputs are concatenated) in three stages, each opened by a 3
 paper's own: dropout, a 1x1 convolution to ``classes`` channels with ReLU, global average pooling, then the
 classifier activation (there is no Dense layer). Convolutions have biases; there is no batch normalization.
 
+Initialization is the reference's (torchvision): He-uniform convolutions and N(0, 0.01) for the classifier
+convolution. It matters without batch normalization: with Keras' default Glorot init each fire module shrinks the
+signal's variance about 5x (its expand convolutions have four times more outputs than inputs), the logits start
+near zero and training stalls at chance.
+
 Registered variants (names as in torchvision):
 
 - ``squeezenet1_0``: the paper's network (table 1): 7x7/2 stem with 96 filters, max pooling after fire4 and fire8.
@@ -73,8 +78,9 @@ SPECS = {
 }
 
 
-def _conv_relu(x, filters, kernel_size, *, name, stride=1):
-    x = keras.layers.Conv2D(filters, kernel_size, strides=stride, padding="same", name=f"{name}_conv")(x)
+def _conv_relu(x, filters, kernel_size, *, name, stride=1, kernel_initializer="he_uniform"):
+    x = keras.layers.Conv2D(filters, kernel_size, strides=stride, padding="same",
+                            kernel_initializer=kernel_initializer, name=f"{name}_conv")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 
@@ -117,7 +123,7 @@ def SqueezeNet(
         # The paper's head: dropout, conv10 (1x1, ReLU) to the classes, global average pooling, softmax.
         if dropout:
             x = keras.layers.Dropout(dropout, name="head_dropout")(x)
-        x = _conv_relu(x, classes, 1, name="head")
+        x = _conv_relu(x, classes, 1, kernel_initializer=keras.initializers.RandomNormal(stddev=0.01), name="head")
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = keras.layers.Activation(classifier_activation, name="predictions")(x)
     else:

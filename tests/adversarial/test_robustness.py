@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from adversarial_helpers import linear_model, random_linear
-from kerazoo.adversarial.robustness import format_report, robustness_curve, robustness_report
+from kerazoo.adversarial.robustness import (COMPILE_ABOVE_BATCHES, attack_batches, format_report, robustness_curve,
+                                            robustness_report)
 
 
 def centred_linear(scale=1.0, name="linear"):
@@ -31,6 +32,20 @@ def test_curve_states_the_attack_and_passes_the_checks_on_an_honest_model():
     assert report["examples"].shape == x.shape
     text = format_report(report)
     assert "pgd (linf, 5 steps" in text and "2 restart(s)" in text and "warning" not in text
+
+
+@pytest.mark.parametrize("attack, seed", [("pgd", None), ("pgd", 1), ("ifgsm", None), ("fgsm", None)])
+def test_compiled_attack_batches_survive_a_short_last_batch(attack, seed):
+    # Enough batches to compile the attack, and a short last batch that retraces it: the random-start state must
+    # not be created inside the traced function (regression: an unseeded PGD failed on the retrace).
+    model, x, y = centred_linear()
+    batch_size = 4
+    count = (COMPILE_ABOVE_BATCHES + 1) * batch_size + 3
+    x, y = np.resize(x, (count, x.shape[1])), np.resize(y, count)
+    options = {"steps": 2} if attack != "fgsm" else {}
+    adversarial = attack_batches(attack, model, x, y, 0.1, batch_size, pixel_range=(-1, 1), seed=seed, **options)
+    assert adversarial.shape == x.shape
+    assert np.abs(adversarial - x).max() <= 0.1 * 2 + 1e-5  # ε is a fraction of the pixel range, 2 wide
 
 
 def test_gradient_masking_is_reported():

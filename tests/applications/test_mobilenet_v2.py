@@ -63,3 +63,14 @@ def test_width_multiplier_rounding():
     assert mobilenet_v2.MobileNetV2_035(input_shape=(32, 32, 3), include_top=False).output_shape[-1] == 1280
     with pytest.raises(ValueError, match=r"Invalid alpha: expected a positive width multiplier\. Received: alpha=-1"):
         mobilenet_v2.MobileNetV2(alpha=-1)
+
+
+def test_bn_momentum_defaults_to_keras_applications_and_can_be_shortened():
+    def momenta(model):
+        return {layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)}
+
+    assert momenta(mobilenet_v2.MobileNetV2(input_shape=(32, 32, 1), alpha=0.35, include_top=False)) == {0.999}
+    short = create_model("mobilenetv2_035", input_shape=(32, 32, 1), include_top=False, bn_momentum=0.99)
+    assert momenta(short) == {0.99}
+    with pytest.raises(ValueError, match=r"Invalid bn_momentum: expected a number in \[0, 1\)\. Received: bn_momentum=1"):
+        mobilenet_v2.MobileNetV2(bn_momentum=1)
