@@ -81,18 +81,20 @@ def run(args):
         config_poll_interval=args.model_config_file_poll_wait_seconds, batching=_batching(args),
         batching_parameters_file=args.batching_parameters_file, max_request_bytes=args.max_request_bytes,
     )
-    for address in server.addresses():
-        print(address, flush=True)
-    names = server.repository.model_names()
-    for name in names:
-        versions = server.repository.available_versions(name)
-        print(f"model {name}: versions {versions or 'none available yet'}", flush=True)
-    if not names:
-        print(f"no models in {args.repo} yet; new model folders are picked up while serving", flush=True)
-    print("Ctrl-C stops the server.", flush=True)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    # Everything after serve() sits inside the try: a Ctrl-C that lands while the banner prints must still stop
+    # the server's (non-daemon) threads, or the process would never exit.
     try:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: server.stop())
+        for address in server.addresses():
+            print(address, flush=True)
+        names = server.repository.model_names()
+        for name in names:
+            versions = server.repository.available_versions(name)
+            print(f"model {name}: versions {versions or 'none available yet'}", flush=True)
+        if not names:
+            print(f"no models in {args.repo} yet; new model folders are picked up while serving", flush=True)
+        print("Ctrl-C stops the server.", flush=True)
         while not server.wait(0.5):
             pass
     except KeyboardInterrupt:

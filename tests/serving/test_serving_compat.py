@@ -134,7 +134,12 @@ def test_cli_serve_runs_and_stops_cleanly_on_ctrl_c(make_repo):
             lines.append(process.stdout.readline())
             assert lines[-1], "".join(lines)
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=60) == 0
+        try:
+            code = process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            code = "still running 60 s after Ctrl-C"
+        assert code == 0, "".join(lines) + process.stdout.read()
     finally:
         if process.poll() is None:
             process.kill()
