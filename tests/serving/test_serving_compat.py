@@ -118,7 +118,9 @@ def test_cli_serve_runs_and_stops_cleanly_on_ctrl_c(make_repo):
     process = subprocess.Popen(
         [sys.executable, "-m", "kerazoo", "serve", "--repo", repo, "--rest-port", "0", "--grpc-port", "0",
          "--enable-batching", "--log-level", "WARNING"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env,
+        # A shell's background job (CI started with `&`) inherits SIGINT ignored, and so would the server.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         url, deadline, lines = None, time.monotonic() + 120, []
         while url is None and time.monotonic() < deadline:
