@@ -72,5 +72,6 @@ def test_bn_momentum_defaults_to_keras_applications_and_can_be_shortened():
     assert momenta(mobilenet_v2.MobileNetV2(input_shape=(32, 32, 1), alpha=0.35, include_top=False)) == {0.999}
     short = create_model("mobilenetv2_035", input_shape=(32, 32, 1), include_top=False, bn_momentum=0.99)
     assert momenta(short) == {0.99}
-    with pytest.raises(ValueError, match=r"Invalid bn_momentum: expected a number in \[0, 1\)\. Received: bn_momentum=1"):
+    expected = r"Invalid bn_momentum: expected a number in \[0, 1\)\. Received: bn_momentum=1"
+    with pytest.raises(ValueError, match=expected):
         mobilenet_v2.MobileNetV2(bn_momentum=1)
