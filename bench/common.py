@@ -8,6 +8,10 @@ import os
 import platform
 import sys
 
+from kerazoo import runtime
+
+runtime.prefer_onednn()  # benches train as the kerazoo command does; imported before TensorFlow for it to count
+
 
 def machine() -> dict:
     return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),

@@ -24,9 +24,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
+from common import write_results  # noqa: E402  (first: it sets the oneDNN variable before TensorFlow loads)
 
-from common import write_results  # noqa: E402
+import keras  # noqa: E402
 from kerazoo.optimize.finetune import RunData, accuracy, fine_tune  # noqa: E402
 from kerazoo.optimize.pipeline import compress_run, print_report  # noqa: E402
 

@@ -4,9 +4,11 @@ builds is timed side by side with its twin in the same run (interleaved windows,
     python bench/throughput.py                      # the 14 twins at 224x224 (goal: kerazoo / keras >= 0.95)
     python bench/throughput.py --others             # plus every other classifier at its default input, absolute
     python bench/throughput.py --quick              # 3 twins at 96x96, 2 windows: a smoke run
+    python bench/throughput.py --side 128 --windows 3 --steps 2 --others --others-max-side 128   # 2 CPU cores: ~30 min
 
 Inference: ``model.predict_on_batch`` (compiled function, training=False). Training: ``model.train_on_batch`` with SGD
 and sparse cross-entropy. Warm-up calls (tracing) are excluded; each figure is the median over timed windows.
+TensorFlow runs with oneDNN's kernels, as under the ``kerazoo`` command (``bench/common.py``).
 Writes bench/results/throughput.json.
 """
 
@@ -21,10 +23,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from common import write_results  # noqa: E402  (first: it sets the oneDNN variable before TensorFlow loads)
+
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-
-from common import write_results  # noqa: E402
 from kerazoo.applications import create_model, get_entry, list_models  # noqa: E402
 
 TWINS = {
@@ -72,10 +74,12 @@ def measure_pair(name, twin, side, batch, windows, steps):
     return row
 
 
-def measure_alone(name, batch, windows, steps):
-    entry = get_entry(name)
-    timer = Timer(create_model(name, input_shape=entry.input_shape), batch)
-    row = {"model": name, "input": entry.input_shape[0], "batch": batch}
+def measure_alone(name, batch, windows, steps, max_side=None):
+    shape = get_entry(name).input_shape
+    if max_side and shape[0] > max_side:  # the zoo's ImageNet models also build at smaller sides
+        shape = (max_side, max_side, shape[2])
+    timer = Timer(create_model(name, input_shape=shape), batch)
+    row = {"model": name, "input": shape[0], "batch": batch}
     for kind in ("inference", "training"):
         row[kind] = round(statistics.median(timer.window(kind, steps) for _ in range(windows)), 2)
     return row
@@ -89,6 +93,8 @@ def main():
     parser.add_argument("--steps", type=int, default=3, help="batches per timed window")
     parser.add_argument("--models", help="comma-separated twins to time (default: all 14)")
     parser.add_argument("--others", action="store_true", help="also time every other classifier, absolute figures")
+    parser.add_argument("--others-max-side", type=int,
+                        help="time the others at this side where their default input is larger (CPU time)")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.quick:
@@ -110,7 +116,7 @@ def main():
     others = []
     if args.others:
         for name in list_models(task="classification", exclude=list(TWINS)):
-            row = measure_alone(name, args.batch, args.windows, args.steps)
+            row = measure_alone(name, args.batch, args.windows, args.steps, args.others_max_side)
             others.append(row)
             print(f"{name:18s} {row['input']:5d} inference {row['inference']:9.1f} img/s  "
                   f"training {row['training']:9.1f} img/s", flush=True)
@@ -123,7 +129,8 @@ def main():
     print(f"kerazoo / keras.applications: min {summary['min_ratio']:.3f}, median {summary['median_ratio']:.3f}; "
           f"below 0.95: {summary['pairs_below_0.95'] or 'none'}")
     path = write_results("throughput_quick" if args.quick else "throughput", {
-        "settings": {"side": args.side, "batch": args.batch, "windows": args.windows, "steps": args.steps,
+        "settings": {"side": args.side, "others_max_side": args.others_max_side, "batch": args.batch,
+                     "windows": args.windows, "steps": args.steps,
                      "backend": keras.backend.backend()},
         "twins": twins, "others": others, "summary": summary,
     })

@@ -7,10 +7,11 @@
 Rows (CPU): ResNet-20, VGG-11-BN, MobileNet v2 and DenseNet-BC-100 trained with SGD (momentum 0.9) on batches of 128
 Fashion-MNIST-sized images (28x28x1; VGG-11-BN and MobileNet v2 need 32x32, the Fashion-MNIST images padded), and
 ResNet-50 inference at 224x224x3. Each row times three things on the same cached batch, in interleaved windows so
-machine noise hits all of them: kerazoo with the training service's defaults (``kerazoo.training.speed``: XLA,
-steps per execution, threads; op determinism on, as in ``kerazoo train``), the same Keras model plainly compiled
-(``--no-speed``), and a PyTorch twin written here (eager, ``torch.set_num_threads`` = the same cores). Warm-up
-(tracing, XLA compile) is excluded; each figure is the median images/s over the windows; ratio = kerazoo / torch.
+machine noise hits all of them, each in a process of its own set up as that side runs: kerazoo with the training
+service's defaults (the ``kerazoo`` command's oneDNN, then ``kerazoo.training.speed``: XLA, steps per execution,
+threads; op determinism on, as in ``kerazoo train``), the same Keras model as ``kerazoo train --no-speed`` runs it,
+and a PyTorch twin written here (eager, ``torch.set_num_threads`` = the same cores). Warm-up (tracing, XLA compile)
+is excluded; each figure is the median images/s over the windows; ratio = kerazoo / torch.
 
 PyTorch is a bench-only extra, not in .venv: ``pip install torch==2.13.0`` (the ``rl-bench`` extra pins it; the CPU
 wheel). Without it the torch columns are skipped and said so. The twins' parameter counts are printed beside
@@ -24,6 +25,9 @@ Writes bench/results/train_speed.json (train_speed_quick.json with --quick, trai
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import importlib.util
+import multiprocessing
 import os
 import statistics
 import sys
@@ -72,7 +76,9 @@ class KerasStep:
         x = np.random.default_rng(0).uniform(0, 255, size=shape).astype(dtype)
         y = (np.arange(batch) % model.output_shape[-1]).astype("int32")
         self.x = x
-        self.data = tf.data.Dataset.from_tensors((x, y)).repeat()
+        from kerazoo.datasets import pipeline_options
+
+        self.data = tf.data.Dataset.from_tensors((x, y)).repeat().with_options(pipeline_options())  # as kerazoo's
         if fast:  # what kerazoo train resolves for a full-length run of this model
             spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
             self.jit = speed.resolve_jit_compile("auto", model, spec, total_steps=10**6)[0]
@@ -259,55 +265,122 @@ def interleaved(timers: dict, kind: str, windows: int, steps: int) -> dict:
     return {name: round(statistics.median(values), 2) for name, values in figures.items()}
 
 
-def cpu_row(name, side, torch, windows, steps, kind="train", batch=128, channels=1, classes=10):
+# ------------------------------------------------------------------------------------- one process per timer
+class TimerProcess:
+    """A timer in a process of its own, set up as that side really runs. In one process, TensorFlow's and PyTorch's
+    thread pools slowed each other: a window taken right after the other framework's ran up to 1.7x slower (MobileNet
+    v2 trained at 250 images/s there, 435 alone), which made the medians swing between runs."""
+
+    def __init__(self, setup, **spec):
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=serve_timer, args=(child, setup, spec), daemon=True)
+        self.process.start()
+        self.info = self.conn.recv()
+        if isinstance(self.info, Exception):
+            raise self.info
+
+    def _ask(self, method, steps):
+        self.conn.send((method, steps))
+        return self.conn.recv()
+
+    def train_window(self, steps):
+        return self._ask("train_window", steps)
+
+    def infer_window(self, steps):
+        return self._ask("infer_window", steps)
+
+    def close(self):
+        self.conn.send(None)
+        self.process.join(timeout=60)
+
+
+def serve_timer(conn, setup, spec):
+    """The child's loop: build the timer, then time windows on request until told to stop."""
+    try:
+        timer, info = {"keras": keras_timer, "torch": torch_timer}[setup](**spec)
+    except Exception as error:  # the parent raises it
+        conn.send(RuntimeError(f"{setup} timer: {error!r}"))
+        return
+    conn.send(info)
+    for method, steps in iter(conn.recv, None):
+        conn.send(getattr(timer, method)(steps))
+
+
+def keras_timer(name, side, channels, classes, batch, fast):
+    """The process of `kerazoo train` (fast) or `kerazoo train --no-speed`: oneDNN, threads, seed, op determinism."""
+    from kerazoo import runtime
+
+    runtime.prefer_onednn(fast)  # before TensorFlow loads, as the kerazoo command does
+    from kerazoo.training import speed
+
+    threads = speed.configure_threads("auto", fast)
+    import keras
     import numpy as np
+    import tensorflow as tf
 
     from kerazoo.applications import create_model
 
-    shape = (side, side, channels)
-    fast = KerasStep(create_model(name, input_shape=shape, classes=classes, classifier_activation=None), batch, fast=True)
-    plain = KerasStep(create_model(name, input_shape=shape, classes=classes, classifier_activation=None), batch,
-                      fast=False)
-    timers = {"kerazoo": fast, "keras_plain": plain}
-    trainable = sum(int(np.prod(w.shape)) for w in fast.model.trainable_weights)  # torch counts no BN statistics
-    row = {"model": name, "kind": kind, "input": list(shape), "batch": batch, "kerazoo_params": trainable,
-           "kerazoo_settings": {"jit_compile": fast.jit, "steps_per_execution": fast.spe}}
-    if torch is not None:
-        twin = torch_twin(name, torch, channels, classes)
-        row["torch_params"] = params(twin)
-        timers["torch_eager"] = TorchStep(torch, twin, batch, side, channels)
-    row["images_per_s"] = figures = interleaved(timers, kind, windows, steps)
-    if "torch_eager" in figures:
+    keras.utils.set_random_seed(0)
+    tf.config.experimental.enable_op_determinism()  # kerazoo train's default (deterministic: true), both ways
+    model = create_model(name, input_shape=(side, side, channels), classes=classes, classifier_activation=None)
+    step = KerasStep(model, batch, fast=fast)
+    settings = {"jit_compile": step.jit, "steps_per_execution": step.spe, "threads": threads,
+                "onednn": runtime.onednn_state()}
+    return step, {"params": sum(int(np.prod(w.shape)) for w in model.trainable_weights), "settings": settings}
+
+
+def torch_timer(name, side, channels, classes, batch, threads):
+    import torch
+
+    torch.manual_seed(0)
+    torch.set_num_threads(threads)
+    twin = torch_twin(name, torch, channels, classes)
+    return TorchStep(torch, twin, batch, side, channels), {"params": params(twin)}
+
+
+def cpu_row(name, side, with_torch, cores, windows, steps, kind="train", batch=128, channels=1, classes=10):
+    spec = {"name": name, "side": side, "channels": channels, "classes": classes, "batch": batch}
+    timers = {"kerazoo": TimerProcess("keras", fast=True, **spec)}
+    try:
+        timers["keras_plain"] = TimerProcess("keras", fast=False, **spec)
+        if with_torch:
+            timers["torch_eager"] = TimerProcess("torch", threads=cores, **spec)
+        fast = timers["kerazoo"].info
+        row = {"model": name, "kind": kind, "input": [side, side, channels], "batch": batch,
+               "kerazoo_params": fast["params"],  # trainable only: torch counts no BN statistics
+               "kerazoo_settings": fast["settings"], "keras_plain_settings": timers["keras_plain"].info["settings"]}
+        if with_torch:
+            row["torch_params"] = timers["torch_eager"].info["params"]
+        row["images_per_s"] = figures = interleaved(timers, kind, windows, steps)
+    finally:
+        for timer in timers.values():
+            timer.close()
+    if with_torch:
         row["ratio_vs_torch_eager"] = round(figures["kerazoo"] / figures["torch_eager"], 3)
     row["ratio_vs_keras_plain"] = round(figures["kerazoo"] / figures["keras_plain"], 3)
     return row
 
 
-def run_cpu(args, torch):
+def run_cpu(args):
     from kerazoo.training import speed
 
-    threads = speed.configure_threads("auto")  # as kerazoo train does, before TensorFlow starts its pools
-    import tensorflow as tf
-
-    import keras
-
-    keras.utils.set_random_seed(0)  # as kerazoo train does; op determinism needs seeded random ops
-    tf.config.experimental.enable_op_determinism()  # kerazoo train's default (deterministic: true)
-    if torch is not None:
-        torch.manual_seed(0)
-        torch.set_num_threads(speed.usable_cores())
+    cores, with_torch = speed.usable_cores(), importlib.util.find_spec("torch") is not None
+    if not with_torch:
+        print(f"PyTorch is not installed: torch columns skipped. To compare, {INSTALL_TORCH}")
     windows = args.windows or (3 if args.quick else 7)
     steps = args.steps or (4 if args.quick else 20)
     names = args.models or (["resnet20", "mobilenetv2"] if args.quick else list(CPU_ROWS))
     rows = []
     for name in names:
-        rows.append(cpu_row(name, CPU_ROWS[name], torch, windows, steps))
+        rows.append(cpu_row(name, CPU_ROWS[name], with_torch, cores, windows, steps))
         print(format_row(rows[-1]), flush=True)
     if not args.quick:
-        rows.append(cpu_row("resnet50", 224, torch, windows, max(2, steps // 4), kind="infer", batch=32, channels=3,
-                            classes=1000))
+        rows.append(cpu_row("resnet50", 224, with_torch, cores, windows, max(2, steps // 4), kind="infer", batch=32,
+                            channels=3, classes=1000))
         print(format_row(rows[-1]), flush=True)
-    return {"backend": "tensorflow", "threads": threads, "windows": windows, "steps_per_window": steps, "rows": rows}
+    return {"backend": "tensorflow", "cores": cores, "windows": windows, "steps_per_window": steps, "rows": rows,
+            "torch": importlib.metadata.version("torch") if with_torch else "not installed"}
 
 
 def run_jax(args, torch):
@@ -367,11 +440,13 @@ def main():
     args = parse_args()
     if args.backend == "jax":
         os.environ.setdefault("KERAS_BACKEND", "jax")
-    torch = try_torch()
-    if torch is None:
-        print(f"PyTorch is not installed: torch columns skipped. To compare, {INSTALL_TORCH}")
-    figures = run_jax(args, torch) if args.backend == "jax" else run_cpu(args, torch)
-    figures["torch"] = torch.__version__ if torch is not None else "not installed"
+        torch = try_torch()
+        if torch is None:
+            print(f"PyTorch is not installed: torch columns skipped. To compare, {INSTALL_TORCH}")
+        figures = run_jax(args, torch)
+        figures["torch"] = torch.__version__ if torch is not None else "not installed"
+    else:
+        figures = run_cpu(args)
     from common import write_results
 
     suffix = "_jax" if args.backend == "jax" else ("_quick" if args.quick else "")

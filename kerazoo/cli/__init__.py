@@ -12,6 +12,8 @@ import importlib
 import os
 import sys
 
+from kerazoo import runtime
+
 # One line per verb module, in the order `kerazoo --help` lists them.
 VERB_MODULES = [
     "kerazoo.cli.models",
@@ -76,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF C++ chatter (e.g. "no CUDA") is noise here
     parser = build_parser()
     args = parse(parser, argv)
+    runtime.prefer_onednn(not getattr(args, "no_speed", False))  # before any verb loads TensorFlow
     try:
         code = args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError) as error:

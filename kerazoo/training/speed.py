@@ -16,6 +16,9 @@ field                  ``auto`` (with ``speed: true``)                          
                        >= 7.0 (Micikevicius et al., 2018), float32 on CPUs and older GPUs
 ``threads``            intra-op threads = the cores this process may use (affinity and cgroup       TF's own
                        quota), inter-op 2; set before TensorFlow starts its thread pools
+oneDNN (not a field)   the ``kerazoo`` command sets ``TF_ENABLE_ONEDNN_OPTS=1`` before TensorFlow     TF's own
+                       loads (``kerazoo.runtime``): oneDNN's CPU kernels, which TensorFlow picks by
+                       itself only on AVX-512/AMX CPUs; an explicit variable wins
 =====================  ==========================================================================  ============
 
 None of them changes what is computed: XLA fuses the same operations (float rounding may differ in the last bits),
@@ -28,9 +31,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import warnings
+
+from kerazoo import runtime
+from kerazoo.runtime import usable_cores
 
 log = logging.getLogger("kerazoo.training")
 
@@ -46,19 +51,6 @@ def is_auto(value) -> bool:
 
 
 # ----------------------------------------------------------------------------------------------------- threads
-def usable_cores() -> int:
-    """CPU cores this process may use: its affinity mask, capped by a cgroup v2 CPU quota (containers)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        with open("/sys/fs/cgroup/cpu.max", encoding="utf-8") as f:
-            quota, period = f.read().split()[:2]
-        if quota != "max":
-            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return max(1, cores)
-
-
 def configure_threads(threads, speed: bool = True) -> dict:
     """Set TensorFlow's intra-/inter-op thread pools (``threads``: auto, 0 = TensorFlow's choice, or N intra-op).
 
@@ -271,4 +263,5 @@ def speed_record(threads: dict, precision: tuple, jit: tuple, steps: tuple) -> d
         "steps_per_execution": steps[0], "steps_per_execution_reason": steps[1],
         "precision": precision[0], "precision_reason": precision[1],
         "threads": threads,
+        "onednn": runtime.onednn_state(),
     }

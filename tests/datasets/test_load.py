@@ -16,6 +16,15 @@ def test_idx_dataset_from_data_dir(idx_data_dir):
     assert float(np.max(x)) == 250.0  # raw pixels, not normalized
 
 
+@pytest.mark.parametrize("cores, autotune", [(2, False), (8, True)])
+def test_pipelines_are_ordered_and_autotune_only_with_cores_to_spare(idx_data_dir, monkeypatch, cores, autotune):
+    monkeypatch.setattr(datasets.runtime, "usable_cores", lambda: cores)
+    ds = datasets.load("fashion_mnist", "train", data_dir=idx_data_dir, batch_size=16, augment=["crop", "flip"])
+    assert ds.options().deterministic is True
+    assert ds.options().autotune.enabled is autotune
+    assert sum(int(x.shape[0]) for x, _ in ds) == 96  # the fixed settings still deliver every batch
+
+
 def test_split_slices(idx_data_dir):
     images, _ = datasets.load_arrays("fashion_mnist", "train", data_dir=idx_data_dir)
     head, _ = datasets.load_arrays("fashion_mnist", "train[:50%]", data_dir=idx_data_dir)
