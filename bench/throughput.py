@@ -4,7 +4,8 @@ builds is timed side by side with its twin in the same run (interleaved windows,
     python bench/throughput.py                      # the 14 twins at 224x224 (goal: kerazoo / keras >= 0.95)
     python bench/throughput.py --others             # plus every other classifier at its default input, absolute
     python bench/throughput.py --quick              # 3 twins at 96x96, 2 windows: a smoke run
-    python bench/throughput.py --side 128 --windows 3 --steps 2 --others --others-max-side 128   # 2 CPU cores: ~30 min
+    python bench/throughput.py --side 128 --windows 3 --steps 2 --others --others-max-side 128   # 2 CPU cores: 40 min
+    KERAS_BACKEND=jax python bench/throughput.py    # the same under JAX (a GPU machine; the results record the backend)
 
 Inference: ``model.predict_on_batch`` (compiled function, training=False). Training: ``model.train_on_batch`` with SGD
 and sparse cross-entropy. Warm-up calls (tracing) are excluded; each figure is the median over timed windows.
@@ -66,9 +67,11 @@ def measure_pair(name, twin, side, batch, windows, steps):
     row = {"model": name, "twin": f"keras.applications.{twin}", "input": side, "batch": batch}
     for kind in ("inference", "training"):
         a, b = [], []
-        for _ in range(windows):  # interleaved: ours, theirs, ours, theirs ...
-            a.append(ours.window(kind, steps))
-            b.append(theirs.window(kind, steps))
+        for w in range(windows):  # interleaved, the order alternating: ours, theirs, theirs, ours ...
+            first, second = (ours, theirs) if w % 2 == 0 else (theirs, ours)
+            times = {first: first.window(kind, steps), second: second.window(kind, steps)}
+            a.append(times[ours])
+            b.append(times[theirs])
         row[kind] = {"kerazoo": round(statistics.median(a), 2), "keras": round(statistics.median(b), 2),
                      "ratio": round(statistics.median(a) / statistics.median(b), 3)}
     return row

@@ -9,9 +9,9 @@ Fashion-MNIST-sized images (28x28x1; VGG-11-BN and MobileNet v2 need 32x32, the 
 ResNet-50 inference at 224x224x3. Each row times three things on the same cached batch, in interleaved windows so
 machine noise hits all of them, each in a process of its own set up as that side runs: kerazoo with the training
 service's defaults (the ``kerazoo`` command's oneDNN, then ``kerazoo.training.speed``: XLA, steps per execution,
-threads; op determinism on, as in ``kerazoo train``), the same Keras model as ``kerazoo train --no-speed`` runs it,
-and a PyTorch twin written here (eager, ``torch.set_num_threads`` = the same cores). Warm-up (tracing, XLA compile)
-is excluded; each figure is the median images/s over the windows; ratio = kerazoo / torch.
+threads, fused batch norm; op determinism on, as in ``kerazoo train``), the same Keras model as
+``kerazoo train --no-speed`` runs it, and a PyTorch twin written here (eager, ``torch.set_num_threads`` = the same
+cores). Warm-up (tracing, XLA compile) is excluded; each figure is the median images/s over the windows; ratio = kerazoo / torch.
 
 PyTorch is a bench-only extra, not in .venv: ``pip install torch==2.13.0`` (the ``rl-bench`` extra pins it; the CPU
 wheel). Without it the torch columns are skipped and said so. The twins' parameter counts are printed beside
@@ -85,6 +85,7 @@ class KerasStep:
             self.spe = speed.resolve_steps_per_execution("auto", steps_per_epoch_hint)[0]
         else:
             self.jit, self.spe = False, 1
+        self.fused_batch_norm = speed.use_fused_batch_norm("auto", model, speed=fast)[0]
         with speed.quiet_jit_warning():
             model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
                           loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -325,7 +326,8 @@ def keras_timer(name, side, channels, classes, batch, fast):
     tf.config.experimental.enable_op_determinism()  # kerazoo train's default (deterministic: true), both ways
     model = create_model(name, input_shape=(side, side, channels), classes=classes, classifier_activation=None)
     step = KerasStep(model, batch, fast=fast)
-    settings = {"jit_compile": step.jit, "steps_per_execution": step.spe, "threads": threads,
+    settings = {"jit_compile": step.jit, "steps_per_execution": step.spe, "fused_batch_norm": step.fused_batch_norm,
+                "threads": threads,
                 "onednn": runtime.onednn_state()}
     return step, {"params": sum(int(np.prod(w.shape)) for w in model.trainable_weights), "settings": settings}
 

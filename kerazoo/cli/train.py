@@ -70,7 +70,8 @@ def register(subparsers):
     p.add_argument("--overwrite", action="store_true", help="replace an existing run instead of resuming it")
     p.add_argument("--no-speed", action="store_true",
                    help="plain settings instead of the fast defaults (no XLA, 1 step per execution, float32, TF's "
-                        "threads); one at a time: jit_compile=false steps_per_execution=1 precision=float32 threads=0")
+                        "threads, Keras' batch norm, no oneDNN); one at a time: jit_compile=false "
+                        "steps_per_execution=1 precision=float32 threads=0 fused_batch_norm=false")
     p.add_argument("--profile", action="store_true",
                    help="write a TensorBoard trace of a few steps to OUT/tb and print where the time goes")
     p.set_defaults(func=run)

@@ -140,6 +140,9 @@ class TrainConfig:
     steps_per_execution: typing.Union[int, str] = "auto"
     """Training steps per tf.function call; auto: up to 32 on a GPU to hide Python's per-step overhead, 1 on CPU
     (kerazoo.training.speed)."""
+    fused_batch_norm: typing.Union[bool, str] = "auto"
+    """Train BatchNormalization layers with TensorFlow's fused kernel: true, false, or auto (on when the model has
+    some; kerazoo.training.speed)."""
     threads: typing.Union[int, str] = "auto"
     """Intra-op CPU threads: auto (the cores this process may use), 0 (TensorFlow's choice) or a count."""
     speed: bool = True
@@ -303,6 +306,7 @@ def validate(config: TrainConfig) -> TrainConfig:
     for path, value, least in (("steps_per_execution", config.steps_per_execution, 1), ("threads", config.threads, 0)):
         if value != "auto" and (isinstance(value, str) or value < least):
             raise ValueError(f"Config field {path!r} must be auto or an integer >= {least}; got {value!r}.")
-    if config.jit_compile not in (True, False, "auto"):
-        raise ValueError(f"Config field 'jit_compile' must be true, false or auto; got {config.jit_compile!r}.")
+    for path in ("jit_compile", "fused_batch_norm"):
+        if getattr(config, path) not in (True, False, "auto"):
+            raise ValueError(f"Config field {path!r} must be true, false or auto; got {getattr(config, path)!r}.")
     return config

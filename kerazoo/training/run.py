@@ -87,9 +87,9 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
           profile: bool = False) -> str:
     """Train ``config`` into the run directory ``out``; resume it if an earlier attempt was interrupted.
 
-    The speed settings (XLA, steps per execution, precision, threads) are resolved here and recorded under
-    ``resolved.speed`` in ``config.yaml`` (kerazoo.training.speed). ``profile``: write a TensorBoard trace of a few
-    steps to ``tb/`` and print where the time goes (``profile.json``; kerazoo.training.profile).
+    The speed settings (XLA, steps per execution, precision, threads, fused batch norm) are resolved here and recorded
+    under ``resolved.speed`` in ``config.yaml`` (kerazoo.training.speed). ``profile``: write a TensorBoard trace of a
+    few steps to ``tb/`` and print where the time goes (``profile.json``; kerazoo.training.profile).
 
     Returns:
         The run directory.
@@ -122,6 +122,7 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
     with strategy.scope():
         model = task.build(config, info)
         trainer = task.trainer(model, config)
+    batch_norm = speed.use_fused_batch_norm(config.fused_batch_norm, model, config.speed)
 
     monitor = task.monitor if val_ds is not None else task.monitor.removeprefix("val_")
     averaging = averaging_callbacks(config, run_dir, model, steps_per_epoch)  # EMA/Polyak, SGDR snapshots
@@ -157,7 +158,7 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
                 "lr": config.optimizer.lr * config.data.batch_size / config.optimizer.base_batch_size,
                 "steps_per_epoch": steps_per_epoch,
                 "resumed": resuming,
-                "speed": speed.speed_record(threads, precision, jit, steps),
+                "speed": speed.speed_record(threads, precision, jit, steps, batch_norm),
             },
         }
         atomic_write_text(os.path.join(run_dir, "config.yaml"), yaml.safe_dump(resolved, sort_keys=False))

@@ -89,6 +89,7 @@ def run_trial(config, verbose: int = 0) -> dict:
         train_ds = train_ds.repeat()
     model = task.build(config, info)
     trainer = task.trainer(model, config)
+    speed.use_fused_batch_norm(config.fused_batch_norm, model, config.speed)
     stop = DivergenceStop()
     fast = speed.resolve_compile_settings(config, model, train_ds, steps, [stop])[0]  # "auto" → numbers, as train
     task.compile(trainer, fast, make_optimizer(config, steps))

@@ -30,14 +30,15 @@ def losses(run_dir):
 
 def test_speed_settings_default_to_auto_and_can_be_turned_off():
     config = load_config()
-    assert (config.speed, config.jit_compile, config.steps_per_execution, config.precision, config.threads) == (
-        True, "auto", "auto", "auto", "auto")
+    assert (config.speed, config.jit_compile, config.steps_per_execution, config.precision, config.threads,
+            config.fused_batch_norm) == (True, "auto", "auto", "auto", "auto", "auto")
     plain = load_config(overrides=["speed=false"])
     assert speed.resolve_steps_per_execution(plain.steps_per_execution, 430, speed=plain.speed)[0] == 1
     assert speed.resolve_precision(plain.precision, plain.speed, capability=(9, 0))[0] == "float32"
     assert speed.resolve_jit_compile(plain.jit_compile, None, None, 10**6, speed=plain.speed) == (False, "speed off")
     assert speed.configure_threads(plain.threads, plain.speed)["applied"] is False
-    for bad in ("steps_per_execution=fast", "steps_per_execution=0", "threads=-1", "precision=half"):
+    for bad in ("steps_per_execution=fast", "steps_per_execution=0", "threads=-1", "precision=half",
+                "fused_batch_norm=sometimes"):
         with pytest.raises(ValueError, match=bad.split("=")[0]):
             load_config(overrides=[bad])
 
@@ -123,6 +124,83 @@ def test_cli_flags_turn_speed_off_and_profile_on(monkeypatch, tmp_path):
     (plain, plain_kw), (default, default_kw) = calls
     assert plain.speed is False and plain_kw["profile"] is True
     assert default.speed is True and default.steps_per_execution == 1 and default_kw["profile"] is False
+
+
+def batch_norm_model(rank, **batch_norm):
+    keras.utils.set_random_seed(1)
+    if rank == 4:
+        inputs = keras.Input((6, 6, 3))
+        hidden = keras.layers.BatchNormalization(**batch_norm)(keras.layers.Conv2D(5, 3)(inputs))
+        hidden = keras.layers.GlobalAveragePooling2D()(keras.layers.ReLU()(hidden))
+    else:
+        inputs = keras.Input((4, 7) if rank == 3 else (7,))
+        hidden = keras.layers.BatchNormalization(**batch_norm)(keras.layers.Dense(5)(inputs))
+        hidden = keras.layers.Flatten()(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(3)(hidden))
+    model.compile(keras.optimizers.SGD(0.1), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def training_ops(model, x):
+    import tensorflow as tf
+
+    graph = tf.function(lambda batch: model(batch, training=True)).get_concrete_function(x).graph
+    return {op.type for op in graph.get_operations()}
+
+
+@pytest.mark.parametrize("rank, batch_norm", [
+    (4, {"epsilon": 1e-5, "momentum": 0.9}),
+    (3, {"center": False}),
+    (2, {"scale": False, "epsilon": 1e-3}),
+])
+def test_fused_batch_norm_trains_like_keras_layer(rank, batch_norm):
+    rng = np.random.default_rng(0)
+    x = rng.normal(2, 3, {4: (16, 6, 6, 3), 3: (16, 4, 7), 2: (16, 7)}[rank]).astype("float32")
+    y = rng.integers(0, 3, 16)
+    keras_model, fused_model = batch_norm_model(rank, **batch_norm), batch_norm_model(rank, **batch_norm)
+    assert speed.use_fused_batch_norm("auto", fused_model)[0] is True
+    assert "FusedBatchNormV3" in training_ops(fused_model, x)
+    assert "FusedBatchNormV3" not in training_ops(keras_model, x)
+    keras_losses = [keras_model.train_on_batch(x, y) for _ in range(5)]
+    fused_losses = [fused_model.train_on_batch(x, y) for _ in range(5)]
+    np.testing.assert_allclose(fused_losses, keras_losses, rtol=1e-5)
+    for fused, plain in zip(fused_model.weights, keras_model.weights):  # moving mean and variance included
+        np.testing.assert_allclose(fused.numpy(), plain.numpy(), rtol=1e-5, atol=1e-6, err_msg=fused.path)
+    np.testing.assert_allclose(fused_model.predict_on_batch(x), keras_model.predict_on_batch(x), rtol=1e-5, atol=1e-6)
+
+
+def test_fused_batch_norm_is_a_setting_and_leaves_what_it_cannot_serve_to_keras():
+    x = np.ones((4, 6, 6, 3), "float32")
+    assert speed.use_fused_batch_norm("auto", batch_norm_model(4), speed=False) == (False, "speed off")
+    assert speed.use_fused_batch_norm(False, batch_norm_model(4)) == (False, "set in the config")
+    enabled, reason = speed.use_fused_batch_norm(True, batch_norm_model(4))
+    assert enabled is True and reason.startswith("1 layers")
+    no_batch_norm = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    assert speed.use_fused_batch_norm("auto", no_batch_norm) == (False, "the model has no BatchNormalization layer")
+    renorm = batch_norm_model(4, renorm=True)
+    speed.use_fused_batch_norm("auto", renorm)
+    assert "FusedBatchNormV3" not in training_ops(renorm, x)  # Keras' path, which knows renorm
+    channels_first = batch_norm_model(4, axis=1)
+    speed.use_fused_batch_norm("auto", channels_first)
+    assert "FusedBatchNormV3" not in training_ops(channels_first, x)
+
+
+def test_runs_train_batch_norm_fused_by_default_with_the_same_losses(tmp_path, idx_data_dir):
+    fused_run = train(tiny(idx_data_dir, "model.name=resnet20", "epochs=1"), str(tmp_path / "fused"), verbose=0)
+    plain_run = train(tiny(idx_data_dir, "model.name=resnet20", "epochs=1", "fused_batch_norm=false"),
+                      str(tmp_path / "plain"), verbose=0)
+    fused, plain = resolved_speed(fused_run), resolved_speed(plain_run)
+    assert fused["fused_batch_norm"] is True and fused["fused_batch_norm_reason"].startswith("19 layers")
+    assert (plain["fused_batch_norm"], plain["fused_batch_norm_reason"]) == (False, "set in the config")
+    np.testing.assert_allclose(losses(fused_run), losses(plain_run), rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_fused_batch_norm_runs_repeat_bit_for_bit_under_op_determinism(tmp_path, idx_data_dir):
+    config = tiny(idx_data_dir, "model.name=resnet20", "epochs=1")
+    a, b = (train(config, str(tmp_path / name), verbose=0) for name in "ab")
+    assert resolved_speed(a)["fused_batch_norm"] is True
+    assert losses(a) == losses(b)
 
 
 @pytest.mark.slow
