@@ -11,7 +11,8 @@ machine noise hits all of them, each in a process of its own set up as that side
 service's defaults (the ``kerazoo`` command's oneDNN, then ``kerazoo.training.speed``: XLA, steps per execution,
 threads, fused batch norm; op determinism on, as in ``kerazoo train``), the same Keras model as
 ``kerazoo train --no-speed`` runs it, and a PyTorch twin written here (eager, ``torch.set_num_threads`` = the same
-cores). Warm-up (tracing, XLA compile) is excluded; each figure is the median images/s over the windows; ratio = kerazoo / torch.
+cores). Warm-up (tracing, XLA compile) is excluded; each figure is the median images/s over the windows; ratio =
+kerazoo / torch.
 
 PyTorch is a bench-only extra, not in .venv: ``pip install torch==2.13.0`` (the ``rl-bench`` extra pins it; the CPU
 wheel). Without it the torch columns are skipped and said so. The twins' parameter counts are printed beside
@@ -327,8 +328,7 @@ def keras_timer(name, side, channels, classes, batch, fast):
     model = create_model(name, input_shape=(side, side, channels), classes=classes, classifier_activation=None)
     step = KerasStep(model, batch, fast=fast)
     settings = {"jit_compile": step.jit, "steps_per_execution": step.spe, "fused_batch_norm": step.fused_batch_norm,
-                "threads": threads,
-                "onednn": runtime.onednn_state()}
+                "threads": threads, "onednn": runtime.onednn_state()}
     return step, {"params": sum(int(np.prod(w.shape)) for w in model.trainable_weights), "settings": settings}
 
 

@@ -325,8 +325,8 @@ def fused_batch_norm_training(layer, inputs):
 
     x = tf.cast(inputs, tf.float32)  # as Keras: statistics in float32 whatever the compute dtype
     channels = layer.moving_mean.shape[0]
-    shape = tf.shape(x)
-    if len(inputs.shape) != 4:  # the kernel takes NHWC; any last-axis layout reshapes to it for free
+    reshaped = len(inputs.shape) != 4  # the kernel takes NHWC; any last-axis layout reshapes to it for free
+    if reshaped:
         x = tf.reshape(x, [-1, 1, 1, channels])
     gamma = tf.cast(layer.gamma, tf.float32) if layer.scale else tf.ones([channels])
     beta = tf.cast(layer.beta, tf.float32) if layer.center else tf.zeros([channels])
@@ -336,8 +336,8 @@ def fused_batch_norm_training(layer, inputs):
     momentum = layer.momentum
     layer.moving_mean.assign(layer.moving_mean * momentum + mean * (1.0 - momentum))
     layer.moving_variance.assign(layer.moving_variance * momentum + variance * (1.0 - momentum))
-    if len(inputs.shape) != 4:
-        y = tf.reshape(y, shape)
+    if reshaped:
+        y = tf.reshape(y, tf.shape(inputs))
     return tf.cast(y, layer.compute_dtype)
 
 
