@@ -1,20 +1,47 @@
-"""File writes that a crash cannot leave half-done: write under a temporary name in the same folder, then rename."""
+"""File writes that a crash cannot leave half-done: write under a temporary name in the same folder, then rename.
+
+The temporary names are made here rather than by ``tempfile.mkstemp``/``mkdtemp``, which create them private (0600
+files, 0700 folders): renamed into place, those modes would keep a TF Serving container, a web server or a teammate
+running as another user from reading exported versions, checkpoints and images. Files and folders created at these
+names get the usual permissions of the process's umask.
+"""
 
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
+from contextlib import contextmanager
+
+
+def temporary_name(path: str, prefix: str = ".tmp-") -> str:
+    """A fresh, unused name beside ``path`` (same folder, so the final rename is atomic) that ends like ``path``
+    (writers such as ``model.save`` and ``savefig`` read the format from the suffix)."""
+    folder, base = os.path.split(os.path.abspath(path))
+    return os.path.join(folder, f"{prefix}{uuid.uuid4().hex[:12]}-{base}")
+
+
+def temporary_folder(path: str, prefix: str = ".tmp-") -> str:
+    """Create and return a fresh folder beside ``path`` (umask permissions) to build a folder in before renaming."""
+    tmp = temporary_name(path, prefix)
+    os.mkdir(tmp)
+    return tmp
+
+
+@contextmanager
+def atomic_file(path: str):
+    """Yield a temporary file name beside ``path`` for a writer to create (``model.save(tmp)``,
+    ``fig.savefig(tmp)``); if the block ends without error it is renamed to ``path`` (replacing the old file),
+    otherwise removed, and ``path`` is left as it was."""
+    tmp = temporary_name(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def atomic_write_text(path: str, text: str) -> None:
     """Write ``text`` to ``path`` atomically (readers see the old file or the new one, never a partial one)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_file(path) as tmp, open(tmp, "x", encoding="utf-8") as f:
+        f.write(text)

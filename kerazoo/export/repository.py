@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from contextlib import contextmanager
+
+from kerazoo.io import temporary_folder
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -47,7 +48,7 @@ def new_version(repo: str, name: str, version: int | None = None):
     final = os.path.join(folder, str(version))
     if os.path.exists(final):
         raise FileExistsError(f"Version {version} of {name!r} already exists at {final}; versions are immutable.")
-    tmp = tempfile.mkdtemp(dir=folder, prefix=f".tmp-{version}-")
+    tmp = temporary_folder(final)  # ".tmp-...": a name TF Serving skips
     try:
         yield tmp, version
         os.rename(tmp, final)  # atomic on one filesystem; fails if another writer took the number meanwhile

@@ -87,23 +87,17 @@ def image_grid(images, cols: int | None = None, pad: int = 1) -> np.ndarray:
 def save_image_grid(images, path: str, cols: int | None = None) -> str:
     """Write ``image_grid(images)`` as a PNG (to a temporary name, then renamed)."""
     import os
-    import tempfile
 
     import matplotlib.image
+
+    from kerazoo.io import atomic_file
 
     grid = image_grid(images, cols)
     if grid.shape[-1] == 1:
         grid = np.repeat(grid, 3, axis=-1)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".png")
-    os.close(fd)
-    try:
-        matplotlib.image.imsave(tmp, grid)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_file(path) as tmp:
+        matplotlib.image.imsave(tmp, grid, format="png")
     return path
 
 

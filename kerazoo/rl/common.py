@@ -29,7 +29,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import time
 import typing
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ import keras
 import numpy as np
 import yaml
 
-from kerazoo.io import atomic_write_text
+from kerazoo.io import atomic_file, atomic_write_text, temporary_folder
 
 PACKAGE = "kerazoo.rl"
 
@@ -595,14 +594,14 @@ def save_checkpoint(run_dir: str, arrays: dict[str, np.ndarray], meta: dict) -> 
     """Write checkpoints/last (``arrays.npz`` + ``meta.json``) under a temporary name, then swap it into place."""
     folder = os.path.join(run_dir, "checkpoints")
     final = os.path.join(folder, "last")
-    tmp = tempfile.mkdtemp(dir=folder, prefix=".tmp-last-")
+    tmp = temporary_folder(final)
     try:
         np.savez(os.path.join(tmp, "arrays.npz"), **arrays)
         with open(os.path.join(tmp, "meta.json"), "w", encoding="utf-8") as f:
             json.dump(meta, f)
         old = None
         if os.path.exists(final):
-            old = tempfile.mkdtemp(dir=folder, prefix=".old-last-")
+            old = temporary_folder(final, prefix=".old-")
             os.replace(final, os.path.join(old, "last"))
         os.replace(tmp, final)
         if old:
@@ -667,7 +666,7 @@ def export_policy(model: keras.Model, path: str, kind: str) -> str:
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=f".tmp-{os.path.basename(path)}-")
+    tmp = temporary_folder(path)
     try:
         archive = keras.export.ExportArchive()
         archive.track(model)
@@ -684,14 +683,8 @@ def export_policy(model: keras.Model, path: str, kind: str) -> str:
 
 def save_policy(model: keras.Model, run_dir: str, kind: str) -> None:
     """policy.keras (for evaluate/record) and saved_model/ (for serving), both written atomically."""
-    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".tmp-", suffix=".keras")
-    os.close(fd)
-    try:
+    with atomic_file(os.path.join(run_dir, "policy.keras")) as tmp:
         model.save(tmp)
-        os.replace(tmp, os.path.join(run_dir, "policy.keras"))
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     export_policy(model, os.path.join(run_dir, "saved_model"), kind)
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import yaml
 
 from kerazoo.applications.vit import PositionEmbedding
-from kerazoo.io import atomic_write_text
+from kerazoo.io import atomic_file, atomic_write_text
 from kerazoo.sequence.caption_data import (SCENE_WORDS, CaptionData, CaptionVocabulary, coco_caption_data,
                                            scene_caption_data)
 
@@ -470,8 +470,6 @@ def evaluate_captions(model: keras.Model, vocab: CaptionVocabulary, data: Captio
 def draw_attention(image: np.ndarray, words: list[str], alphas: np.ndarray, grid: tuple, out: str) -> None:
     """The image, then one panel per word with its attention weights (reshaped to the feature grid, stretched to the
     image) laid over it; written as a PNG (to a temporary name, then renamed)."""
-    import tempfile
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -495,16 +493,11 @@ def draw_attention(image: np.ndarray, words: list[str], alphas: np.ndarray, grid
         ax.imshow(alphas[k - 1].reshape(grid), cmap="jet", alpha=0.5, extent=extent, interpolation="bilinear")
         ax.set_title(words[k - 1])
     fig.tight_layout()
-    folder = os.path.dirname(os.path.abspath(out))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=80)
-        os.replace(tmp, out)
+        with atomic_file(out) as tmp:
+            fig.savefig(tmp, dpi=80, format="png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _read_image(path: str, shape: tuple) -> np.ndarray:

@@ -13,22 +13,15 @@ import keras
 import numpy as np
 
 from kerazoo.applications.common import sha256_of
-from kerazoo.io import atomic_write_text
+from kerazoo.io import atomic_file, atomic_write_text
 
 
 def save_model_atomically(model: keras.Model, path: str) -> None:
     """``model.save`` to a temporary .keras file beside ``path``, then rename: a reader never sees half a file.
     Its hash goes to ``PATH.sha256`` (checked when the checkpoint is loaded)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".keras")
-    os.close(fd)
-    try:
+    with atomic_file(path) as tmp:
         model.save(tmp)
         digest = sha256_of(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     atomic_write_text(f"{path}.sha256", f"{digest}  {os.path.basename(path)}\n")
 
 

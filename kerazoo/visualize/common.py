@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import difflib
 import os
-import tempfile
 
 import keras
 import numpy as np
+
+from kerazoo.io import atomic_file
 
 # --------------------------------------------------------------------------------------------------- layers
 
@@ -209,18 +210,13 @@ def save_figure(fig, path: str, title: str) -> str:
 
     if not str(path).lower().endswith(".png"):
         raise ValueError(f"Invalid out: expected a path ending in .png. Received: out={path!r}")
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.suptitle(title)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
+        with atomic_file(path) as tmp:
+            fig.savefig(tmp, format="png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 
