@@ -2,6 +2,7 @@
 
     python bench/generative.py            # full run (the figures quoted in BENCHMARKS.md and docs/generative.md)
     python bench/generative.py --quick    # a smoke run: tiny models, 1,024 training images, 1 epoch (~minutes)
+    python bench/generative.py --epochs pixelcnn_binarized=1,pixelcnn_8bit=1   # fewer epochs for some models
 
 Figures (each model's test split: 10,000 images; `--quick`: 256):
 - PixelCNN NLL in bits/dim on binarized and on 8-bit Fashion-MNIST (exact likelihood);
@@ -60,13 +61,27 @@ def train_one(key, model, kwargs, epochs, args):
     return run, figures
 
 
+def epochs_by_key(text: str | None) -> dict:
+    """``"vae=5,dcgan=8"`` -> {"vae": 5, "dcgan": 8}, checked against the plan's keys."""
+    keys = [key for key, *_ in PLAN]
+    chosen = {}
+    for item in filter(None, (text or "").split(",")):
+        key, _, value = item.partition("=")
+        if key not in keys or not value.isdigit() or int(value) < 1:
+            raise SystemExit(f"--epochs: expected KEY=N with N >= 1 and KEY one of {keys}, got {item!r}")
+        chosen[key] = int(value)
+    return chosen
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny models and data: a smoke run")
     parser.add_argument("--runs", default="runs/bench_generative", help="folder for the run directories")
     parser.add_argument("--data-dir", help="Fashion-MNIST folder (default: kerazoo.datasets' search path)")
     parser.add_argument("--samples", type=int, default=None, help="generated images for the Fréchet distance")
+    parser.add_argument("--epochs", default=None, help="KEY=N[,KEY=N...]: train these models N epochs instead")
     args = parser.parse_args(argv)
+    epochs_override = epochs_by_key(args.epochs)
 
     from kerazoo.generative import generate, sample_quality
 
@@ -74,7 +89,8 @@ def main(argv=None):
     grids = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "generative" + ("_quick" if args.quick else ""))
     figures, runs = {}, {}
     for key, model, full, quick, epochs in PLAN:
-        runs[key], figures[key] = train_one(key, model, quick if args.quick else full, 1 if args.quick else epochs, args)
+        epochs = 1 if args.quick else epochs_override.get(key, epochs)
+        runs[key], figures[key] = train_one(key, model, quick if args.quick else full, epochs, args)
 
     started = time.time()
     for key, mode, n in [("pixelcnn_binarized", "samples", 16 if args.quick else 64),

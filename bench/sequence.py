@@ -8,6 +8,7 @@
 
     python bench/sequence.py --quick                  # ~2 minutes: tiny settings, figures only show it runs
     python bench/sequence.py                          # the full run (the lead's, on an idle machine)
+    python bench/sequence.py --parts caption --caption-epochs 5   # one part, cut down
 """
 
 from __future__ import annotations
@@ -125,8 +126,11 @@ def main():
     parser.add_argument("--data-dir", default=None, help="Fashion-MNIST folder (default: the installed one)")
     parser.add_argument("--parts", default="char,caption,vit", help="which parts to run")
     parser.add_argument("--out", default="runs/bench_sequence")
+    for key in ("char_steps", "caption_train", "caption_epochs", "vit_epochs"):
+        parser.add_argument("--" + key.replace("_", "-"), type=int, default=None, help=f"override {key}")
     args = parser.parse_args()
-    settings = QUICK if args.quick else FULL
+    settings = dict(QUICK if args.quick else FULL)
+    settings.update({key: value for key, value in vars(args).items() if key in settings and value is not None})
     parts = args.parts.split(",")
     figures = {"settings": settings}
     if "char" in parts:
@@ -135,7 +139,8 @@ def main():
         figures["captioning"] = bench_captioning(settings, args.out, args.data_dir)
     if "vit" in parts:
         figures["vit"] = bench_vit(settings, args.out, args.data_dir)
-    path = write_results("sequence_quick" if args.quick else "sequence", figures)
+    name = "sequence" + ("" if parts == ["char", "caption", "vit"] else "_" + "_".join(parts))  # a part keeps its own file
+    path = write_results(name + ("_quick" if args.quick else ""), figures)
     print(f"wrote {path}")
 
 
