@@ -3,7 +3,8 @@
 1. char-RNN: validation bits-per-character of the vanilla RNN (Keras SimpleRNN), LSTM and GRU at equal parameter
    count (each cell's width is chosen so its parameters match the LSTM's within a few percent), same steps.
 2. Captioning on Fashion-MNIST scenes: BLEU-1..4 (nltk corpus_bleu) and the fraction of held-out test scenes whose
-   caption names every object, for the LSTM decoder with and without soft attention (and the transformer decoder).
+   caption names every object, for the LSTM decoder with and without soft attention (and the transformer decoder);
+   ``caption_transfer``: the two LSTM captioners with their encoder started from a ResNet-20 classification run.
 3. ViT (vit_micro_p4) beside ResNet-20 on Fashion-MNIST: test accuracy and parameters, same recipe and epochs.
 
     python bench/sequence.py --quick                  # ~2 minutes: tiny settings, figures only show it runs
@@ -25,9 +26,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from common import write_results  # noqa: E402
 
 FULL = dict(char_steps=3000, char_units=256, caption_train=6000, caption_eval=500, caption_epochs=15,
-            caption_eager=False, vit_epochs=15, vit_limit=None)
+            caption_eager=False, classifier_epochs=3, vit_epochs=15, image_limit=None)
 QUICK = dict(char_steps=40, char_units=32, caption_train=48, caption_eval=16, caption_epochs=1, caption_eager=True,
-             vit_epochs=1, vit_limit=256)
+             classifier_epochs=1, vit_epochs=1, image_limit=256)
+
+
+PARTS = ("char", "caption", "caption_transfer", "vit")
 
 
 def units_for_params(cell: str, vocab_size: int, target: int, *, num_layers: int, embedding_dim: int) -> int:
@@ -72,19 +76,21 @@ def bench_char_rnn(settings, corpus, out):
     return {"corpus": corpus, "steps": base.steps, "cells": results}
 
 
-def bench_captioning(settings, out, data_dir):
+CAPTION_VARIANTS = {"lstm_attention": dict(decoder="lstm", attention=True),
+                    "lstm_no_attention": dict(decoder="lstm", attention=False),
+                    "transformer": dict(decoder="transformer")}
+
+
+def bench_captioning(settings, out, data_dir, variants=CAPTION_VARIANTS, backbone_from=None):
     from kerazoo.sequence.captioning import train_captioner
 
-    variants = {"lstm_attention": dict(decoder="lstm", attention=True),
-                "lstm_no_attention": dict(decoder="lstm", attention=False),
-                "transformer": dict(decoder="transformer")}
     results = {}
     for name, options in variants.items():
         start = time.time()
         run = train_captioner(os.path.join(out, f"cap_{name}"), train_count=settings["caption_train"],
                               val_count=settings["caption_eval"], test_count=settings["caption_eval"],
                               epochs=settings["caption_epochs"], run_eagerly=settings["caption_eager"],
-                              data_dir=data_dir, verbose=0, **options)
+                              data_dir=data_dir, backbone_from=backbone_from, verbose=0, **options)
         with open(os.path.join(run, "summary.json")) as f:
             summary = json.load(f)
         results[name] = {**{k: summary[k] for k in ("params", "bleu1", "bleu2", "bleu3", "bleu4", "object_recall",
@@ -95,16 +101,38 @@ def bench_captioning(settings, out, data_dir):
     return {"train_scenes": settings["caption_train"], "epochs": settings["caption_epochs"], "variants": results}
 
 
+def data_overrides(settings, data_dir) -> list:
+    """Config overrides of the Fashion-MNIST classification runs: the quick run's cut and the data folder."""
+    return ([f"data.limit={settings['image_limit']}"] if settings["image_limit"] else []) + \
+        ([f"data.data_dir={data_dir}"] if data_dir else [])
+
+
+def bench_caption_transfer(settings, out, data_dir, classifier=None):
+    """The LSTM captioners again, their ResNet-20 encoder started from a Fashion-MNIST classification run (trained
+    here unless ``classifier`` names one), as Show-Attend-Tell starts from an ImageNet classifier."""
+    from kerazoo.training import evaluate_model, load_config, load_run_config, load_run_model, train
+
+    start, trained_here = time.time(), classifier is None
+    if trained_here:
+        overrides = ["model.name=resnet20", f"epochs={settings['classifier_epochs']}",
+                     *data_overrides(settings, data_dir)]
+        classifier = train(load_config(overrides=overrides), os.path.join(out, "classifier_resnet20"),
+                           overwrite=True, verbose=0)
+    config = load_run_config(classifier)
+    test = evaluate_model(load_run_model(classifier), config)
+    print(f"classifier {classifier}: test accuracy {test['accuracy']:.4f}", flush=True)
+    variants = {f"{name}_pretrained": CAPTION_VARIANTS[name] for name in ("lstm_attention", "lstm_no_attention")}
+    return {"classifier": {"run": classifier, "epochs": config.epochs, "test_accuracy": test["accuracy"],
+                           "trained_in_this_run": trained_here, "seconds": round(time.time() - start, 1)},
+            **bench_captioning(settings, out, data_dir, variants, backbone_from=classifier)}
+
+
 def bench_vit(settings, out, data_dir):
     from kerazoo.training import evaluate_model, load_config, load_run_model, train
 
     results = {}
     for name in ("vit_micro_p4", "resnet20"):
-        overrides = [f"model.name={name}", f"epochs={settings['vit_epochs']}"]
-        if settings["vit_limit"]:
-            overrides.append(f"data.limit={settings['vit_limit']}")
-        if data_dir:
-            overrides.append(f"data.data_dir={data_dir}")
+        overrides = [f"model.name={name}", f"epochs={settings['vit_epochs']}", *data_overrides(settings, data_dir)]
         if name.startswith("vit"):  # transformers want Adam-style optimizers (the paper: Adam, warmup)
             overrides += ["optimizer.name=adamw", "optimizer.lr=0.001"]
         config = load_config(overrides=overrides)
@@ -124,9 +152,11 @@ def main():
     parser.add_argument("--quick", action="store_true", help="tiny settings (~2 minutes)")
     parser.add_argument("--corpus", default="fortunes", help="char-RNN corpus name or text file")
     parser.add_argument("--data-dir", default=None, help="Fashion-MNIST folder (default: the installed one)")
-    parser.add_argument("--parts", default="char,caption,vit", help="which parts to run")
+    parser.add_argument("--parts", default=",".join(PARTS), help="which parts to run")
+    parser.add_argument("--classifier", metavar="RUN", help="caption_transfer: use this ResNet-20 Fashion-MNIST run "
+                                                             "instead of training one")
     parser.add_argument("--out", default="runs/bench_sequence")
-    for key in ("char_steps", "caption_train", "caption_epochs", "vit_epochs"):
+    for key in ("char_steps", "caption_train", "caption_epochs", "classifier_epochs", "vit_epochs"):
         parser.add_argument("--" + key.replace("_", "-"), type=int, default=None, help=f"override {key}")
     args = parser.parse_args()
     settings = dict(QUICK if args.quick else FULL)
@@ -137,9 +167,11 @@ def main():
         figures["char_rnn"] = bench_char_rnn(settings, args.corpus, args.out)
     if "caption" in parts:
         figures["captioning"] = bench_captioning(settings, args.out, args.data_dir)
+    if "caption_transfer" in parts:
+        figures["caption_transfer"] = bench_caption_transfer(settings, args.out, args.data_dir, args.classifier)
     if "vit" in parts:
         figures["vit"] = bench_vit(settings, args.out, args.data_dir)
-    name = "sequence" + ("" if parts == ["char", "caption", "vit"] else "_" + "_".join(parts))  # a part keeps its own file
+    name = "sequence" + ("" if parts == list(PARTS) else "_" + "_".join(parts))  # a part keeps its own file
     path = write_results(name + ("_quick" if args.quick else ""), figures)
     print(f"wrote {path}")
 

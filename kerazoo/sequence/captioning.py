@@ -213,13 +213,16 @@ class TransformerCaptionDecoder(keras.layers.Layer):
 
 def caption_model(vocab_size: int, *, backbone: str = "resnet20", image_shape=(64, 64, 1), decoder: str = "lstm",
                   attention: bool = True, max_length: int = 12, units: int = 256, embed_dim: int = 64,
-                  feature_dim: int = 128, backbone_kwargs: dict | None = None) -> keras.Model:
+                  feature_dim: int = 128, backbone_kwargs: dict | None = None,
+                  pixel_scaling: tuple = (1.0 / 255.0, 0.0)) -> keras.Model:
     """Raw pixels (0-255) and decoder input tokens (B, max_length) → next-word logits (B, max_length, V).
 
-    The encoder is the zoo backbone ``backbone`` with ``features_only=True`` (its last feature tap), flattened to
+    The encoder is the zoo backbone ``backbone`` (its deepest feature tap, nested as layer ``backbone`` like in the
+    dense heads, so :func:`kerazoo.vision.backbone.load_backbone_weights` can fill it from a classifier), flattened to
     L = h x w positions and projected to ``feature_dim`` (layer ``feature_project``, the decoder's memory).
+    ``pixel_scaling`` = (scale, offset) of the first layer, ``pixel * scale + offset``, per channel or one for all.
     """
-    from kerazoo.applications import create_model
+    from kerazoo.vision.backbone import backbone_features
 
     if decoder not in DECODERS:
         raise ValueError(f"Invalid decoder: expected one of {', '.join(DECODERS)}. Received: decoder={decoder!r}")
@@ -227,12 +230,9 @@ def caption_model(vocab_size: int, *, backbone: str = "resnet20", image_shape=(6
         raise ValueError(f"Invalid max_length: expected an integer >= 2. Received: max_length={max_length!r}")
     images = keras.Input(shape=tuple(image_shape), name="images")
     tokens = keras.Input(shape=(max_length,), dtype="int32", name="tokens")
-    x = keras.layers.Rescaling(1.0 / 255.0, name="normalize")(images)
-    encoder = create_model(backbone, features_only=True, out_indices=[-1], input_shape=tuple(image_shape),
-                           **(backbone_kwargs or {}))
-    feature_map = encoder(x)
-    if isinstance(feature_map, (list, tuple)):  # one tap, returned as a one-element list
-        feature_map = feature_map[0]
+    scale, offset = pixel_scaling
+    x = keras.layers.Rescaling(scale, offset=offset, name="normalize")(images)
+    feature_map = backbone_features(x, backbone, levels=1, backbone_kwargs=backbone_kwargs)[0][0]
     _, height, width, channels = feature_map.shape
     x = keras.layers.Reshape((height * width, channels), name="feature_positions")(feature_map)
     features = keras.layers.Dense(feature_dim, activation="relu", name="feature_project")(x)
@@ -358,6 +358,7 @@ class CaptionConfig:
     feature_dim: int = 128
     epochs: int = 10
     batch_size: int = 32
+    backbone_from: str | None = None  # a classification run of the same backbone: its weights start the encoder
     learning_rate: float = 1e-3
     clipnorm: float = 5.0
     seed: int = 0
@@ -383,14 +384,33 @@ def _arrays(data: CaptionData, vocab: CaptionVocabulary, max_length: int, trunca
     return {"images": data.images.astype("float32"), "tokens": encoded[:, :-1]}, encoded[:, 1:]
 
 
+def _pixel_scaling(classifier: keras.Model | None) -> tuple:
+    """(scale, offset) of the first layer: 0-1 pixels from scratch; a transferred backbone must see pixels as it
+    learnt them, so its classifier's own first layer."""
+    if classifier is None:
+        return 1.0 / 255.0, 0.0
+    try:
+        layer = classifier.get_layer("normalize")
+    except ValueError:
+        raise ValueError(f"Invalid backbone_from: {classifier.name!r} has no `normalize` layer; expected a kerazoo "
+                         f"classification run.") from None
+    return layer.scale, layer.offset
+
+
 def train_captioner(out: str, config: CaptionConfig | None = None, *, verbose: int = 1, **overrides) -> str:
     """Train a captioner into the run directory ``out`` (config.yaml, vocab.json, metrics.jsonl, TensorBoard logs in
     tb/, checkpoints written atomically, summary.json with BLEU-1..4 and object recall on held-out test data);
-    returns it. An interrupted run resumes from its last finished epoch (``backup/``) when trained again into the
-    same directory."""
+    returns it. With ``backbone_from`` (a classification run of the same backbone) the encoder starts from that
+    classifier's weights and pixel scaling and is fine-tuned with the decoder. An interrupted run resumes from its
+    last finished epoch (``backup/``) when trained again into the same directory."""
     from kerazoo.training.callbacks import AtomicBackupAndRestore, AtomicCheckpoint, MetricsLogger
 
     config = dataclasses.replace(config or CaptionConfig(), **overrides)
+    classifier = None
+    if config.backbone_from:  # transfer learning, as Show-Attend-Tell's encoder starts from a trained classifier
+        from kerazoo.training.run import load_run_model
+
+        classifier = load_run_model(config.backbone_from)
     keras.utils.set_random_seed(config.seed)
     train_data = _load_data(config, "train", config.train_count, 0)
     val_data = _load_data(config, "val", config.val_count, 1)
@@ -405,7 +425,12 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, verbose: i
 
     model = caption_model(len(vocab), backbone=config.backbone, image_shape=train_data.images.shape[1:],
                           decoder=config.decoder, attention=config.attention, max_length=config.max_length,
-                          units=config.units, embed_dim=config.embed_dim, feature_dim=config.feature_dim)
+                          units=config.units, embed_dim=config.embed_dim, feature_dim=config.feature_dim,
+                          pixel_scaling=_pixel_scaling(classifier))
+    if classifier is not None:
+        from kerazoo.vision.backbone import load_backbone_weights
+
+        load_backbone_weights(model, classifier)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clipnorm),
                   loss=caption_loss(), run_eagerly=config.run_eagerly)
     x, y = _arrays(train_data, vocab, config.max_length, truncate)

@@ -179,6 +179,30 @@ def test_interrupted_captioner_resumes_at_its_next_epoch(caption_run, tmp_path, 
     assert os.path.exists(os.path.join(out, "summary.json")) and os.path.isdir(os.path.join(out, "tb", "train"))
 
 
+def test_encoder_starts_from_a_classification_run(trained_run, idx_data_dir, tmp_path):
+    from kerazoo.training import load_run_model
+
+    classifier = load_run_model(trained_run)
+    settings = dict(canvas=32, max_objects=2, train_count=8, val_count=4, test_count=2, max_length=8, units=8,
+                    embed_dim=4, feature_dim=8, epochs=1, batch_size=8, data_dir=idx_data_dir, run_eagerly=True,
+                    verbose=0)
+    run = captioning.train_captioner(str(tmp_path / "run"), backbone="lenet5", backbone_from=trained_run,
+                                     learning_rate=0.0, **settings)  # no step moves the weights: see what was copied
+    model, _, config = captioning.load_caption_run(run)
+    assert config.backbone_from == trained_run
+    theirs, ours = classifier.get_layer("normalize"), model.get_layer("normalize")
+    assert (ours.scale, ours.offset) == (theirs.scale, theirs.offset) and ours.scale != 1 / 255
+    copied = [layer.name for layer in model.get_layer("backbone").layers if layer.weights]
+    assert copied
+    for name in copied:
+        for mine, source in zip(model.get_layer("backbone").get_layer(name).get_weights(),
+                                classifier.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(mine, source)
+    with pytest.raises(ValueError, match="No backbone layer.*same backbone family"):
+        captioning.train_captioner(str(tmp_path / "mismatch"), backbone="resnet20", backbone_from=trained_run,
+                                   **settings)
+
+
 def test_caption_model_round_trips_keras_format(caption_run, tmp_path):
     model, _, _ = captioning.load_caption_run(caption_run)
     path = tmp_path / "cap.keras"
