@@ -107,43 +107,42 @@ def data_overrides(settings, data_dir) -> list:
         ([f"data.data_dir={data_dir}"] if data_dir else [])
 
 
-def bench_caption_transfer(settings, out, data_dir, classifier=None):
-    """The LSTM captioners again, their ResNet-20 encoder started from a Fashion-MNIST classification run (trained
-    here unless ``classifier`` names one), as Show-Attend-Tell starts from an ImageNet classifier."""
-    from kerazoo.training import evaluate_model, load_config, load_run_config, load_run_model, train
+def classification_run(name, overrides, out, reuse=()) -> dict:
+    """Trains ``name`` with ``overrides`` into ``out/NAME``, or takes a finished run in ``reuse`` whose config is the
+    same (a run already paid for); returns its test figures from summary.json."""
+    from kerazoo.training import load_config, load_run_config, load_run_model, train
+    from kerazoo.training.config import config_to_dict
 
-    start, trained_here = time.time(), classifier is None
-    if trained_here:
-        overrides = ["model.name=resnet20", f"epochs={settings['classifier_epochs']}",
-                     *data_overrides(settings, data_dir)]
-        classifier = train(load_config(overrides=overrides), os.path.join(out, "classifier_resnet20"),
-                           overwrite=True, verbose=0)
-    config = load_run_config(classifier)
-    test = evaluate_model(load_run_model(classifier), config)
-    print(f"classifier {classifier}: test accuracy {test['accuracy']:.4f}", flush=True)
+    config = load_config(overrides=overrides)
+    same = [run for run in reuse if os.path.exists(os.path.join(run, "summary.json"))
+            and config_to_dict(load_run_config(run)) == config_to_dict(config)]
+    run = same[0] if same else train(config, os.path.join(out, name), overwrite=True, verbose=0)
+    with open(os.path.join(run, "summary.json")) as f:
+        summary = json.load(f)
+    figures = {"run": run, "reused": bool(same), "params": int(load_run_model(run).count_params()),
+               "test_accuracy": summary["accuracy"], "epochs": summary["epochs"], "overrides": list(overrides),
+               "train_seconds": summary["train_seconds_this_attempt"]}
+    print(f"{name}: {figures['params']} params, test accuracy {figures['test_accuracy']:.4f}", flush=True)
+    return figures
+
+
+def bench_caption_transfer(settings, out, data_dir, reuse=()):
+    """The LSTM captioners again, their ResNet-20 encoder started from a Fashion-MNIST classification run, as
+    Show-Attend-Tell starts from an ImageNet classifier."""
+    overrides = ["model.name=resnet20", f"epochs={settings['classifier_epochs']}", *data_overrides(settings, data_dir)]
+    classifier = classification_run("classifier_resnet20", overrides, out, reuse)
     variants = {f"{name}_pretrained": CAPTION_VARIANTS[name] for name in ("lstm_attention", "lstm_no_attention")}
-    return {"classifier": {"run": classifier, "epochs": config.epochs, "test_accuracy": test["accuracy"],
-                           "trained_in_this_run": trained_here, "seconds": round(time.time() - start, 1)},
-            **bench_captioning(settings, out, data_dir, variants, backbone_from=classifier)}
+    return {"classifier": classifier,
+            **bench_captioning(settings, out, data_dir, variants, backbone_from=classifier["run"])}
 
 
-def bench_vit(settings, out, data_dir):
-    from kerazoo.training import evaluate_model, load_config, load_run_model, train
-
+def bench_vit(settings, out, data_dir, reuse=()):
     results = {}
     for name in ("vit_micro_p4", "resnet20"):
         overrides = [f"model.name={name}", f"epochs={settings['vit_epochs']}", *data_overrides(settings, data_dir)]
         if name.startswith("vit"):  # transformers want Adam-style optimizers (the paper: Adam, warmup)
             overrides += ["optimizer.name=adamw", "optimizer.lr=0.001"]
-        config = load_config(overrides=overrides)
-        start = time.time()
-        run = train(config, os.path.join(out, name), overwrite=True, verbose=0)
-        model = load_run_model(run)
-        test = evaluate_model(model, config)
-        results[name] = {"params": int(model.count_params()), "test_accuracy": test["accuracy"],
-                         "epochs": settings["vit_epochs"], "overrides": overrides,
-                         "seconds": round(time.time() - start, 1)}
-        print(f"{name}: {results[name]['params']} params, test accuracy {test['accuracy']:.4f}", flush=True)
+        results[name] = classification_run(name, overrides, out, reuse)
     return results
 
 
@@ -153,24 +152,24 @@ def main():
     parser.add_argument("--corpus", default="fortunes", help="char-RNN corpus name or text file")
     parser.add_argument("--data-dir", default=None, help="Fashion-MNIST folder (default: the installed one)")
     parser.add_argument("--parts", default=",".join(PARTS), help="which parts to run")
-    parser.add_argument("--classifier", metavar="RUN", help="caption_transfer: use this ResNet-20 Fashion-MNIST run "
-                                                             "instead of training one")
+    parser.add_argument("--reuse", metavar="RUN,...", default="",
+                        help="finished classification runs to use where a part would train one with the same config")
     parser.add_argument("--out", default="runs/bench_sequence")
     for key in ("char_steps", "caption_train", "caption_epochs", "classifier_epochs", "vit_epochs"):
         parser.add_argument("--" + key.replace("_", "-"), type=int, default=None, help=f"override {key}")
     args = parser.parse_args()
     settings = dict(QUICK if args.quick else FULL)
     settings.update({key: value for key, value in vars(args).items() if key in settings and value is not None})
-    parts = args.parts.split(",")
+    parts, reuse = args.parts.split(","), [run for run in args.reuse.split(",") if run]
     figures = {"settings": settings}
     if "char" in parts:
         figures["char_rnn"] = bench_char_rnn(settings, args.corpus, args.out)
     if "caption" in parts:
         figures["captioning"] = bench_captioning(settings, args.out, args.data_dir)
     if "caption_transfer" in parts:
-        figures["caption_transfer"] = bench_caption_transfer(settings, args.out, args.data_dir, args.classifier)
+        figures["caption_transfer"] = bench_caption_transfer(settings, args.out, args.data_dir, reuse)
     if "vit" in parts:
-        figures["vit"] = bench_vit(settings, args.out, args.data_dir)
+        figures["vit"] = bench_vit(settings, args.out, args.data_dir, reuse)
     name = "sequence" + ("" if parts == list(PARTS) else "_" + "_".join(parts))  # a part keeps its own file
     path = write_results(name + ("_quick" if args.quick else ""), figures)
     print(f"wrote {path}")
