@@ -66,7 +66,8 @@ def bench_char_rnn(settings, corpus, out):
         units = units_for_params(cell, vocab_size, target, num_layers=base.num_layers,
                                  embedding_dim=base.embedding_dim)
         start = time.time()
-        run = train_char_rnn(os.path.join(out, f"char_{cell}"), base, cell=cell, units=units, verbose=0)
+        run = train_char_rnn(os.path.join(out, f"char_{cell}"), base, cell=cell, units=units, overwrite=True,
+                             verbose=0)
         with open(os.path.join(run, "summary.json")) as f:
             summary = json.load(f)
         results[cell] = {"units": units, "params": summary["params"], "initial_val_bpc": summary["initial_val_bpc"],
@@ -90,7 +91,8 @@ def bench_captioning(settings, out, data_dir, variants=CAPTION_VARIANTS, backbon
         run = train_captioner(os.path.join(out, f"cap_{name}"), train_count=settings["caption_train"],
                               val_count=settings["caption_eval"], test_count=settings["caption_eval"],
                               epochs=settings["caption_epochs"], run_eagerly=settings["caption_eager"],
-                              data_dir=data_dir, backbone_from=backbone_from, verbose=0, **options)
+                              data_dir=data_dir, backbone_from=backbone_from, overwrite=True, verbose=0,
+                              **options)
         with open(os.path.join(run, "summary.json")) as f:
             summary = json.load(f)
         results[name] = {**{k: summary[k] for k in ("params", "bleu1", "bleu2", "bleu3", "bleu4", "object_recall",

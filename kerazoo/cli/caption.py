@@ -29,6 +29,7 @@ def register(subparsers):
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--limit", type=int, default=3000, help="training examples")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--overwrite", action="store_true", help="replace a finished run in --out instead of refusing")
     p.set_defaults(func=run)
 
 
@@ -41,7 +42,7 @@ def run(args):
         run_dir = train_captioner(
             args.out, backbone=args.backbone, attention=args.attention, decoder=args.decoder, dataset=args.dataset,
             data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size, train_count=args.limit,
-            seed=args.seed, backbone_from=args.backbone_from,
+            seed=args.seed, backbone_from=args.backbone_from, overwrite=args.overwrite,
         )
         print(f"run written to {run_dir}")
         return 0

@@ -29,6 +29,7 @@ def register(subparsers):
     t.add_argument("--eval-every", type=int, default=200, help="steps between validation measurements")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", required=True, help="run directory to write")
+    t.add_argument("--overwrite", action="store_true", help="replace a finished run in --out instead of refusing")
     t.set_defaults(func=run_train)
 
     s = add_parser(actions, "sample", help="generate text from a trained run",
@@ -58,7 +59,7 @@ def run_train(args):
     run = train_char_rnn(
         args.out, cell=args.cell, corpus=args.corpus, steps=args.steps, units=args.units, num_layers=args.layers,
         seq_len=args.seq_len, batch_size=args.batch_size, learning_rate=args.lr, clipnorm=args.clipnorm,
-        max_chars=args.max_chars, eval_every=args.eval_every, seed=args.seed,
+        max_chars=args.max_chars, eval_every=args.eval_every, seed=args.seed, overwrite=args.overwrite,
     )
     print(f"run written to {run}")
 

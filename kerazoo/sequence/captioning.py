@@ -397,15 +397,20 @@ def _pixel_scaling(classifier: keras.Model | None) -> tuple:
     return layer.scale, layer.offset
 
 
-def train_captioner(out: str, config: CaptionConfig | None = None, *, verbose: int = 1, **overrides) -> str:
+def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite: bool = False, verbose: int = 1,
+                    **overrides) -> str:
     """Train a captioner into the run directory ``out`` (config.yaml, vocab.json, metrics.jsonl, TensorBoard logs in
     tb/, checkpoints written atomically, summary.json with BLEU-1..4 and object recall on held-out test data);
     returns it. With ``backbone_from`` (a classification run of the same backbone) the encoder starts from that
     classifier's weights and pixel scaling and is fine-tuned with the decoder. An interrupted run resumes from its
-    last finished epoch (``backup/``) when trained again into the same directory."""
+    last finished epoch (``backup/``) when trained again into the same directory with the same config; a finished
+    run there is an error unless ``overwrite``."""
     from kerazoo.training.callbacks import AtomicBackupAndRestore, AtomicCheckpoint, MetricsLogger
+    from kerazoo.training.run import check_run_dir
 
     config = dataclasses.replace(config or CaptionConfig(), **overrides)
+    run_dir = os.path.abspath(out)
+    check_run_dir(run_dir, dataclasses.asdict(config), overwrite=overwrite)
     classifier = None
     if config.backbone_from:  # transfer learning, as Show-Attend-Tell's encoder starts from a trained classifier
         from kerazoo.training.run import load_run_model
@@ -417,7 +422,6 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, verbose: i
     truncate = config.dataset == "coco_captions"
     vocab = CaptionVocabulary.from_captions([c for refs in train_data.captions for c in refs],
                                             max_words=config.vocab_size)
-    run_dir = os.path.abspath(out)
     os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
     atomic_write_text(os.path.join(run_dir, "config.yaml"), yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))
     atomic_write_text(os.path.join(run_dir, "vocab.json"), json.dumps({"words": list(vocab.words)}) + "\n")

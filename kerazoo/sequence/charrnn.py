@@ -265,7 +265,8 @@ def _predict_step(model):
     return step
 
 
-def train_char_rnn(out: str, config: CharRNNConfig | None = None, *, verbose: int = 1, **overrides) -> str:
+def train_char_rnn(out: str, config: CharRNNConfig | None = None, *, overwrite: bool = False, verbose: int = 1,
+                   **overrides) -> str:
     """Train a char-RNN into the run directory ``out`` (config.yaml, vocab.json, metrics.jsonl, TensorBoard logs in
     tb/, checkpoints/{best,last}.keras written atomically, summary.json); returns the run directory.
 
@@ -273,11 +274,12 @@ def train_char_rnn(out: str, config: CharRNNConfig | None = None, *, verbose: in
     bits-per-character is measured before training (step 0) and every ``eval_every`` steps; ``best.keras`` keeps the
     lowest. Each evaluation also backs up the weights and the optimizer's state (``backup/``), so an interrupted run
     resumes from its last evaluation when trained again into the same directory with the same config (the carried
-    RNN state restarts from zeros there).
+    RNN state restarts from zeros there). A finished run there is an error unless ``overwrite``.
     """
     import tensorflow as tf
 
     from kerazoo.training.callbacks import read_backup, save_model_atomically, write_backup
+    from kerazoo.training.run import check_run_dir
 
     config = dataclasses.replace(config or CharRNNConfig(), **overrides).check()
     text = load_text(config.corpus, max_chars=config.max_chars)
@@ -290,7 +292,7 @@ def train_char_rnn(out: str, config: CharRNNConfig | None = None, *, verbose: in
     run_dir = os.path.abspath(out)
     backup_dir = os.path.join(run_dir, "backup")
     metrics_path = os.path.join(run_dir, "metrics.jsonl")
-    _check_resumable(run_dir, backup_dir, config)
+    check_run_dir(run_dir, dataclasses.asdict(config), overwrite=overwrite)
     os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
     atomic_write_text(os.path.join(run_dir, "config.yaml"), yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))
     atomic_write_text(os.path.join(run_dir, "vocab.json"), json.dumps({"chars": vocab.chars}) + "\n")
@@ -354,19 +356,6 @@ def train_char_rnn(out: str, config: CharRNNConfig | None = None, *, verbose: in
     atomic_write_text(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1) + "\n")
     shutil.rmtree(backup_dir, ignore_errors=True)
     return run_dir
-
-
-def _check_resumable(run_dir: str, backup_dir: str, config: CharRNNConfig) -> None:
-    """A run directory with a backup resumes only with the config it was started with."""
-    path = os.path.join(run_dir, "config.yaml")
-    if not os.path.isdir(backup_dir) or not os.path.exists(path):
-        return
-    with open(path, encoding="utf-8") as f:
-        started = yaml.safe_load(f)
-    differ = sorted(k for k, v in dataclasses.asdict(config).items() if started.get(k) != v)
-    if differ:
-        raise ValueError(f"{run_dir} holds an interrupted run with a different config (fields {', '.join(differ)} "
-                         f"differ): resume it with its own config.yaml, or train into another directory.")
 
 
 def _keep_metrics_until(path: str, step: int) -> None:

@@ -58,8 +58,12 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizer
     return optimizer
 
 
-def _check_resume(run_dir: str, config: TrainConfig, overwrite: bool) -> bool:
-    """Whether this is a resume. Refuses to clobber a finished run or to resume with a different config."""
+def check_run_dir(run_dir: str, config: dict, *, overwrite: bool = False) -> bool:
+    """Whether training ``config`` (as written to config.yaml) into ``run_dir`` resumes an interrupted run there.
+
+    Refuses to clobber a finished run (its summary.json written) and to resume with a different config;
+    ``overwrite`` deletes whatever the folder holds. Every trainer (classifiers, char-RNN, captioner) calls it first.
+    """
     config_path = os.path.join(run_dir, "config.yaml")
     if not os.path.exists(config_path):
         return False
@@ -68,17 +72,18 @@ def _check_resume(run_dir: str, config: TrainConfig, overwrite: bool) -> bool:
         return False
     if os.path.exists(os.path.join(run_dir, "summary.json")):
         raise FileExistsError(
-            f"Run {run_dir} is already complete. Pass --overwrite to replace it, or choose another --out."
+            f"Run {run_dir} is already complete. Pass --overwrite (overwrite=True) to replace it, or choose another "
+            "--out."
         )
     with open(config_path, encoding="utf-8") as f:
         saved = yaml.safe_load(f)
-    saved.pop("resolved", None)
-    new = config_to_dict(config)
-    changed = sorted(k for k in set(saved) | set(new) if saved.get(k) != new.get(k))
+    saved.pop("resolved", None)  # the speed settings a run chose, written beside its config
+    changed = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
     if changed:
         raise ValueError(
             f"Run {run_dir} was started with a different config (fields {', '.join(changed)} differ). "
-            "Rerun with the same arguments to resume, pass --overwrite to restart, or choose another --out."
+            "Rerun with the same arguments to resume, pass --overwrite (overwrite=True) to restart, or choose another "
+            "--out."
         )
     return True
 
@@ -98,7 +103,7 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
 
     run_dir = os.path.abspath(out)
     chief = is_chief()  # only the chief writes the run directory; other workers only read its backup
-    resuming = _check_resume(run_dir, config, overwrite) if chief else False
+    resuming = check_run_dir(run_dir, config_to_dict(config), overwrite=overwrite) if chief else False
     if chief:
         os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
 

@@ -1,6 +1,7 @@
 """Captioning: grounded scene captions, soft attention, masked loss, greedy vs beam search, the transformer decoder's
 length limit, teacher-forced training, a run directory with its CLI, and COCO Captions under tfds mock data."""
 
+import dataclasses
 import json
 import os
 
@@ -177,6 +178,20 @@ def test_interrupted_captioner_resumes_at_its_next_epoch(caption_run, tmp_path, 
         assert [json.loads(line)["epoch"] for line in f] == [1, 2, 3]
     assert not os.path.exists(os.path.join(out, "backup"))
     assert os.path.exists(os.path.join(out, "summary.json")) and os.path.isdir(os.path.join(out, "tb", "train"))
+
+
+def test_finished_runs_are_kept_and_resumes_need_the_same_config(caption_run, tmp_path):
+    with open(os.path.join(caption_run, "config.yaml")) as f:
+        config = captioning.CaptionConfig(**yaml.safe_load(f))
+    before = os.path.getmtime(os.path.join(caption_run, "checkpoints", "best.keras"))
+    with pytest.raises(FileExistsError, match="already complete.*--overwrite"):
+        captioning.train_captioner(caption_run, config, verbose=0)
+    assert os.path.getmtime(os.path.join(caption_run, "checkpoints", "best.keras")) == before
+    interrupted = tmp_path / "interrupted"
+    interrupted.mkdir()
+    (interrupted / "config.yaml").write_text(yaml.safe_dump(dataclasses.asdict(config)))
+    with pytest.raises(ValueError, match="different config \\(fields epochs differ\\)"):
+        captioning.train_captioner(str(interrupted), config, epochs=5, verbose=0)
 
 
 def test_encoder_starts_from_a_classification_run(trained_run, idx_data_dir, tmp_path):

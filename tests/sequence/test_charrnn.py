@@ -128,6 +128,16 @@ def test_seeded_short_run_lowers_validation_bits_per_character(char_run):
         assert os.path.exists(os.path.join(char_run, name)), name
 
 
+def test_a_finished_run_is_not_trained_over(char_run):
+    import yaml
+
+    with open(os.path.join(char_run, "config.yaml")) as f:
+        config = charrnn.CharRNNConfig(**yaml.safe_load(f))
+    with pytest.raises(FileExistsError, match="already complete.*--overwrite"):
+        charrnn.train_char_rnn(char_run, config, verbose=0)
+    assert os.path.exists(os.path.join(char_run, "summary.json"))
+
+
 def test_interrupted_run_resumes_from_its_last_backup(char_run, tmp_path, monkeypatch):
     import yaml
 
