@@ -28,6 +28,8 @@ def register(subparsers):
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--limit", type=int, default=3000, help="training examples")
+    train.add_argument("--lr-schedule", default="constant", choices=["constant", "cosine"],
+                       help="Adam's learning rate: constant, or cosine decay to 0 over the run")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--overwrite", action="store_true", help="replace a finished run in --out instead of refusing")
     p.set_defaults(func=run)
@@ -43,6 +45,7 @@ def run(args):
             args.out, backbone=args.backbone, attention=args.attention, decoder=args.decoder, dataset=args.dataset,
             data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size, train_count=args.limit,
             seed=args.seed, backbone_from=args.backbone_from, overwrite=args.overwrite,
+            lr_schedule=args.lr_schedule,
         )
         print(f"run written to {run_dir}")
         return 0

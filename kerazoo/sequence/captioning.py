@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 DECODERS = ("lstm", "transformer")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @keras.saving.register_keras_serializable(package="kerazoo")
@@ -360,6 +361,7 @@ class CaptionConfig:
     batch_size: int = 32
     backbone_from: str | None = None  # a classification run of the same backbone: its weights start the encoder
     learning_rate: float = 1e-3
+    lr_schedule: str = "constant"  # or "cosine": decays to 0 over the run's steps
     clipnorm: float = 5.0
     seed: int = 0
     data_dir: str | None = None
@@ -409,6 +411,9 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite:
     from kerazoo.training.run import check_run_dir
 
     config = dataclasses.replace(config or CaptionConfig(), **overrides)
+    if config.lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"Invalid lr_schedule: expected one of {', '.join(LR_SCHEDULES)}. "
+                         f"Received: lr_schedule={config.lr_schedule!r}")
     run_dir = os.path.abspath(out)
     check_run_dir(run_dir, dataclasses.asdict(config), overwrite=overwrite)
     classifier = None
@@ -435,9 +440,13 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite:
         from kerazoo.vision.backbone import load_backbone_weights
 
         load_backbone_weights(model, classifier)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clipnorm),
-                  loss=caption_loss(), run_eagerly=config.run_eagerly)
     x, y = _arrays(train_data, vocab, config.max_length, truncate)
+    learning_rate = config.learning_rate
+    if config.lr_schedule == "cosine":
+        steps = config.epochs * math.ceil(len(y) / config.batch_size)
+        learning_rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=config.clipnorm),
+                  loss=caption_loss(), run_eagerly=config.run_eagerly)
     model.fit(x, y, validation_data=_arrays(val_data, vocab, config.max_length, truncate), epochs=config.epochs,
               batch_size=config.batch_size, verbose=verbose, callbacks=[
                   AtomicBackupAndRestore(os.path.join(run_dir, "backup")),

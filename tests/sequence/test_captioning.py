@@ -194,6 +194,20 @@ def test_finished_runs_are_kept_and_resumes_need_the_same_config(caption_run, tm
         captioning.train_captioner(str(interrupted), config, epochs=5, verbose=0)
 
 
+def test_cosine_schedule_decays_the_learning_rate_and_bad_names_are_errors(idx_data_dir, tmp_path):
+    run = captioning.train_captioner(
+        str(tmp_path / "run"), backbone="lenet5", canvas=32, max_objects=2, train_count=16, val_count=4, test_count=2,
+        max_length=8, units=8, embed_dim=4, feature_dim=8, epochs=2, batch_size=8, learning_rate=1e-2,
+        lr_schedule="cosine", data_dir=idx_data_dir, run_eagerly=True, verbose=0)
+    with open(os.path.join(run, "metrics.jsonl")) as f:
+        rates = [json.loads(line)["lr"] for line in f]
+    # 16 scenes in batches of 8: 2 steps an epoch, 4 in all; half-way down the cosine after epoch 1, 0 at the end
+    np.testing.assert_allclose(rates, [5e-3, 0.0], atol=1e-6)
+    with pytest.raises(ValueError, match="Invalid lr_schedule: expected one of constant, cosine.*'linear'"):
+        captioning.train_captioner(str(tmp_path / "bad"), lr_schedule="linear")
+    assert not os.path.exists(tmp_path / "bad")
+
+
 def test_encoder_starts_from_a_classification_run(trained_run, idx_data_dir, tmp_path):
     from kerazoo.training import load_run_model
 
