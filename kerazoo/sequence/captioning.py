@@ -408,7 +408,7 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite:
     last finished epoch (``backup/``) when trained again into the same directory with the same config; a finished
     run there is an error unless ``overwrite``."""
     from kerazoo.training.callbacks import AtomicBackupAndRestore, AtomicCheckpoint, MetricsLogger
-    from kerazoo.training.run import check_run_dir
+    from kerazoo.training.run import check_run_dir, load_run_model
 
     config = dataclasses.replace(config or CaptionConfig(), **overrides)
     if config.lr_schedule not in LR_SCHEDULES:
@@ -418,8 +418,6 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite:
     check_run_dir(run_dir, dataclasses.asdict(config), overwrite=overwrite)
     classifier = None
     if config.backbone_from:  # transfer learning, as Show-Attend-Tell's encoder starts from a trained classifier
-        from kerazoo.training.run import load_run_model
-
         classifier = load_run_model(config.backbone_from)
     keras.utils.set_random_seed(config.seed)
     train_data = _load_data(config, "train", config.train_count, 0)
