@@ -1,6 +1,6 @@
 """Dense tasks on the held-out Fashion-MNIST scenes: localization, semantic segmentation and detection.
 
-    python bench/dense.py --quick                    # ~2 minutes: every head, 1 epoch on a few scenes
+    python bench/dense.py --quick                    # ~13 minutes: every head, 1 epoch on a few scenes
     python bench/dense.py                            # the full run (see docs/vision.md for its cost)
     python bench/dense.py --sections segmentation    # one section
 
@@ -12,12 +12,14 @@ scenes from held-out training items) and is scored on 1,000 scenes made only fro
   fine-tuned at a tenth of the learning rate) against the same U-Net from scratch;
 - detection: COCO mAP@[.5:.95], mAP@.5, mAP@.75 (pycocotools) of RetinaNet, SSD, Faster R-CNN and Mask R-CNN (plus
   its mask AP); goal: single-shot mAP@.5 >= 0.90.
-Writes bench/results/dense.json. A section is a function ``name(args) -> dict`` in ``SECTIONS``.
+Writes bench/results/dense.json. A section is a function ``name(args, done) -> dict`` in ``SECTIONS`` (``done``: the
+results of the sections before it).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -28,6 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from common import write_results  # noqa: E402
 from kerazoo.training import load_config, train  # noqa: E402
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE = ["optimizer.name=adam", "optimizer.lr=0.002", "optimizer.weight_decay=0", "schedule.name=cosine",
           "data.augment=[]", "data.batch_size=32", "data.train_split=train[:55000]", "data.val_split=train[55000:]",
           "jit_compile=false"]
@@ -36,15 +39,13 @@ RECIPE = ["optimizer.name=adam", "optimizer.lr=0.002", "optimizer.weight_decay=0
 def fit(args, name: str, backbone: str, *, epochs: int, extra=(), tag: str = "") -> dict:
     """Trains one head into ``args.out/NAME`` and returns its test figures with epochs and wall time."""
     overrides = [f"model.name={name}", f"model.kwargs.backbone={backbone}", "data.dataset=fashion_mnist_scenes",
-                 f"epochs={epochs}", f"data.limit={args.train_scenes}", *RECIPE, *extra]
+                 f"epochs={epochs}", f"data.limit={args.train_scenes}", *RECIPE, *args.set, *extra]
     config = load_config(overrides=overrides)
     run = os.path.join(args.out, f"{name}_{backbone}{tag}")
     start = time.time()
     train(config, run, overwrite=True, verbose=0)
     seconds = time.time() - start
-    from kerazoo.training.run import evaluate_model, load_run_model
-
-    figures = evaluate_model(load_run_model(run), config, limit=args.test_scenes)
+    figures = test_figures(run, config, args.test_scenes)
     figures.pop("class_iou", None)
     result = {"model": name, "backbone": backbone, "epochs": epochs, "train_and_eval_seconds": round(seconds, 1),
               **figures}
@@ -53,26 +54,50 @@ def fit(args, name: str, backbone: str, *, epochs: int, extra=(), tag: str = "")
     return result
 
 
-def localization(args) -> dict:
-    return {"localizer": fit(args, "localizer", args.backbone, epochs=args.epochs)}
+def test_figures(run: str, config, scenes: int) -> dict:
+    """The run's test figures: those train() wrote to summary.json when it scored the same number of scenes."""
+    with open(os.path.join(run, "summary.json"), encoding="utf-8") as f:
+        summary = json.load(f)
+    if summary.get("examples") == scenes:
+        return {k: v for k, v in summary.items() if k not in ("epochs", "train_seconds_this_attempt", "best", "split")}
+    from kerazoo.training.run import evaluate_model, load_run_model
+
+    return evaluate_model(load_run_model(run), config, limit=scenes)
 
 
-def segmentation(args) -> dict:
-    return {name: fit(args, name, args.backbone, epochs=args.epochs) for name in ("fcn8s", "unet", "segnet")}
+def chosen(args, names) -> list:
+    """The heads of a section that ``--models`` asks for, in the section's order."""
+    return [name for name in names if name in args.models]
 
 
-def transfer(args) -> dict:
-    """U-Net from a classification run's backbone vs from scratch, same epochs."""
+def localization(args, done: dict) -> dict:
+    return {name: fit(args, name, args.backbone, epochs=args.epochs) for name in chosen(args, ["localizer"])}
+
+
+SEGMENTERS = ("fcn8s", "unet", "segnet")
+
+
+def segmentation(args, done: dict) -> dict:
+    return {name: fit(args, name, args.backbone, epochs=args.epochs) for name in chosen(args, SEGMENTERS)}
+
+
+def transfer(args, done: dict) -> dict:
+    """U-Net from a classification run's backbone vs from scratch, same epochs (the segmentation section's U-Net when
+    this run trained it)."""
     classifier = os.path.join(args.out, f"classifier_{args.backbone}")
-    config = load_config(overrides=[f"model.name={args.backbone}", f"epochs={args.classifier_epochs}",
+    recipe = os.path.join(REPO, "configs", f"fashion_{args.backbone}.yaml")  # the backbone's own classifier recipe
+    config = load_config(recipe if os.path.exists(recipe) else None,
+                         overrides=[f"model.name={args.backbone}", f"epochs={args.classifier_epochs}",
                                     "jit_compile=false", f"data.limit={args.classifier_images}"])
     train(config, classifier, overwrite=True, verbose=0)
     return {
         "pretrained": fit(args, "unet", args.backbone, epochs=args.epochs,
                           extra=[f"model.backbone_from={classifier}", f"model.freeze_epochs={args.freeze_epochs}"],
                           tag="_pretrained"),
-        "scratch": fit(args, "unet", args.backbone, epochs=args.epochs),
+        "scratch": done.get("segmentation", {}).get("unet") or fit(args, "unet", args.backbone, epochs=args.epochs),
         "classifier_epochs": args.classifier_epochs,
+        "classifier_images": args.classifier_images,
+        "freeze_epochs": args.freeze_epochs,
     }
 
 
@@ -80,14 +105,18 @@ DETECTORS = ("retinanet", "ssd", "faster_rcnn", "mask_rcnn")
 DETECTION_RECIPE = ["optimizer.clipnorm=10.0", "schedule.warmup_epochs=0.5"]
 
 
-def detection(args) -> dict:
+def detection(args, done: dict) -> dict:
     """Single-shot and two-stage detectors: COCO mAP@[.5:.95], mAP@.5 (pycocotools; mask AP for Mask R-CNN).
     Goal: single-shot mAP@.5 >= 0.90."""
-    results = {name: fit(args, name, args.backbone, epochs=args.epochs, extra=DETECTION_RECIPE) for name in DETECTORS}
-    results["single_shot_goal_mAP50_0.90_met"] = max(results[m]["mAP50"] for m in ("retinanet", "ssd")) >= 0.90
+    results = {name: fit(args, name, args.backbone, epochs=args.detection_epochs or args.epochs, extra=DETECTION_RECIPE)
+               for name in chosen(args, DETECTORS)}
+    single_shot = [results[m]["mAP50"] for m in ("retinanet", "ssd") if m in results]
+    if single_shot:
+        results["single_shot_goal_mAP50_0.90_met"] = max(single_shot) >= 0.90
     return results
 
 
+HEADS = ("localizer", *SEGMENTERS, *DETECTORS)
 SECTIONS = {"localization": localization, "segmentation": segmentation, "transfer": transfer, "detection": detection}
 
 
@@ -97,25 +126,38 @@ def main():
     parser.add_argument("--sections", default=",".join(SECTIONS))
     parser.add_argument("--backbone", default="resnet20")
     parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--detection-epochs", type=int, help="epochs of the detectors (default: --epochs)")
+    parser.add_argument("--models", default=",".join(HEADS), help="the heads to train (default: all)")
+    parser.add_argument("--results", default="dense", help="bench/results/NAME.json")
     parser.add_argument("--train-scenes", type=int, default=6000)
     parser.add_argument("--test-scenes", type=int, default=1000)
     parser.add_argument("--classifier-epochs", type=int, default=3)
     parser.add_argument("--classifier-images", type=int, default=55000)
     parser.add_argument("--freeze-epochs", type=int, default=3)
     parser.add_argument("--out", default="runs/bench_dense")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for every head, e.g. model.kwargs.backbone_kwargs.bn_momentum=0.99")
     args = parser.parse_args()
     sections = args.sections.split(",")
     if args.quick:
-        args.epochs, args.train_scenes, args.test_scenes = 1, 64, 64
+        args.epochs, args.detection_epochs, args.train_scenes, args.test_scenes = 1, 1, 64, 64
         sections = [s for s in sections if s != "transfer"]
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
         parser.error(f"unknown sections {unknown}; choose from {list(SECTIONS)}")
-    results = {"quick": args.quick, "train_scenes": args.train_scenes, "test_scenes": args.test_scenes}
-    for section in sections:
+    args.models = args.models.split(",")
+    unknown = [m for m in args.models if m not in HEADS]
+    if unknown:
+        parser.error(f"unknown models {unknown}; choose from {list(HEADS)}")
+    results = {"quick": args.quick, "backbone": args.backbone, "train_scenes": args.train_scenes,
+               "test_scenes": args.test_scenes, "overrides": RECIPE + args.set}
+    start = time.time()
+    for section in sections:  # results written after each section, so a long run that is stopped keeps them
         print(f"{section}:", flush=True)
-        results[section] = SECTIONS[section](args)
-    print(f"results written to {write_results('dense' + ('_quick' if args.quick else ''), results)}")
+        results[section] = SECTIONS[section](args, results)
+        results["wall_seconds"] = round(time.time() - start, 1)
+        path = write_results(args.results + ("_quick" if args.quick else ""), results)
+    print(f"results written to {path}")
 
 
 if __name__ == "__main__":

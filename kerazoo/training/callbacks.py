@@ -220,8 +220,15 @@ def read_metrics(path: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def _score_key(records: list[dict]) -> str | None:
+    """The metric drawn beside the loss: accuracy for classifiers, else the task's first score (mean_iou, ...)."""
+    keys = {k for r in records for k, v in r.items() if isinstance(v, float)}
+    scores = sorted(k for k in keys if not k.startswith("val_") and not k.endswith("loss") and k != "lr")
+    return "accuracy" if "accuracy" in scores else next(iter(scores), None)
+
+
 def plot_curves(metrics_path: str, out_path: str) -> None:
-    """Loss and accuracy per epoch, train vs validation, as a PNG."""
+    """Loss and the task's score (accuracy, mean IoU, ...) per epoch, train vs validation, as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -231,8 +238,9 @@ def plot_curves(metrics_path: str, out_path: str) -> None:
     if not records:
         return
     epochs = [r["epoch"] for r in records]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, key in zip(axes, ("loss", "accuracy")):
+    keys = ["loss"] + [k for k in [_score_key(records)] if k]
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4), squeeze=False)
+    for ax, key in zip(axes[0], keys):
         for prefix, style in (("", "-"), ("val_", "--")):
             values = [r.get(prefix + key) for r in records]
             if any(isinstance(v, float) for v in values):

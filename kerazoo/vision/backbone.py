@@ -41,20 +41,21 @@ def image_input(input_shape, input_tensor=None, *, mean=DEFAULT_MEAN, std=DEFAUL
     return inputs, x
 
 
-def _check_levels(entry, levels: int) -> None:
-    if len(entry.feature_taps) >= levels:
+def _check_levels(entry, levels: int, eligible) -> None:
+    if len(eligible) >= levels:
         return
     from kerazoo.applications import list_models, get_entry
 
     enough = [n for n in list_models(task="classification") if len(get_entry(n).feature_taps) >= levels]
     raise ValueError(
         f"Invalid backbone: this head needs {levels} feature levels, and {entry.name!r} has "
-        f"{len(entry.feature_taps)} ({', '.join(f'{t.layer}@stride {t.reduction}' for t in entry.feature_taps) or 'none'})."
+        f"{len(eligible)} ({', '.join(f'{t.layer}@stride {t.reduction}' for t in eligible) or 'none'})."
         f" Backbones with enough levels include: {', '.join(enough[:8])}."
     )
 
 
-def backbone_features(x, backbone: str, *, levels: int, min_levels: int | None = None, backbone_kwargs=None):
+def backbone_features(x, backbone: str, *, levels: int, min_levels: int | None = None, backbone_kwargs=None,
+                      max_reduction: int | None = None):
     """Runs the zoo backbone ``backbone`` on ``x`` and returns its deepest feature maps and their ``feature_info``.
 
     Args:
@@ -63,6 +64,8 @@ def backbone_features(x, backbone: str, *, levels: int, min_levels: int | None =
         levels: how many of the deepest taps to return (fewer when the backbone has fewer, down to ``min_levels``).
         min_levels: fewest taps the head can work with (default ``levels``); fewer is a ValueError.
         backbone_kwargs: extra arguments of the backbone builder (e.g. ``{"alpha": 0.35}`` for MobileNet v2).
+        max_reduction: leave out the taps deeper than this stride, and the layers only they need (a detector whose
+            anchors stop at stride 16 carries no stride-32 stage: no dead weights, no wasted compute).
 
     Returns:
         (list of feature tensors from shallow to deep, list of {"layer", "channels", "reduction"} dicts).
@@ -73,8 +76,9 @@ def backbone_features(x, backbone: str, *, levels: int, min_levels: int | None =
     if entry.task != "classification":
         raise ValueError(f"Invalid backbone: expected a classification model. Received: backbone={backbone!r} "
                          f"(task {entry.task!r}).")
-    _check_levels(entry, levels if min_levels is None else min_levels)
-    taps = entry.feature_taps[-min(levels, len(entry.feature_taps)):]
+    eligible = [t for t in entry.feature_taps if max_reduction is None or t.reduction <= max_reduction]  # a prefix
+    _check_levels(entry, levels if min_levels is None else min_levels, eligible)
+    taps = eligible[-min(levels, len(eligible)):]
     height, width = x.shape[1], x.shape[2]
     largest = max(t.reduction for t in taps)
     if min(height, width) < largest:
@@ -82,7 +86,7 @@ def backbone_features(x, backbone: str, *, levels: int, min_levels: int | None =
             f"Invalid input_shape: the image ({height}x{width}) is smaller than the largest stride ({largest}) of "
             f"backbone {entry.name!r}; use images of at least {largest}x{largest} pixels."
         )
-    first = len(entry.feature_taps) - len(taps)
+    first = len(eligible) - len(taps)
     features_model = create_model(entry.name, features_only=True, out_indices=list(range(first, first + len(taps))),
                                   input_shape=tuple(x.shape[1:]), **(backbone_kwargs or {}))
     nested = keras.Model(features_model.inputs, features_model.outputs, name=BACKBONE)

@@ -210,3 +210,20 @@ def test_mask_rcnn_exports_masks_and_reloads_with_equal_outputs(tmp_path):
     reloaded = keras.saving.load_model(reloaded_path, safe_mode=True)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(reloaded(images)["masks"]),
                                keras.ops.convert_to_numpy(model(images)["masks"]), atol=1e-5)
+
+
+@pytest.mark.parametrize("name,levels", [("ssd", (8, 16)), ("faster_rcnn", None)])
+def test_backbone_stops_at_the_deepest_level_the_detector_uses(name, levels):
+    """MobileNet v2 taps strides 2-32; anchors at strides 8 and 16 (one level at 8 for the RPN) must not carry the
+    stride-32 stages: every backbone weight gets a gradient."""
+    kwargs = {"anchor_levels": levels, **SMALL} if levels else {"input_shape": SHAPE}
+    model = create_model(name, backbone="mobilenetv2", classes=5, backbone_kwargs={"alpha": 0.35}, **kwargs)
+    backbone = model.get_layer("backbone")
+    deepest = max(int(layer.name[5]) for layer in backbone.layers if layer.name.startswith("stage"))
+    assert deepest == (5 if levels else 3)  # stage 5 ends stride 16, stage 3 stride 8
+    images, _ = _batch()
+    with tf.GradientTape() as tape:
+        out = model(images, training=True)
+        total = sum(tf.reduce_sum(tf.cast(v, tf.float32)) for v in tf.nest.flatten(out) if v.dtype.is_floating)
+    grads = tape.gradient(total, backbone.trainable_variables)
+    assert [v.path for v, g in zip(backbone.trainable_variables, grads) if g is None] == []

@@ -45,11 +45,12 @@ def pyramid_levels(backbone: str, x, strides, *, width: int, top_down: bool, bac
             f"{deepest} (deeper levels are added by stride-2 convolutions)."
         )
     finest = min([s for s in strides if s in tapped] or [deepest])
-    maps, info = backbone_features(x, backbone, levels=sum(r >= finest for r in tapped),
-                                   backbone_kwargs=backbone_kwargs)
+    top = min(strides[-1], deepest)  # the backbone is cut here: deeper strides come from the extra convolutions
+    maps, info = backbone_features(x, backbone, levels=sum(finest <= r <= top for r in tapped),
+                                   backbone_kwargs=backbone_kwargs, max_reduction=top)
     maps = {i["reduction"]: m for i, m in zip(info, maps)}
 
-    stride, source = deepest, maps[deepest]
+    stride, source = top, maps[top]
     while stride < strides[-1]:
         stride *= 2
         source = layers.Conv2D(width, 3, strides=2, padding="same", name=f"extra_s{stride}_conv")(
