@@ -3,6 +3,11 @@
     python bench/dense.py --quick                    # ~13 minutes: every head, 1 epoch on a few scenes
     python bench/dense.py                            # the full run (see docs/vision.md for its cost)
     python bench/dense.py --sections segmentation    # one section
+    # what BENCHMARKS.md quotes (2026-11-25): U-Net and SSD on MobileNet v2, 10 epochs on 6,000 scenes, 43 min here;
+    # a second run with --models fcn8s,segnet,localizer --sections segmentation,localization --results dense_decoders
+    python bench/dense.py --backbone mobilenetv2 --set model.kwargs.backbone_kwargs.bn_momentum=0.99 \
+        --set optimizer.base_batch_size=32 --sections segmentation,detection --models unet,ssd --epochs 10 \
+        --results dense_goals
 
 Every model trains with ``kerazoo.training.train`` on scenes made from Fashion-MNIST's training items (validation
 scenes from held-out training items) and is scored on 1,000 scenes made only from the test items:
@@ -28,7 +33,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from common import write_results  # noqa: E402
-from kerazoo.training import load_config, train  # noqa: E402
+from kerazoo.training import evaluate_model, load_config, train  # noqa: E402
+from kerazoo.training.run import load_run_model  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE = ["optimizer.name=adam", "optimizer.lr=0.002", "optimizer.weight_decay=0", "schedule.name=cosine",
@@ -45,23 +51,20 @@ def fit(args, name: str, backbone: str, *, epochs: int, extra=(), tag: str = "")
     start = time.time()
     train(config, run, overwrite=True, verbose=0)
     seconds = time.time() - start
-    figures = test_figures(run, config, args.test_scenes)
-    figures.pop("class_iou", None)
-    result = {"model": name, "backbone": backbone, "epochs": epochs, "train_and_eval_seconds": round(seconds, 1),
-              **figures}
+    figures = run_figures(run, config, args.test_scenes)
+    result = {"model": name, "backbone": backbone, "parameters": load_run_model(run).count_params(), "epochs": epochs,
+              "train_and_eval_seconds": round(seconds, 1), **figures}
     print(f"  {name:10s} on {backbone:10s}: " + ", ".join(
         f"{k} {v:.4f}" for k, v in figures.items() if isinstance(v, float)) + f"  ({seconds:.0f} s)", flush=True)
     return result
 
 
-def test_figures(run: str, config, scenes: int) -> dict:
+def run_figures(run: str, config, scenes: int) -> dict:
     """The run's test figures: those train() wrote to summary.json when it scored the same number of scenes."""
     with open(os.path.join(run, "summary.json"), encoding="utf-8") as f:
         summary = json.load(f)
     if summary.get("examples") == scenes:
         return {k: v for k, v in summary.items() if k not in ("epochs", "train_seconds_this_attempt", "best", "split")}
-    from kerazoo.training.run import evaluate_model, load_run_model
-
     return evaluate_model(load_run_model(run), config, limit=scenes)
 
 
