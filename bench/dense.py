@@ -68,6 +68,16 @@ def run_figures(run: str, config, scenes: int) -> dict:
     return evaluate_model(load_run_model(run), config, limit=scenes)
 
 
+def reused(name: str, settings: dict) -> dict:
+    """The sections of ``bench/results/NAME.json``, after checking that they ran with these ``settings``."""
+    with open(os.path.join(REPO, "bench", "results", f"{name}.json"), encoding="utf-8") as f:
+        earlier = json.load(f)
+    differ = [k for k in settings if earlier.get(k) != settings[k]]
+    if differ:
+        raise SystemExit(f"--reuse {name}: its {', '.join(differ)} differ from this run's; rerun those sections")
+    return {k: v for k, v in earlier.items() if k in SECTIONS}
+
+
 def chosen(args, names) -> list:
     """The heads of a section that ``--models`` asks for, in the section's order."""
     return [name for name in names if name in args.models]
@@ -86,18 +96,20 @@ def segmentation(args, done: dict) -> dict:
 
 def transfer(args, done: dict) -> dict:
     """U-Net from a classification run's backbone vs from scratch, same epochs (the segmentation section's U-Net when
-    this run trained it)."""
+    this run trained it or ``--reuse`` names a run that did)."""
     classifier = os.path.join(args.out, f"classifier_{args.backbone}")
     recipe = os.path.join(REPO, "configs", f"fashion_{args.backbone}.yaml")  # the backbone's own classifier recipe
     config = load_config(recipe if os.path.exists(recipe) else None,
                          overrides=[f"model.name={args.backbone}", f"epochs={args.classifier_epochs}",
                                     "jit_compile=false", f"data.limit={args.classifier_images}"])
     train(config, classifier, overwrite=True, verbose=0)
+    scratch = done.get("segmentation", {}).get("unet")
     return {
         "pretrained": fit(args, "unet", args.backbone, epochs=args.epochs,
                           extra=[f"model.backbone_from={classifier}", f"model.freeze_epochs={args.freeze_epochs}"],
                           tag="_pretrained"),
-        "scratch": done.get("segmentation", {}).get("unet") or fit(args, "unet", args.backbone, epochs=args.epochs),
+        "scratch": scratch if scratch and scratch["epochs"] == args.epochs else fit(args, "unet", args.backbone,
+                                                                                      epochs=args.epochs),
         "classifier_epochs": args.classifier_epochs,
         "classifier_images": args.classifier_images,
         "freeze_epochs": args.freeze_epochs,
@@ -140,6 +152,8 @@ def main():
     parser.add_argument("--out", default="runs/bench_dense")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a config override for every head, e.g. model.kwargs.backbone_kwargs.bn_momentum=0.99")
+    parser.add_argument("--reuse", metavar="NAME", help="take the sections of bench/results/NAME.json as done (the "
+                        "transfer section's scratch U-Net); its backbone, scenes and overrides must be these")
     args = parser.parse_args()
     sections = args.sections.split(",")
     if args.quick:
@@ -154,10 +168,11 @@ def main():
         parser.error(f"unknown models {unknown}; choose from {list(HEADS)}")
     results = {"quick": args.quick, "backbone": args.backbone, "train_scenes": args.train_scenes,
                "test_scenes": args.test_scenes, "overrides": RECIPE + args.set}
+    done = dict(results, **reused(args.reuse, results)) if args.reuse else results
     start = time.time()
     for section in sections:  # results written after each section, so a long run that is stopped keeps them
         print(f"{section}:", flush=True)
-        results[section] = SECTIONS[section](args, results)
+        results[section] = done[section] = SECTIONS[section](args, done)
         results["wall_seconds"] = round(time.time() - start, 1)
         path = write_results(args.results + ("_quick" if args.quick else ""), results)
     print(f"results written to {path}")

@@ -20,6 +20,7 @@ import numpy as np
 
 from kerazoo.training.tasks import Task, normalize, register_task
 from kerazoo.vision import backbone as bb
+from kerazoo.vision.augment import dense_augmenter
 from kerazoo.vision.data import dense_info, load_dense
 
 __all__ = ["DenseTask", "LocalizationTask", "SegmentationTask", "FineTuneBackbone", "ScaledSchedule"]
@@ -85,11 +86,14 @@ class DenseTask(Task):
         """Maps one batch of ``load_dense`` output to what ``fit`` trains on (default: unchanged)."""
         return images, targets
 
-    def _load(self, config, split, *, limit, shuffle=None):
+    def _load(self, config, split, *, limit, shuffle=None, augment=()):
         data = config.data
         info = self.dataset_info(config)
         ds = load_dense(data.dataset, split, self.data_task, batch_size=data.batch_size, data_dir=data.data_dir,
                         seed=config.seed, limit=limit, shuffle=shuffle)
+        augmenter = dense_augmenter(augment, self.data_task, seed=config.seed)
+        if augmenter is not None:  # training batches only: boxes and masks move with the pixels
+            ds = ds.map(augmenter, num_parallel_calls=-1)  # -1: tf.data.AUTOTUNE
         return ds.map(lambda x, y: self.targets(x, y, info))
 
     def pipelines(self, config, replicas: int):
@@ -97,7 +101,7 @@ class DenseTask(Task):
         if data.batch_size % replicas:
             raise ValueError(f"Config field 'data.batch_size' ({data.batch_size}) must be divisible by the {replicas} "
                              f"replicas.")
-        train = self._load(config, data.train_split, limit=data.limit)
+        train = self._load(config, data.train_split, limit=data.limit, augment=data.augment)
         val = None
         if data.val_split:
             val = self._load(config, data.val_split, limit=max(data.limit // 5, data.batch_size) if data.limit
