@@ -141,7 +141,11 @@ def test_coco_eval_perfect_prediction_is_map_one_and_a_miss_lowers_it():
     figures = coco_evaluate(perfect, truth, num_classes=10)
     assert figures["mAP"] == pytest.approx(1.0) and figures["mAP50"] == pytest.approx(1.0)
     wrong_class = [perfect[0], {"boxes": [[0, 0, 20, 20]], "classes": [2], "scores": [0.7]}]
-    assert coco_evaluate(wrong_class, truth, num_classes=10)["mAP50"] < 0.9
+    figures = coco_evaluate(wrong_class, truth, num_classes=10)
+    assert figures["mAP50"] < 0.9
+    assert figures["agnostic_mAP"] == pytest.approx(1.0)  # right boxes, a wrong class: found, not named
+    shifted = [perfect[0], {"boxes": [[10, 10, 30, 30]], "classes": [1], "scores": [0.7]}]  # IoU 0.14 with truth
+    assert coco_evaluate(shifted, truth, num_classes=10)["agnostic_mAP50"] < 0.9
     empty = [{"boxes": np.zeros((0, 4)), "classes": [], "scores": []}] * 2
     assert coco_evaluate(empty, truth, num_classes=10)["mAP"] == 0.0
 

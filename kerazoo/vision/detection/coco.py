@@ -2,6 +2,7 @@
 
     figures = coco_evaluate(predictions, ground_truth, num_classes=10)
     figures["mAP"], figures["mAP50"]      # AP averaged over IoU 0.5:0.95, and at IoU 0.5
+    figures["agnostic_mAP50"]             # the same with classes ignored: finding objects, not naming them
 
 Both lists hold one dict per image: ``boxes`` [k, 4] "xyxy" pixels, ``classes`` [k] (0-based), and for predictions
 ``scores`` [k]; with ``masks`` [k, H, W] (bool) in both, mask AP is computed too (``mask_mAP``, ``mask_mAP50``).
@@ -60,12 +61,13 @@ def _coco_records(ground_truth, predictions, with_masks: bool):
     return images, annotations, results
 
 
-def _evaluate(ground, results, iou_type: str) -> list[float]:
+def _evaluate(ground, results, iou_type: str, use_cats: bool = True) -> list[float]:
     from pycocotools.cocoeval import COCOeval
 
     with contextlib.redirect_stdout(io.StringIO()):
         detections = ground.loadRes(results)
         evaluator = COCOeval(ground, detections, iou_type)
+        evaluator.params.useCats = int(use_cats)
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
@@ -78,7 +80,9 @@ def coco_evaluate(predictions, ground_truth, *, num_classes: int, masks: bool = 
 
     Returns:
         {"mAP", "mAP50", "mAP75", "mAP_small", "mAP_medium", "mAP_large", "images", "detections"}; with ``masks``
-        also the same figures prefixed ``mask_``. No detections at all gives AP 0.
+        also the same figures prefixed ``mask_``; ``agnostic_mAP`` and ``agnostic_mAP50``: box AP with the classes
+        ignored (pycocotools ``useCats=0``), so the gap to mAP is what wrong class labels cost. No detections at all
+        gives AP 0.
     """
     from pycocotools.coco import COCO
 
@@ -95,4 +99,6 @@ def coco_evaluate(predictions, ground_truth, *, num_classes: int, masks: bool = 
     for iou_type, prefix in [("bbox", "")] + ([("segm", "mask_")] if masks else []):
         stats = _evaluate(ground, results, iou_type) if results else [0.0] * len(STAT_NAMES)
         figures.update({prefix + name: value for name, value in zip(STAT_NAMES, stats)})
+    agnostic = _evaluate(ground, results, "bbox", use_cats=False) if results else [0.0, 0.0]
+    figures.update(agnostic_mAP=agnostic[0], agnostic_mAP50=agnostic[1])
     return figures
