@@ -56,6 +56,7 @@ def fit(args, name: str, backbone: str, *, epochs: int, extra=(), tag: str = "")
               "train_and_eval_seconds": round(seconds, 1), **figures}
     print(f"  {name:10s} on {backbone:10s}: " + ", ".join(
         f"{k} {v:.4f}" for k, v in figures.items() if isinstance(v, float)) + f"  ({seconds:.0f} s)", flush=True)
+    args.finished(os.path.basename(run), result)
     return result
 
 
@@ -170,11 +171,19 @@ def main():
                "test_scenes": args.test_scenes, "overrides": RECIPE + args.set}
     done = dict(results, **reused(args.reuse, results)) if args.reuse else results
     start = time.time()
-    for section in sections:  # results written after each section, so a long run that is stopped keeps them
+    name = args.results + ("_quick" if args.quick else "")
+
+    def finished(run: str, result: dict) -> None:  # written after every head: a stopped long run keeps them
+        results.setdefault("heads", {})[run] = result
+        results["wall_seconds"] = round(time.time() - start, 1)
+        write_results(name, results)
+
+    args.finished = finished
+    for section in sections:
         print(f"{section}:", flush=True)
         results[section] = done[section] = SECTIONS[section](args, done)
         results["wall_seconds"] = round(time.time() - start, 1)
-        path = write_results(args.results + ("_quick" if args.quick else ""), results)
+        path = write_results(name, results)
     print(f"results written to {path}")
 
 

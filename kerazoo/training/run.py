@@ -22,6 +22,7 @@ import keras
 
 from kerazoo import datasets
 from kerazoo.applications.common import verify_sha256
+from kerazoo.applications.registry import load_plugins
 from kerazoo.io import atomic_write_text
 from kerazoo.training import callbacks as cb
 from kerazoo.training import speed
@@ -216,6 +217,7 @@ def load_run_model(run_dir: str, which: str = "best") -> keras.Model:
         raise FileNotFoundError(f"{run_dir} has no checkpoint yet ({folder} holds no best.keras or last.keras).")
     verify_sha256(path)
     importlib.import_module("kerazoo.losses")  # registers the losses a checkpoint's compile config may name
+    load_plugins()  # registers the task packages' layers (a detector's BoxDecoder) in a process that trained nothing
     return keras.saving.load_model(path, safe_mode=True)
 
 

@@ -3,6 +3,8 @@ signature, and reject bad input clearly; the "detection" Task trains and evaluat
 
 import json
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -143,6 +145,12 @@ def test_train_evaluate_and_predict_a_detection_run(tmp_path, idx_data_dir):
     model = load_run_model(run)
     figures = task.evaluate(model, config, limit=8)
     assert figures["examples"] == 8 and figures["images"] == 8
+    # A fresh process that imported only kerazoo.training loads the detector too (its layers get registered).
+    fresh = subprocess.run([sys.executable, "-c", "import sys; from kerazoo.training.run import load_run_model; "
+                            "print(load_run_model(sys.argv[1]).count_params())", run],
+                           capture_output=True, text=True, timeout=300)
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    assert int(fresh.stdout.split()[-1]) == model.count_params()
     image = np.zeros((96, 96, 1), np.float32)
     prediction = task.predict_image(model, image)
     assert set(prediction) == OD_API_KEYS and prediction["detection_boxes"].shape == (100, 4)
