@@ -8,6 +8,9 @@
     python bench/dense.py --backbone mobilenetv2 --set model.kwargs.backbone_kwargs.bn_momentum=0.99 \
         --set optimizer.base_batch_size=32 --sections segmentation,detection --models unet,ssd --epochs 10 \
         --results dense_goals
+    # and, with the same flags: --sections detection --models retinanet,faster_rcnn,mask_rcnn --results
+    # dense_detectors (Mask R-CNN stopped: > 10 min per epoch); --sections transfer --reuse dense_goals --results
+    # dense_transfer (36 min)
 
 Every model trains with ``kerazoo.training.train`` on scenes made from Fashion-MNIST's training items (validation
 scenes from held-out training items) and is scored on 1,000 scenes made only from the test items:
