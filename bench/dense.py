@@ -177,7 +177,7 @@ def main():
     name = args.results + ("_quick" if args.quick else "")
 
     def finished(run: str, result: dict) -> None:  # written after every head: a stopped long run keeps them
-        results.setdefault("heads", {})[run] = result
+        results.setdefault("heads", {})[run] = result  # until its section ends and holds them
         results["wall_seconds"] = round(time.time() - start, 1)
         write_results(name, results)
 
@@ -185,6 +185,7 @@ def main():
     for section in sections:
         print(f"{section}:", flush=True)
         results[section] = done[section] = SECTIONS[section](args, done)
+        results.pop("heads", None)
         results["wall_seconds"] = round(time.time() - start, 1)
         path = write_results(name, results)
     print(f"results written to {path}")

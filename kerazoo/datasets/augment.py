@@ -34,14 +34,15 @@ PCA_EIGENVALUES = (0.2175, 0.0188, 0.0045)
 PCA_EIGENVECTORS = ((-0.5675, 0.7192, 0.4009), (-0.5808, -0.0045, -0.8140), (-0.5836, -0.6948, 0.4203))
 
 
-def check_names(augment) -> tuple:
-    """The names as a tuple, or a ValueError naming the unknown one with close matches."""
-    augment = tuple(augment)
+def check_names(augment, allowed=NAMES, context: str = "") -> tuple:
+    """The names as a tuple, or a ValueError naming the first one not in ``allowed``, with close matches
+    (``context`` follows "Invalid augment" in the message, e.g. " for the detection task")."""
+    augment = tuple(augment or ())
     for name in augment:
-        if name not in NAMES:
-            close = difflib.get_close_matches(name, NAMES, n=2)
+        if name not in allowed:
+            close = difflib.get_close_matches(str(name), allowed, n=2)
             hint = f" Did you mean: {', '.join(close)}?" if close else ""
-            raise ValueError(f"Invalid augment: {name!r} is not one of {', '.join(NAMES)}.{hint} "
+            raise ValueError(f"Invalid augment{context}: {name!r} is not one of {', '.join(allowed)}.{hint} "
                              f"Received: augment={list(augment)!r}")
     return augment
 

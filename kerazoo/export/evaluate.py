@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from kerazoo import datasets
-from kerazoo.export.runtime import FORMAT_FILES, load_predictor
+from kerazoo.export.runtime import load_predictor
 
 
 def _split_arrays(dataset: str, split: str, data_dir, limit: int | None):

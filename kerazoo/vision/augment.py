@@ -16,9 +16,9 @@ Validation and test batches are never augmented.
 
 from __future__ import annotations
 
-import difflib
-
 import keras
+
+from kerazoo.datasets.augment import check_names
 
 __all__ = ["DENSE_AUGMENTATIONS", "dense_augmenter"]
 
@@ -40,26 +40,14 @@ def _layers(name: str, seed: int) -> list:
             keras.layers.RandomContrast(0.2, value_range=_VALUE_RANGE, **common)]
 
 
-def check_dense_names(augment, task: str) -> tuple:
-    """``augment`` as a tuple, or a ValueError naming the first name dense tasks cannot apply."""
-    augment = tuple(augment or ())
-    for name in augment:
-        if name not in DENSE_AUGMENTATIONS:
-            close = difflib.get_close_matches(str(name), DENSE_AUGMENTATIONS, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"Invalid augment for the {task} task: {name!r} cannot move boxes and masks with the "
-                             f"pixels; dense tasks take {', '.join(DENSE_AUGMENTATIONS)}.{hint} "
-                             f"Received: augment={list(augment)!r}")
-    return augment
-
-
 def dense_augmenter(augment, task: str, *, seed: int = 0):
     """A ``(images, targets) → (images, targets)`` batch map applying ``augment`` to a dense task's batches
     (``task``: ``localization``, ``segmentation``, ``detection`` or ``instance``, the targets of ``load_dense``),
     or None when ``augment`` is empty."""
     import tensorflow as tf  # runs inside tf.data, whatever the Keras backend
 
-    names = check_dense_names(augment, task)
+    names = check_names(augment, DENSE_AUGMENTATIONS,
+                        f" for the {task} task (these names move boxes and masks with the pixels)")
     if not names:
         return None
     layers = [layer for i, name in enumerate(n for n in DENSE_AUGMENTATIONS if n in names)

@@ -187,6 +187,39 @@ def test_two_stage_detector_builds_on_each_backbone(name, backbone, kwargs):
     assert [layer.name for layer in model.layers if layer.name.startswith(("conv2d", "dense", "reshape"))] == []
 
 
+def test_mask_size_sets_the_mask_resolution_and_must_be_even():
+    model = create_model("mask_rcnn", backbone="lenet5", classes=5, mask_size=14, **TWO_STAGE_SMALL)
+    assert model(_batch()[0])["masks"].shape == (2, 8, 14, 14, 5)
+    with pytest.raises(ValueError, match="mask_size"):
+        create_model("mask_rcnn", backbone="lenet5", classes=5, mask_size=15, **TWO_STAGE_SMALL)
+
+
+def test_mask_head_trains_on_positive_regions_first():
+    from kerazoo.vision.detection.two_stage import MASK_REGIONS, two_stage_loss
+
+    model = create_model("mask_rcnn", backbone="lenet5", classes=5, **{**TWO_STAGE_SMALL, "proposals": 16})
+    trainer = get_task("detection").trainer(model, _config("mask_rcnn"))
+    images, y_true = _batch(2)
+    y = _instance_targets(y_true)
+    out = dict(trainer(images))
+    # Proposals far from the objects, but for regions 9 and 12 of each image, which are the object's own box.
+    proposals = np.tile(np.array([0, 0, 2, 2], np.float32), (2, 16, 1))
+    proposals[:, [9, 12]] = y_true[:, :1, :4]
+    out["proposals"] = out["boxes"] = keras.ops.convert_to_tensor(proposals)
+    seen = []
+
+    def zero_logits(features, boxes):  # logits 0: every pixel's cross-entropy is log 2
+        seen.append(keras.ops.convert_to_numpy(boxes))
+        return keras.ops.zeros((2, boxes.shape[1], 28, 28, 5))
+
+    with_masks = two_stage_loss(trainer.anchors, y_true, out, y["masks"], zero_logits)
+    without = two_stage_loss(trainer.anchors, y_true, out)
+    assert seen[0].shape == (2, MASK_REGIONS, 4)
+    for b in range(2):  # both positives reach the mask head, ahead of the negatives
+        np.testing.assert_allclose(seen[0][b, :2], proposals[b, [9, 12]])
+    np.testing.assert_allclose(float(with_masks) - float(without), np.log(2.0), rtol=1e-5)
+
+
 @pytest.mark.parametrize("name", ["faster_rcnn", pytest.param("mask_rcnn", marks=pytest.mark.slow)])
 def test_two_stage_detector_trains(name):
     model = create_model(name, backbone="lenet5", classes=5, **TWO_STAGE_SMALL)

@@ -90,6 +90,20 @@ def test_greedy_nms_keeps_the_right_boxes():
     assert kept_scores[0, 3] == -np.inf
 
 
+def test_roi_align_gradient_spreads_each_output_over_its_neighbours():
+    import tensorflow as tf
+
+    features = tf.Variable(np.random.default_rng(0).normal(size=(2, 6, 6, 3)).astype(np.float32))
+    rois = np.array([[[1, 1, 9, 7], [0, 2, 4, 11]], [[3, 3, 5, 5], [2, 0, 12, 12]]], np.float32)  # inside the map
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(roi_align(features, rois, output_size=3, sampling_ratio=2, stride=2.0))
+    grad = tape.gradient(total, features).numpy()
+    # each output is a weighted mean (weights summing to 1) of the features, so each image's gradient sums to
+    # regions x bins x channels
+    np.testing.assert_allclose(grad.sum(axis=(1, 2, 3)), [2 * 9 * 3] * 2, rtol=1e-5)
+    assert (grad >= 0).all() and grad[0, :, 5].sum() == 0  # image 0's regions end left of column 5 (9 / 2 - 0.5)
+
+
 def test_roi_align_against_hand_computation():
     features = np.array([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16]], np.float32)
     features = np.stack([features, features ** 2], axis=-1)[None]  # [1, 4, 4, 2]

@@ -7,7 +7,10 @@ pixel's centre is at index + 0.5, so a box's pixel coordinates divided by the st
 indices. Samples outside the map are clamped to its border.
 
 ``keras.ops`` has no RoI-Align and ``tf.image.crop_and_resize`` is TensorFlow-only (and samples one point per bin,
-with corner-aligned coordinates), so it is written here: separable sample grids, four gathers, one weighted sum.
+with corner-aligned coordinates), so it is written here. Bilinear sampling is separable, so each region becomes two
+small interpolation matrices (per output bin, the average of its samples' bilinear weights over the rows, and over the
+columns) and the crop is two batched matrix products. Gathering the four neighbours of every sample instead computes the
+same values, but its gradient is a scatter that made Mask R-CNN's training step about ten times slower on a CPU.
 """
 
 from __future__ import annotations
@@ -18,11 +21,18 @@ from keras import ops
 __all__ = ["roi_align", "RoIAlign"]
 
 
-def _sample_positions(start, end, output_size, sampling_ratio):
-    """Sample coordinates along one axis: [B, R, output_size * sampling_ratio] from region edges [B, R]."""
+def _interpolation(start, end, size, output_size, sampling_ratio):
+    """[B, R, output_size, size]: for each output bin along one axis, the mean bilinear weight of each of the ``size``
+    feature-map positions over the bin's ``sampling_ratio`` samples, from region edges [B, R] in map coordinates."""
     bin_size = (end - start) / output_size
     steps = (ops.arange(output_size * sampling_ratio, dtype="float32") + 0.5) / sampling_ratio  # in bins
-    return start[..., None] + steps * bin_size[..., None]
+    positions = ops.clip(start[..., None] + steps * bin_size[..., None], 0.0, size - 1.0)  # [B, R, S]
+    low = ops.floor(positions)
+    upper_weight = (positions - low)[..., None]
+    low = ops.cast(low, "int32")
+    high = ops.minimum(low + 1, size - 1)
+    weights = ops.one_hot(low, size) * (1.0 - upper_weight) + ops.one_hot(high, size) * upper_weight  # [B, R, S, size]
+    return ops.mean(ops.reshape(weights, (-1, ops.shape(start)[1], output_size, sampling_ratio, size)), axis=3)
 
 
 def roi_align(features, rois, *, output_size=7, sampling_ratio=2, stride=1.0):
@@ -43,34 +53,13 @@ def roi_align(features, rois, *, output_size=7, sampling_ratio=2, stride=1.0):
             "Invalid RoI-Align sizes: expected output_size >= 1 and sampling_ratio >= 1. "
             f"Received: output_size={output_size!r}, sampling_ratio={sampling_ratio!r}"
         )
-    height, width, channels = features.shape[1], features.shape[2], features.shape[3]
+    height, width = features.shape[1], features.shape[2]
     rois = ops.stop_gradient(ops.cast(rois, "float32")) / stride - 0.5  # no gradient into the region edges
-    ys = _sample_positions(rois[..., 1], rois[..., 3], output_size, sampling_ratio)  # [B, R, S]
-    xs = _sample_positions(rois[..., 0], rois[..., 2], output_size, sampling_ratio)
-    ys, xs = ops.clip(ys, 0.0, height - 1.0), ops.clip(xs, 0.0, width - 1.0)
-    y0, x0 = ops.floor(ys), ops.floor(xs)
-    wy, wx = ys - y0, xs - x0  # weight of the lower/right neighbour
-    y0, x0 = ops.cast(y0, "int32"), ops.cast(x0, "int32")
-    y1, x1 = ops.minimum(y0 + 1, height - 1), ops.minimum(x0 + 1, width - 1)
-
-    flat = ops.reshape(features, (-1, height * width, channels))
-    side = ys.shape[-1]
-    num_rois = ops.shape(rois)[1]
-
-    def gather(rows, cols):
-        index = rows[..., :, None] * width + cols[..., None, :]  # [B, R, S, S]
-        index = ops.reshape(index, (ops.shape(index)[0], -1, 1))
-        return ops.reshape(ops.take_along_axis(flat, index, axis=1), (-1, num_rois, side, side, channels))
-
-    wy, wx = wy[..., :, None, None], wx[..., None, :, None]
-    samples = (
-        gather(y0, x0) * (1 - wy) * (1 - wx)
-        + gather(y0, x1) * (1 - wy) * wx
-        + gather(y1, x0) * wy * (1 - wx)
-        + gather(y1, x1) * wy * wx
-    )
-    samples = ops.reshape(samples, (-1, num_rois, output_size, sampling_ratio, output_size, sampling_ratio, channels))
-    return ops.mean(samples, axis=(3, 5))
+    rows = _interpolation(rois[..., 1], rois[..., 3], height, output_size, sampling_ratio)  # [B, R, O, H]
+    cols = _interpolation(rois[..., 0], rois[..., 2], width, output_size, sampling_ratio)  # [B, R, O, W]
+    features = ops.cast(features, rows.dtype)
+    by_rows = ops.einsum("brih,bhwc->briwc", rows, features)  # [B, R, O, W, C]
+    return ops.einsum("brjw,briwc->brijc", cols, by_rows)
 
 
 @keras.saving.register_keras_serializable(package="kerazoo")

@@ -96,7 +96,7 @@ class DetectionTask(DenseTask):
 
     def serving_outputs(self, model, images) -> dict:
         """TF Object Detection API outputs: NMS over the model's per-candidate boxes and scores (fixed size);
-        Mask R-CNN adds ``detection_masks`` [B, K, 28, 28] (probabilities inside each detection box)."""
+        Mask R-CNN adds ``detection_masks`` [B, K, S, S] (probabilities inside each detection box, S = mask_size)."""
         out = model(images, training=False)
         image_size = tuple(images.shape[1:3])
         outputs = detect(out["boxes"], out["scores"], image_size=image_size, max_detections=MAX_DETECTIONS,

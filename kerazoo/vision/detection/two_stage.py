@@ -2,14 +2,16 @@
 
     model = create_model("faster_rcnn", backbone="resnet20", input_shape=(96, 96, 1), classes=10)
     out = model(images)   # {"boxes": [B, R, 4] "xyxy", "scores": [B, R, C]} for R region proposals
-    # mask_rcnn adds "masks": [B, R, 28, 28, C] (sigmoid, one mask per class, in each box)
+    # mask_rcnn adds "masks": [B, R, S, S, C] (sigmoid, one mask per class, in each box; S = mask_size, 28)
 
 Stage one, the region proposal network (RPN): a 3x3 convolution on one feature level, then per anchor an objectness
 logit and box deltas; the decoded boxes with the best objectness go through greedy NMS (``greedy_nms``, keras.ops)
 and the ``proposals`` best survivors are the regions. Stage two: RoI-Align crops each region's features to 7x7,
 two fully connected layers feed a class head (sigmoid per class, RetinaNet-style, so background is "no class") and a
 class-agnostic box refinement. Mask R-CNN adds a small fully convolutional head on 14x14 RoI-Align crops of the
-refined boxes, upsampled to 28x28 masks.
+refined boxes, upsampled to 28x28 masks (``mask_size``). As in the paper, the mask head trains on positive regions
+only (at most ``MASK_REGIONS`` per image): it is most of the training step's arithmetic, and the other regions add
+nothing to the mask loss.
 
 Simplifications, for 96x96 scenes on a CPU: one feature level (no FPN), no ground-truth boxes added to the proposals
 during training, and class-agnostic box refinement.
@@ -35,6 +37,11 @@ __all__ = ["FasterRCNN", "MaskRCNN", "ProposalLayer", "RefineBoxes", "TwoStageTr
 
 INPUT_SHAPE = (96, 96, 1)
 PRIOR = keras.initializers.Constant(-math.log(99.0))  # foreground probability 0.01 at the start
+MASK_HEAD = ("mask_roi_align", "mask_head_conv1", "mask_head_conv2", "mask_head_upsample", "mask_logits")
+"""Mask R-CNN's mask head, in order: [features, boxes [B, R, 4]] → mask logits [B, R, S, S, classes]."""
+MASK_REGIONS = 8
+"""Regions per image the mask head trains on: positives first (a scene has at most 6 objects; the paper samples 25 %
+of its regions as positives, here 8 of 32)."""
 
 
 @keras.saving.register_keras_serializable(package="kerazoo")
@@ -85,7 +92,7 @@ class RefineBoxes(layers.Layer):
 
 
 def two_stage_detector(*, backbone, classes, input_shape, input_tensor, weights, backbone_kwargs, name,
-                       level, anchor_size, width, proposals, fc_units, masks) -> keras.Model:
+                       level, anchor_size, width, proposals, fc_units, mask_size=None) -> keras.Model:
     """The shared builder of ``faster_rcnn`` and ``mask_rcnn`` (see the module docstring)."""
     if not isinstance(classes, int) or classes < 1:
         raise ValueError(f"Invalid classes: expected a positive integer. Received: classes={classes!r}")
@@ -111,14 +118,15 @@ def two_stage_detector(*, backbone, classes, input_shape, input_tensor, weights,
     deltas = layers.Dense(4, name="box_deltas", kernel_initializer=keras.initializers.RandomNormal(stddev=0.001))(hidden)
     boxes = RefineBoxes(image_size, name="boxes")([regions, deltas])
     outputs = {"boxes": boxes, "scores": layers.Activation("sigmoid", name="scores")(class_logits)}
-    if masks:
-        m = RoIAlign(14, 2, stride, name="mask_roi_align")([features, boxes])
-        for i in (1, 2):
-            m = layers.TimeDistributed(layers.Conv2D(width, 3, padding="same", activation="relu"),
-                                       name=f"mask_head_conv{i}")(m)
+    if mask_size:
+        if not isinstance(mask_size, int) or mask_size < 2 or mask_size % 2:
+            raise ValueError(f"Invalid mask_size: expected an even integer >= 2. Received: mask_size={mask_size!r}")
+        m = RoIAlign(mask_size // 2, 2, stride, name=MASK_HEAD[0])([features, boxes])
+        for name in MASK_HEAD[1:3]:
+            m = layers.TimeDistributed(layers.Conv2D(width, 3, padding="same", activation="relu"), name=name)(m)
         m = layers.TimeDistributed(layers.Conv2DTranspose(width, 2, strides=2, activation="relu"),
-                                   name="mask_head_upsample")(m)
-        mask_logits = layers.TimeDistributed(layers.Conv2D(classes, 1), name="mask_logits")(m)
+                                   name=MASK_HEAD[3])(m)
+        mask_logits = layers.TimeDistributed(layers.Conv2D(classes, 1), name=MASK_HEAD[4])(m)
         outputs["masks"] = layers.Activation("sigmoid", name="masks")(mask_logits)
     return head_model(inputs, outputs, name=name, weights=weights)
 
@@ -145,22 +153,24 @@ def FasterRCNN(*, backbone="resnet20", classes=10, input_shape=None, input_tenso
     """
     return two_stage_detector(backbone=backbone, classes=classes, input_shape=input_shape, input_tensor=input_tensor,
                               weights=weights, backbone_kwargs=backbone_kwargs, name=name, level=level,
-                              anchor_size=anchor_size, width=width, proposals=proposals, fc_units=fc_units,
-                              masks=False)
+                              anchor_size=anchor_size, width=width, proposals=proposals, fc_units=fc_units)
 
 
 @register_model(family="mask_rcnn", paper="He et al., Mask R-CNN", year=2017, name="mask_rcnn", **_META)
 def MaskRCNN(*, backbone="resnet20", classes=10, input_shape=None, input_tensor=None, weights=None,
              backbone_kwargs=None, name="mask_rcnn", level=8, anchor_size=16.0, width=64, proposals=32,
-             fc_units=128):
-    """Mask R-CNN: Faster R-CNN plus a mask head (28x28 per class) on each refined box.
+             fc_units=128, mask_size=28):
+    """Mask R-CNN: Faster R-CNN plus a mask head (mask_size x mask_size per class) on each refined box.
 
-    Outputs {"boxes", "scores", "masks": [B, P, 28, 28, classes]} for the P proposals.
+    Outputs {"boxes", "scores", "masks": [B, P, mask_size, mask_size, classes]} for the P proposals.
+
+    mask_size: side of the predicted masks, from RoI-Align crops of half that side; even. Default 28 (the paper's);
+        14 costs about a quarter of the mask head's arithmetic.
     """
     return two_stage_detector(backbone=backbone, classes=classes, input_shape=input_shape, input_tensor=input_tensor,
                               weights=weights, backbone_kwargs=backbone_kwargs, name=name, level=level,
                               anchor_size=anchor_size, width=width, proposals=proposals, fc_units=fc_units,
-                              masks=True)
+                              mask_size=mask_size)
 
 
 for _builder in (FasterRCNN, MaskRCNN):
@@ -179,9 +189,13 @@ class TwoStageTrainer(keras.Model):
 
     def __init__(self, detector: keras.Model, anchors, **kwargs):
         super().__init__(name=f"{detector.name}_trainer", **kwargs)
-        names = TRAINING_OUTPUTS + (("mask_logits",) if "masks" in detector.output else ())
-        self.network = keras.Model(detector.inputs, {n: detector.get_layer(n).output for n in names},
-                                   name=f"{detector.name}_training_outputs")
+        outputs = {n: detector.get_layer(n).output for n in TRAINING_OUTPUTS}
+        self.mask_head = None
+        if "masks" in detector.output:
+            # The mask head runs in the loss, on the positive regions only (see the module docstring).
+            outputs["mask_features"] = detector.get_layer(MASK_HEAD[0]).input[0]
+            self.mask_head = [detector.get_layer(n) for n in MASK_HEAD]
+        self.network = keras.Model(detector.inputs, outputs, name=f"{detector.name}_training_outputs")
         self.anchors = anchors
 
     def call(self, images, training=False):
@@ -193,7 +207,13 @@ class TwoStageTrainer(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         objects, masks = (y["objects"], y["masks"]) if isinstance(y, dict) else (y, None)
-        return two_stage_loss(self.anchors, objects, y_pred, masks)
+        return two_stage_loss(self.anchors, objects, y_pred, masks, self._mask_logits)
+
+    def _mask_logits(self, features, boxes):
+        m = self.mask_head[0]([features, boxes])
+        for layer in self.mask_head[1:]:
+            m = layer(m)
+        return m
 
 
 def _rpn_loss(anchors, gt_boxes, gt_classes, out):
@@ -210,10 +230,11 @@ def _rpn_loss(anchors, gt_boxes, gt_classes, out):
     return class_loss + box_loss
 
 
-def two_stage_loss(anchors, y_true, out: dict, masks=None):
+def two_stage_loss(anchors, y_true, out: dict, masks=None, mask_logits=None):
     """RPN loss (objectness with hard negatives, smooth-L1) + box-head loss (sigmoid cross-entropy over classes,
     smooth-L1 on proposals with IoU >= 0.5) + for Mask R-CNN the mean per-pixel cross-entropy of the object's class
-    mask on positive proposals (targets: the object's mask RoI-Aligned to the refined box). Mean over the batch."""
+    mask on up to ``MASK_REGIONS`` positive proposals per image (targets: the object's mask RoI-Aligned to the refined
+    box; ``mask_logits(out["mask_features"], boxes [B, K, 4])`` runs the mask head). Mean over the batch."""
     from kerazoo.losses.detection import smooth_l1
 
     gt_boxes, gt_classes = y_true[..., :4], ops.cast(y_true[..., 4], "int32")
@@ -228,12 +249,16 @@ def two_stage_loss(anchors, y_true, out: dict, masks=None):
     loss += ops.mean(keras.losses.binary_crossentropy(targets, logits, from_logits=True), axis=-1) * logits.shape[-1]
     loss += ops.sum(smooth_l1(encode_boxes(proposals, boxes), out["box_deltas"]) * positive_f, axis=-1) / count
     if masks is not None:
-        size = out["mask_logits"].shape[2]
-        crops = roi_align(ops.transpose(ops.cast(masks, "float32"), (0, 2, 3, 1)), out["boxes"], output_size=size,
-                          sampling_ratio=2)  # [B, P, size, size, M]: every object's mask in every box
+        _, chosen = ops.top_k(positive_f, min(MASK_REGIONS, positive_f.shape[1]))  # [B, K]: positives first
+        positive_f, index, classes = (ops.take_along_axis(t, chosen, axis=1) for t in (positive_f, index, classes))
+        boxes = ops.take_along_axis(out["boxes"], chosen[..., None], axis=1)
+        mask_logits = mask_logits(out["mask_features"], boxes)  # [B, K, S, S, C]
+        crops = roi_align(ops.transpose(ops.cast(masks, "float32"), (0, 2, 3, 1)), boxes,
+                          output_size=mask_logits.shape[2], sampling_ratio=2)  # [B, K, S, S, M]: every object's mask
         mask_targets = ops.sum(crops * ops.one_hot(index, crops.shape[-1])[:, :, None, None, :], axis=-1)
-        class_masks = ops.sum(out["mask_logits"] * ops.one_hot(classes, logits.shape[-1])[:, :, None, None, :], -1)
+        class_masks = ops.sum(mask_logits * ops.one_hot(classes, logits.shape[-1])[:, :, None, None, :], -1)
         pixel_loss = keras.losses.binary_crossentropy(ops.cast(mask_targets >= 0.5, "float32")[..., None],
                                                       class_masks[..., None], from_logits=True)
-        loss += ops.sum(ops.mean(pixel_loss, axis=(2, 3)) * positive_f, axis=-1) / count
+        loss += ops.sum(ops.mean(pixel_loss, axis=(2, 3)) * positive_f, axis=-1) / ops.maximum(
+            ops.sum(positive_f, axis=-1), 1.0)
     return ops.mean(loss)
