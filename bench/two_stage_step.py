@@ -1,6 +1,6 @@
 """Training-step time of the two-stage detectors, and what their RoI-Align and mask-head choices cost.
 
-    python bench/two_stage_step.py            # ~5 minutes here (the slowest variant takes ~20 s a step)
+    python bench/two_stage_step.py            # ~3 minutes here (the slowest variant takes ~8 s a step)
     python bench/two_stage_step.py --quick    # batch 4, 2 timed steps
 
 Times ``TwoStageTrainer.train_on_batch`` (MobileNet v2 backbone, 96x96 scenes of 3 boxed objects, batch 32, Adam),

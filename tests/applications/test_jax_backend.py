@@ -53,7 +53,7 @@ def _compare_on_jax(names, folder, train_on_jax):
 
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     result = subprocess.run([sys.executable, CHECK, folder, *names], env=env, capture_output=True, text=True,
-                            timeout=900)
+                            timeout=2100)
     assert result.returncode == 0, result.stderr[-3000:]
     with open(os.path.join(folder, "report.json")) as f:
         report = json.load(f)
@@ -71,5 +71,6 @@ def test_one_classifier_per_kind_of_block_matches_on_jax(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # ~60 models, each compiled op by op on JAX: longer than the suite's 600 s per test
 def test_every_classifier_matches_and_kinds_of_block_train_on_jax(tmp_path):
     _compare_on_jax(CLASSIFIERS, str(tmp_path), TRAIN_ON_JAX)

@@ -220,7 +220,7 @@ def test_mask_head_trains_on_positive_regions_first():
     np.testing.assert_allclose(float(with_masks) - float(without), np.log(2.0), rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["faster_rcnn", pytest.param("mask_rcnn", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("name", ["faster_rcnn", "mask_rcnn"])
 def test_two_stage_detector_trains(name):
     model = create_model(name, backbone="lenet5", classes=5, **TWO_STAGE_SMALL)
     trainer = get_task("detection").trainer(model, _config(name))
