@@ -1,4 +1,5 @@
-"""`kerazoo evaluate`: accuracy of a run or of any exported artifact; every format of a repository version."""
+"""`kerazoo evaluate`: the metrics of a run (accuracy, a dense task's, a captioner's BLEU) or of any exported
+artifact; every format of a repository version."""
 
 from __future__ import annotations
 
@@ -20,12 +21,34 @@ def register(subparsers):
     p.add_argument("--format", choices=["saved_model", "tflite", "tflite_int8", "onnx"],
                    help="with a version directory: evaluate only this artifact")
     p.add_argument("--limit", type=int, help="evaluate only the first N examples")
+    p.add_argument("--beam", type=int, default=1, help="captioning runs: beam width of the decoding (1 = greedy)")
     p.set_defaults(func=run)
+
+
+def sequence_run_kind(path: str) -> str | None:
+    """"captioning" or "char_rnn" for the run directories of kerazoo.sequence (their vocab.json holds words or
+    characters), else None."""
+    vocab_path = os.path.join(path, "vocab.json")
+    if not os.path.isfile(vocab_path):
+        return None
+    with open(vocab_path, encoding="utf-8") as f:
+        vocab = json.load(f)
+    return "captioning" if "words" in vocab else "char_rnn" if "chars" in vocab else None
 
 
 def run(args):
     from kerazoo.export import compare_formats, evaluate_artifact, format_table
 
+    kind = sequence_run_kind(args.path)
+    if args.beam != 1 and kind != "captioning":
+        raise ValueError(f"--beam applies to captioning runs only; {args.path} is not one.")
+    if kind is not None:
+        from kerazoo.sequence import captioning, charrnn
+
+        result = (captioning.evaluate_caption_run(args.path, beam_width=args.beam, limit=args.limit)
+                  if kind == "captioning" else charrnn.evaluate_char_run(args.path))
+        print(json.dumps(result, indent=1))
+        return 0
     if os.path.exists(os.path.join(args.path, "config.yaml")):  # a run: non-classifiers go to their Task
         from kerazoo.training.run import evaluate_model, load_run_config, load_run_model
         from kerazoo.training.tasks import task_for_model

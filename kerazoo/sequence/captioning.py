@@ -35,7 +35,7 @@ from kerazoo.sequence.caption_data import (SCENE_WORDS, CaptionData, CaptionVoca
 __all__ = [
     "SoftAttention", "AttentionLSTMDecoder", "TransformerCaptionDecoder", "caption_model", "caption_loss",
     "encode_images", "greedy_decode", "beam_search", "CaptionConfig", "train_captioner", "load_caption_run",
-    "evaluate_captions", "draw_attention", "caption_image",
+    "evaluate_caption_run", "evaluate_captions", "draw_attention", "caption_image",
 ]
 
 DECODERS = ("lstm", "transformer")
@@ -452,9 +452,7 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite:
                   keras.callbacks.TensorBoard(os.path.join(run_dir, "tb")),
                   AtomicCheckpoint(os.path.join(run_dir, "checkpoints"), monitor="val_loss", mode="min"),
               ])
-    best_model, _, _ = load_caption_run(run_dir)
-    test = evaluate_captions(best_model, vocab, _load_data(config, "test", config.test_count, 2))
-    summary = {"params": int(model.count_params()), "vocab_size": len(vocab), **test}
+    summary = {"params": int(model.count_params()), "vocab_size": len(vocab), **evaluate_caption_run(run_dir)}
     atomic_write_text(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1) + "\n")
     return run_dir
 
@@ -471,6 +469,19 @@ def load_caption_run(run_dir: str, which: str = "best"):
     with open(os.path.join(run_dir, "config.yaml"), encoding="utf-8") as f:
         config = CaptionConfig(**yaml.safe_load(f))
     return load_run_model(run_dir, which), vocab, config
+
+
+def evaluate_caption_run(run_dir: str, *, beam_width: int = 1, limit: int | None = None) -> dict:
+    """BLEU-1..4 and object recall of a run's best checkpoint on its held-out test data (the same scenes its
+    summary.json was scored on), decoded greedily or, with ``beam_width`` > 1, by beam search."""
+    model, vocab, config = load_caption_run(run_dir)
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"Invalid limit: expected a positive integer. Received: limit={limit!r}")
+    data = _load_data(config, "test", config.test_count, 2)
+    if limit is not None:
+        data = dataclasses.replace(data, images=data.images[:limit], captions=data.captions[:limit],
+                                   classes=None if data.classes is None else data.classes[:limit])
+    return evaluate_captions(model, vocab, data, beam_width=beam_width)
 
 
 def _names_every_object(words: list[str], classes: list[int]) -> bool:

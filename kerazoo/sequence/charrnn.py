@@ -41,6 +41,7 @@ __all__ = [
     "CharRNNConfig",
     "train_char_rnn",
     "evaluate_bpc",
+    "evaluate_char_run",
     "load_char_run",
     "validation_text",
     "next_char_distribution",
@@ -251,6 +252,12 @@ def evaluate_bpc(model: keras.Model, ids: np.ndarray, *, batch_size: int = 8, se
     return total / (xs.size * math.log(2.0))
 
 
+def _validation_bpc(model: keras.Model, val_ids: np.ndarray, config: CharRNNConfig) -> float:
+    batch_size = max(1, min(8, (len(val_ids) - 1) // config.seq_len))
+    return evaluate_bpc(model, val_ids, batch_size=batch_size, seq_len=config.seq_len,
+                        max_windows=config.val_batches or None)
+
+
 _STEPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
@@ -287,7 +294,6 @@ def train_char_rnn(out: str, config: CharRNNConfig | None = None, *, overwrite: 
     train_text, val_text = _split_text(text, config.val_fraction)
     train_x, train_y = stateful_windows(vocab.encode(train_text), config.batch_size, config.seq_len)
     val_ids = vocab.encode(val_text)
-    val_batch = max(1, min(8, (len(val_ids) - 1) // config.seq_len))
 
     run_dir = os.path.abspath(out)
     backup_dir = os.path.join(run_dir, "backup")
@@ -306,8 +312,7 @@ def train_char_rnn(out: str, config: CharRNNConfig | None = None, *, overwrite: 
     writer = tf.summary.create_file_writer(os.path.join(run_dir, "tb"))
 
     def validate(step_number, train_loss):
-        bpc = evaluate_bpc(model, val_ids, batch_size=val_batch, seq_len=config.seq_len,
-                           max_windows=config.val_batches or None)
+        bpc = _validation_bpc(model, val_ids, config)
         record = {"epoch": step_number // config.eval_every, "step": step_number, "val_bpc": bpc}
         if train_loss is not None:
             record.update(loss=train_loss, bpc=train_loss / math.log(2.0))
@@ -379,10 +384,22 @@ def load_char_run(run_dir: str, which: str = "best") -> tuple[keras.Model, Vocab
     return load_run_model(run_dir, which), vocab, config
 
 
+def _validation_text(config: CharRNNConfig) -> str:
+    return _split_text(load_text(config.corpus, max_chars=config.max_chars), config.val_fraction)[1]
+
+
 def validation_text(run_dir: str) -> str:
     """The held-out text of a run (its corpus's last ``val_fraction``), for figures such as the neuron view."""
-    _, _, config = load_char_run(run_dir)
-    return _split_text(load_text(config.corpus, max_chars=config.max_chars), config.val_fraction)[1]
+    return _validation_text(load_char_run(run_dir)[2])
+
+
+def evaluate_char_run(run_dir: str, which: str = "best") -> dict:
+    """Validation bits-per-character of a run's ``best`` (or ``last``) checkpoint, measured as training measured it
+    (same held-out text, windows and state carrying)."""
+    model, vocab, config = load_char_run(run_dir, which)
+    text = _validation_text(config)
+    return {"cell": config.cell, "checkpoint": which, "val_chars": len(text),
+            "val_bpc": _validation_bpc(model, vocab.encode(text), config)}
 
 
 def next_char_distribution(logits, *, temperature: float = 1.0, top_k: int | None = None) -> np.ndarray:

@@ -243,6 +243,19 @@ def test_caption_model_round_trips_keras_format(caption_run, tmp_path):
                                rtol=1e-5, atol=1e-5)
 
 
+def test_evaluate_scores_the_held_out_scenes_again_greedy_or_by_beam(caption_run, capsys):
+    with open(os.path.join(caption_run, "summary.json")) as f:
+        summary = json.load(f)
+    again = captioning.evaluate_caption_run(caption_run)
+    assert {k: again[k] for k in ("bleu4", "object_recall", "samples")} == \
+        {k: summary[k] for k in ("bleu4", "object_recall", "samples")}
+    assert main(["evaluate", caption_run, "--beam", "2", "--limit", "4"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["beam_width"] == 2 and printed["examples"] == 4 and 0 <= printed["object_recall"] <= 1
+    assert main(["evaluate", caption_run, "--limit", "0"]) == 2
+    assert "Invalid limit" in capsys.readouterr().err
+
+
 def test_cli_captions_an_image_and_draws_attention(caption_run, tmp_path, capsys):
     image_path = tmp_path / "scene.png"
     keras.utils.save_img(str(image_path), np.random.default_rng(0).uniform(0, 255, size=(32, 32, 1)))

@@ -128,6 +128,19 @@ def test_seeded_short_run_lowers_validation_bits_per_character(char_run):
         assert os.path.exists(os.path.join(char_run, name)), name
 
 
+def test_evaluate_measures_the_checkpoints_as_training_did(char_run, capsys):
+    with open(os.path.join(char_run, "summary.json")) as f:
+        summary = json.load(f)
+    with open(os.path.join(char_run, "metrics.jsonl")) as f:
+        last_record = [json.loads(line) for line in f][-1]
+    assert charrnn.evaluate_char_run(char_run, "last")["val_bpc"] == pytest.approx(last_record["val_bpc"], rel=1e-5)
+    assert main(["evaluate", char_run]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["checkpoint"] == "best" and printed["val_bpc"] == pytest.approx(summary["best_val_bpc"], rel=1e-5)
+    assert main(["evaluate", char_run, "--beam", "3"]) == 2
+    assert "--beam applies to captioning runs only" in capsys.readouterr().err
+
+
 def test_a_finished_run_is_not_trained_over(char_run):
     import yaml
 
