@@ -83,7 +83,7 @@ CAPTION_VARIANTS = {"lstm_attention": dict(decoder="lstm", attention=True),
                     "transformer": dict(decoder="transformer")}
 
 
-FIGURES = ("bleu1", "bleu2", "bleu3", "bleu4", "object_recall")
+FIGURES = ("bleu1", "bleu2", "bleu3", "bleu4", "object_recall", "objects_named")
 BEAM_WIDTH = 3  # each captioner is scored greedily (its summary.json) and again with this beam
 
 

@@ -35,7 +35,7 @@ from kerazoo.sequence.caption_data import (SCENE_WORDS, CaptionData, CaptionVoca
 __all__ = [
     "SoftAttention", "AttentionLSTMDecoder", "TransformerCaptionDecoder", "caption_model", "caption_loss",
     "encode_images", "greedy_decode", "beam_search", "CaptionConfig", "train_captioner", "load_caption_run",
-    "evaluate_caption_run", "evaluate_captions", "draw_attention", "caption_image",
+    "evaluate_caption_run", "evaluate_captions", "objects_named", "draw_attention", "caption_image",
 ]
 
 DECODERS = ("lstm", "transformer")
@@ -484,16 +484,19 @@ def evaluate_caption_run(run_dir: str, *, beam_width: int = 1, limit: int | None
     return evaluate_captions(model, vocab, data, beam_width=beam_width)
 
 
-def _names_every_object(words: list[str], classes: list[int]) -> bool:
+def objects_named(words: list[str], classes) -> int:
+    """How many of a scene's objects (``classes``) the caption ``words`` names: a word counts as often as it
+    appears, so "a bag and a bag" names two bags and "a bag" one of them."""
     needed = {}
     for c in classes:
         needed[SCENE_WORDS[c]] = needed.get(SCENE_WORDS[c], 0) + 1
-    return all(words.count(word) >= count for word, count in needed.items())
+    return sum(min(words.count(word), count) for word, count in needed.items())
 
 
 def evaluate_captions(model: keras.Model, vocab: CaptionVocabulary, data: CaptionData, *, beam_width: int = 1) -> dict:
     """Corpus BLEU-1..4 (nltk, smoothing method 1) of the decoded captions against the references; with scene data,
-    the fraction of images whose caption names every object (as many times as it appears)."""
+    ``object_recall``, the fraction of images whose caption names every object (as many times as it appears), and
+    ``objects_named``, the fraction of all objects named."""
     from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
 
     from kerazoo.sequence.caption_data import tokenize
@@ -509,7 +512,10 @@ def evaluate_captions(model: keras.Model, vocab: CaptionVocabulary, data: Captio
         weights = tuple([1.0 / n] * n)
         figures[f"bleu{n}"] = float(corpus_bleu(references, hypotheses, weights=weights, smoothing_function=smoothing))
     if data.classes is not None:
-        figures["object_recall"] = float(np.mean([_names_every_object(h, c) for h, c in zip(hypotheses, data.classes)]))
+        named = np.array([objects_named(h, c) for h, c in zip(hypotheses, data.classes)])
+        counts = np.array([len(c) for c in data.classes])
+        figures["object_recall"] = float(np.mean(named == counts))  # scenes whose every object is named
+        figures["objects_named"] = float(named.sum() / max(counts.sum(), 1))  # objects named, of all objects
     figures["samples"] = [" ".join(h) for h in hypotheses[:5]]
     return figures
 

@@ -41,6 +41,18 @@ def test_scene_captions_name_exactly_the_scenes_objects(idx_data_dir):
         assert nouns == sorted(SCENE_WORDS[c] for c in classes)
 
 
+@pytest.mark.parametrize("caption, classes, named", [
+    ("a bag above a sandal and a shirt", [8, 5, 6], 3),
+    ("a bag above a sandal and a top", [8, 5, 6], 2),  # a wrong garment word
+    ("a bag left of a bag", [8, 8], 2),
+    ("a bag", [8, 8], 1),  # one bag of two: a word counts as often as it appears
+    ("a bag left of a bag", [8], 1),  # naming more than there is earns nothing
+    ("an empty scene", [], 0),
+])
+def test_objects_named_counts_each_object_once(caption, classes, named):
+    assert captioning.objects_named(tokenize(caption), classes) == named
+
+
 def test_vocabulary_encodes_with_start_end_and_padding():
     vocab = CaptionVocabulary.from_captions(["a bag above a shirt", "a bag"])
     assert vocab.words[:4] == ("<pad>", "<start>", "<end>", "<unk>") and vocab.words[4] == "a"
@@ -144,7 +156,7 @@ def test_teacher_forced_training_lowers_the_loss_and_writes_the_run(caption_run)
     assert len(records) == 3 and records[-1]["loss"] < records[0]["loss"]
     with open(os.path.join(caption_run, "summary.json")) as f:
         summary = json.load(f)
-    assert {"bleu1", "bleu4", "object_recall"} <= set(summary) and 0 <= summary["bleu1"] <= 1
+    assert {"bleu1", "bleu4", "object_recall", "objects_named"} <= set(summary) and 0 <= summary["bleu1"] <= 1
     model, vocab, config = captioning.load_caption_run(caption_run)
     grammar = {"<pad>", "<start>", "<end>", "<unk>", "a", "an", "above", "left", "right", "of", "and", "empty",
                "scene", *SCENE_WORDS}
