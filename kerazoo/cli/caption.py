@@ -23,6 +23,8 @@ def register(subparsers):
     train.add_argument("--decoder", default="lstm", choices=["lstm", "transformer"], help="decoder kind")
     train.add_argument("--backbone-from", metavar="RUN",
                        help="start the encoder from this classification run of the same backbone (fine-tuned)")
+    train.add_argument("--freeze-encoder", action="store_true",
+                       help="with --backbone-from: keep the encoder's weights fixed, train the decoder only")
     train.add_argument("--dataset", default="fashion_mnist_scenes", choices=["fashion_mnist_scenes", "coco_captions"])
     train.add_argument("--data-dir", default=None, help="where the dataset's files are")
     train.add_argument("--epochs", type=int, default=10)
@@ -44,7 +46,8 @@ def run(args):
         run_dir = train_captioner(
             args.out, backbone=args.backbone, attention=args.attention, decoder=args.decoder, dataset=args.dataset,
             data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size, train_count=args.limit,
-            seed=args.seed, backbone_from=args.backbone_from, overwrite=args.overwrite,
+            seed=args.seed, backbone_from=args.backbone_from, freeze_encoder=args.freeze_encoder,
+            overwrite=args.overwrite,
             lr_schedule=args.lr_schedule,
         )
         print(f"run written to {run_dir}")

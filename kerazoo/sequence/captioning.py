@@ -360,6 +360,7 @@ class CaptionConfig:
     epochs: int = 10
     batch_size: int = 32
     backbone_from: str | None = None  # a classification run of the same backbone: its weights start the encoder
+    freeze_encoder: bool = False  # with backbone_from: keep those weights fixed and train the decoder only
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"  # or "cosine": decays to 0 over the run's steps
     clipnorm: float = 5.0
@@ -404,7 +405,7 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite:
     """Train a captioner into the run directory ``out`` (config.yaml, vocab.json, metrics.jsonl, TensorBoard logs in
     tb/, checkpoints written atomically, summary.json with BLEU-1..4 and object recall on held-out test data);
     returns it. With ``backbone_from`` (a classification run of the same backbone) the encoder starts from that
-    classifier's weights and pixel scaling and is fine-tuned with the decoder. An interrupted run resumes from its
+    classifier's weights and pixel scaling and is fine-tuned with the decoder (or kept fixed, ``freeze_encoder``). An interrupted run resumes from its
     last finished epoch (``backup/``) when trained again into the same directory with the same config; a finished
     run there is an error unless ``overwrite``."""
     from kerazoo.training.callbacks import AtomicBackupAndRestore, AtomicCheckpoint, MetricsLogger
@@ -414,6 +415,9 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite:
     if config.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"Invalid lr_schedule: expected one of {', '.join(LR_SCHEDULES)}. "
                          f"Received: lr_schedule={config.lr_schedule!r}")
+    if config.freeze_encoder and not config.backbone_from:
+        raise ValueError("Invalid freeze_encoder=True without backbone_from: a frozen encoder that starts from "
+                         "random weights never learns; give a classification run to start it from.")
     run_dir = os.path.abspath(out)
     check_run_dir(run_dir, dataclasses.asdict(config), overwrite=overwrite)
     classifier = None
@@ -435,9 +439,10 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite:
                           units=config.units, embed_dim=config.embed_dim, feature_dim=config.feature_dim,
                           pixel_scaling=_pixel_scaling(classifier))
     if classifier is not None:
-        from kerazoo.vision.backbone import load_backbone_weights
+        from kerazoo.vision.backbone import load_backbone_weights, set_backbone_trainable
 
         load_backbone_weights(model, classifier)
+        set_backbone_trainable(model, not config.freeze_encoder)  # frozen: Show-Attend-Tell's fixed encoder
     x, y = _arrays(train_data, vocab, config.max_length, truncate)
     learning_rate = config.learning_rate
     if config.lr_schedule == "cosine":

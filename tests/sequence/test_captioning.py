@@ -244,6 +244,27 @@ def test_encoder_starts_from_a_classification_run(trained_run, idx_data_dir, tmp
                                    **settings)
 
 
+def test_frozen_encoder_keeps_the_classifiers_weights(trained_run, idx_data_dir, tmp_path):
+    from kerazoo.training import load_run_model
+
+    classifier = load_run_model(trained_run)
+    settings = dict(canvas=32, max_objects=2, train_count=16, val_count=4, test_count=2, max_length=8, units=8,
+                    embed_dim=4, feature_dim=8, epochs=1, batch_size=8, data_dir=idx_data_dir, run_eagerly=True,
+                    verbose=0, learning_rate=1e-2)
+    run = captioning.train_captioner(str(tmp_path / "run"), backbone="lenet5", backbone_from=trained_run,
+                                     freeze_encoder=True, **settings)
+    model, _, config = captioning.load_caption_run(run, "last")
+    assert config.freeze_encoder and not model.get_layer("backbone").trainable
+    for layer in model.get_layer("backbone").layers:
+        for mine, source in zip(layer.get_weights(), classifier.get_layer(layer.name).get_weights()):
+            np.testing.assert_array_equal(mine, source)
+    with open(os.path.join(run, "metrics.jsonl")) as f:
+        assert len(f.readlines()) == 1  # it trained: the decoder took its steps
+    with pytest.raises(ValueError, match="freeze_encoder=True without backbone_from"):
+        captioning.train_captioner(str(tmp_path / "scratch"), freeze_encoder=True, **settings)
+    assert not os.path.exists(tmp_path / "scratch")
+
+
 def test_caption_model_round_trips_keras_format(caption_run, tmp_path):
     model, _, _ = captioning.load_caption_run(caption_run)
     path = tmp_path / "cap.keras"
