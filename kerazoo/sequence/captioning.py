@@ -35,7 +35,7 @@ from kerazoo.sequence.caption_data import (SCENE_WORDS, CaptionData, CaptionVoca
 __all__ = [
     "SoftAttention", "AttentionLSTMDecoder", "TransformerCaptionDecoder", "caption_model", "caption_loss",
     "encode_images", "greedy_decode", "beam_search", "CaptionConfig", "train_captioner", "load_caption_run",
-    "evaluate_caption_run", "evaluate_captions", "objects_named", "draw_attention", "caption_image",
+    "evaluate_caption_run", "evaluate_captions", "objects_named", "naming_figures", "draw_attention", "caption_image",
 ]
 
 DECODERS = ("lstm", "transformer")
@@ -498,10 +498,27 @@ def objects_named(words: list[str], classes) -> int:
     return sum(min(words.count(word), count) for word, count in needed.items())
 
 
+def naming_figures(captions: list[list[str]], classes: list) -> dict:
+    """How well tokenized ``captions`` name their scenes' objects (``classes``, one list per scene):
+    ``object_recall``, the fraction of scenes whose every object is named (as many times as it appears), and the same
+    per number of objects (``object_recall_by_count``); ``objects_named``, the fraction of all objects named, and the
+    same per class word (``named_by_class``), which shows the words the captioner confuses."""
+    named = np.array([objects_named(h, c) for h, c in zip(captions, classes)])
+    counts = np.array([len(c) for c in classes])
+    by_class = {}
+    for index, word in enumerate(SCENE_WORDS):
+        needed = np.array([list(c).count(index) for c in classes])
+        if needed.sum():
+            got = sum(min(h.count(word), k) for h, k in zip(captions, needed))
+            by_class[word] = float(got / needed.sum())
+    return {"object_recall": float(np.mean(named == counts)),
+            "object_recall_by_count": {str(n): float(np.mean(named[counts == n] == n)) for n in sorted(set(counts))},
+            "objects_named": float(named.sum() / max(counts.sum(), 1)), "named_by_class": by_class}
+
+
 def evaluate_captions(model: keras.Model, vocab: CaptionVocabulary, data: CaptionData, *, beam_width: int = 1) -> dict:
     """Corpus BLEU-1..4 (nltk, smoothing method 1) of the decoded captions against the references; with scene data,
-    ``object_recall``, the fraction of images whose caption names every object (as many times as it appears), and
-    ``objects_named``, the fraction of all objects named."""
+    the figures of :func:`naming_figures`."""
     from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
 
     from kerazoo.sequence.caption_data import tokenize
@@ -517,10 +534,7 @@ def evaluate_captions(model: keras.Model, vocab: CaptionVocabulary, data: Captio
         weights = tuple([1.0 / n] * n)
         figures[f"bleu{n}"] = float(corpus_bleu(references, hypotheses, weights=weights, smoothing_function=smoothing))
     if data.classes is not None:
-        named = np.array([objects_named(h, c) for h, c in zip(hypotheses, data.classes)])
-        counts = np.array([len(c) for c in data.classes])
-        figures["object_recall"] = float(np.mean(named == counts))  # scenes whose every object is named
-        figures["objects_named"] = float(named.sum() / max(counts.sum(), 1))  # objects named, of all objects
+        figures.update(naming_figures(hypotheses, data.classes))
     figures["samples"] = [" ".join(h) for h in hypotheses[:5]]
     return figures
 

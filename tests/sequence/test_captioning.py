@@ -53,6 +53,15 @@ def test_objects_named_counts_each_object_once(caption, classes, named):
     assert captioning.objects_named(tokenize(caption), classes) == named
 
 
+def test_naming_figures_by_scene_size_and_by_class():
+    captions = [tokenize(c) for c in ("a bag above a top", "a bag left of a shirt", "a bag", "a coat")]
+    classes = [[8, 0], [8, 0], [8], [6]]  # the second names a shirt for a top; the last a coat for a shirt
+    figures = captioning.naming_figures(captions, classes)
+    assert figures["object_recall"] == 0.5 and figures["object_recall_by_count"] == {"1": 0.5, "2": 0.5}
+    assert figures["objects_named"] == 4 / 6
+    assert figures["named_by_class"] == {"top": 0.5, "shirt": 0.0, "bag": 1.0}
+
+
 def test_vocabulary_encodes_with_start_end_and_padding():
     vocab = CaptionVocabulary.from_captions(["a bag above a shirt", "a bag"])
     assert vocab.words[:4] == ("<pad>", "<start>", "<end>", "<unk>") and vocab.words[4] == "a"
