@@ -405,9 +405,9 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite:
     """Train a captioner into the run directory ``out`` (config.yaml, vocab.json, metrics.jsonl, TensorBoard logs in
     tb/, checkpoints written atomically, summary.json with BLEU-1..4 and object recall on held-out test data);
     returns it. With ``backbone_from`` (a classification run of the same backbone) the encoder starts from that
-    classifier's weights and pixel scaling and is fine-tuned with the decoder (or kept fixed, ``freeze_encoder``). An interrupted run resumes from its
-    last finished epoch (``backup/``) when trained again into the same directory with the same config; a finished
-    run there is an error unless ``overwrite``."""
+    classifier's weights and pixel scaling and is fine-tuned with the decoder (or kept fixed, ``freeze_encoder``).
+    An interrupted run resumes from its last finished epoch (``backup/``) when trained again into the same directory
+    with the same config; a finished run there is an error unless ``overwrite``."""
     from kerazoo.training.callbacks import AtomicBackupAndRestore, AtomicCheckpoint, MetricsLogger
     from kerazoo.training.run import check_run_dir, load_run_model
 
