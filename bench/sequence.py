@@ -5,7 +5,8 @@
 2. Captioning on Fashion-MNIST scenes: BLEU-1..4 (nltk corpus_bleu) and the fraction of held-out test scenes whose
    caption names every object (greedy and beam-3 decoding), for the LSTM decoder with and without soft attention (and
    the transformer decoder);
-   ``caption_transfer``: the two LSTM captioners with their encoder started from a ResNet-20 classification run.
+   ``caption_transfer``: the two LSTM captioners with their encoder started from a ResNet-20 classification run;
+   ``caption_encoder``: the attention captioner on that encoder, fine-tuned or frozen, cosine learning rate.
 3. ViT (vit_micro_p4) beside ResNet-20 on Fashion-MNIST: test accuracy and parameters, same recipe and epochs.
 
     python bench/sequence.py --quick                  # ~2 minutes: tiny settings, figures only show it runs
@@ -21,6 +22,8 @@ import os
 import sys
 import time
 
+import yaml
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -32,7 +35,7 @@ QUICK = dict(char_steps=40, char_units=32, caption_train=48, caption_eval=16, ca
              classifier_epochs=1, vit_epochs=1, image_limit=256)
 
 
-PARTS = ("char", "caption", "caption_transfer", "vit")
+PARTS = ("char", "caption", "caption_transfer", "caption_encoder", "vit")
 
 
 def units_for_params(cell: str, vocab_size: int, target: int, *, num_layers: int, embedding_dim: int) -> int:
@@ -87,23 +90,35 @@ FIGURES = ("bleu1", "bleu2", "bleu3", "bleu4", "object_recall", "objects_named")
 BEAM_WIDTH = 3  # each captioner is scored greedily (its summary.json) and again with this beam
 
 
-def bench_captioning(settings, out, data_dir, variants=CAPTION_VARIANTS, backbone_from=None):
-    from kerazoo.sequence.captioning import evaluate_caption_run, train_captioner
+def caption_run(name, settings, out, data_dir, reuse=(), **options) -> tuple[str, bool]:
+    """Trains a captioner at the bench's settings into ``out/cap_NAME``, or takes a finished captioning run in
+    ``reuse`` whose config is the same; returns (run directory, reused)."""
+    from kerazoo.sequence.captioning import CaptionConfig, train_captioner
+
+    config = CaptionConfig(train_count=settings["caption_train"], val_count=settings["caption_eval"],
+                           test_count=settings["caption_eval"], epochs=settings["caption_epochs"],
+                           run_eagerly=settings["caption_eager"], data_dir=data_dir, **options)
+    for run in reuse:
+        if all(os.path.exists(os.path.join(run, f)) for f in ("vocab.json", "summary.json", "config.yaml")):
+            with open(os.path.join(run, "config.yaml")) as f:
+                if CaptionConfig(**yaml.safe_load(f)) == config:
+                    return run, True
+    return train_captioner(os.path.join(out, f"cap_{name}"), config, overwrite=True, verbose=0), False
+
+
+def bench_captioning(settings, out, data_dir, variants=CAPTION_VARIANTS, backbone_from=None, reuse=()):
+    from kerazoo.sequence.captioning import evaluate_caption_run
 
     results = {}
     for name, options in variants.items():
         start = time.time()
-        run = train_captioner(os.path.join(out, f"cap_{name}"), train_count=settings["caption_train"],
-                              val_count=settings["caption_eval"], test_count=settings["caption_eval"],
-                              epochs=settings["caption_epochs"], run_eagerly=settings["caption_eager"],
-                              data_dir=data_dir, backbone_from=backbone_from, overwrite=True, verbose=0,
-                              **options)
+        run, reused = caption_run(name, settings, out, data_dir, reuse, backbone_from=backbone_from, **options)
         with open(os.path.join(run, "summary.json")) as f:
             summary = json.load(f)
-        seconds = round(time.time() - start, 1)
+        seconds = None if reused else round(time.time() - start, 1)
         beam = evaluate_caption_run(run, beam_width=BEAM_WIDTH)
-        results[name] = {**{k: summary[k] for k in ("params", *FIGURES, "examples", "samples")}, "seconds": seconds,
-                         f"beam{BEAM_WIDTH}": {k: beam[k] for k in FIGURES}}
+        results[name] = {**{k: summary[k] for k in ("params", *FIGURES, "examples", "samples")}, "run": run,
+                         "reused": reused, "seconds": seconds, f"beam{BEAM_WIDTH}": {k: beam[k] for k in FIGURES}}
         print(f"captioning {name}: BLEU-4 {summary['bleu4']:.3f} (beam {BEAM_WIDTH}: {beam['bleu4']:.3f}), names "
               f"every object in {summary['object_recall']:.1%} (beam {BEAM_WIDTH}: {beam['object_recall']:.1%}) of "
               f"{summary['examples']} test scenes", flush=True)
@@ -124,6 +139,7 @@ def classification_run(name, overrides, out, reuse=()) -> dict:
 
     config = load_config(overrides=overrides)
     same = [run for run in reuse if os.path.exists(os.path.join(run, "summary.json"))
+            and not os.path.exists(os.path.join(run, "vocab.json"))  # not a sequence run
             and config_to_dict(load_run_config(run)) == config_to_dict(config)]
     run = same[0] if same else train(config, os.path.join(out, name), overwrite=True, verbose=0)
     with open(os.path.join(run, "summary.json")) as f:
@@ -135,14 +151,31 @@ def classification_run(name, overrides, out, reuse=()) -> dict:
     return figures
 
 
+def encoder_classifier(settings, out, data_dir, reuse=()) -> dict:
+    """The ResNet-20 Fashion-MNIST classification run that starts the captioners' encoder."""
+    overrides = ["model.name=resnet20", f"epochs={settings['classifier_epochs']}", *data_overrides(settings, data_dir)]
+    return classification_run("classifier_resnet20", overrides, out, reuse)
+
+
 def bench_caption_transfer(settings, out, data_dir, reuse=()):
     """The LSTM captioners again, their ResNet-20 encoder started from a Fashion-MNIST classification run, as
     Show-Attend-Tell starts from an ImageNet classifier."""
-    overrides = ["model.name=resnet20", f"epochs={settings['classifier_epochs']}", *data_overrides(settings, data_dir)]
-    classifier = classification_run("classifier_resnet20", overrides, out, reuse)
+    classifier = encoder_classifier(settings, out, data_dir, reuse)
     variants = {f"{name}_pretrained": CAPTION_VARIANTS[name] for name in ("lstm_attention", "lstm_no_attention")}
     return {"classifier": classifier,
-            **bench_captioning(settings, out, data_dir, variants, backbone_from=classifier["run"])}
+            **bench_captioning(settings, out, data_dir, variants, backbone_from=classifier["run"], reuse=reuse)}
+
+
+ENCODER_VARIANTS = {"fine_tuned": dict(decoder="lstm", attention=True, lr_schedule="cosine"),
+                    "frozen": dict(decoder="lstm", attention=True, lr_schedule="cosine", freeze_encoder=True)}
+
+
+def bench_caption_encoder(settings, out, data_dir, reuse=()):
+    """The attention captioner on a transferred encoder, fine-tuned with the decoder or kept fixed (the paper's
+    recipe), both with the learning rate decayed by a cosine."""
+    classifier = encoder_classifier(settings, out, data_dir, reuse)
+    return {"classifier": classifier, **bench_captioning(settings, out, data_dir, ENCODER_VARIANTS,
+                                                         backbone_from=classifier["run"], reuse=reuse)}
 
 
 def bench_vit(settings, out, data_dir, reuse=()):
@@ -162,7 +195,8 @@ def main():
     parser.add_argument("--data-dir", default=None, help="Fashion-MNIST folder (default: the installed one)")
     parser.add_argument("--parts", default=",".join(PARTS), help="which parts to run")
     parser.add_argument("--reuse", metavar="RUN,...", default="",
-                        help="finished classification runs to use where a part would train one with the same config")
+                        help="finished classification or captioning runs to use where a part would train one with the "
+                             "same config")
     parser.add_argument("--out", default="runs/bench_sequence")
     for key in ("char_steps", "caption_train", "caption_epochs", "classifier_epochs", "vit_epochs"):
         parser.add_argument("--" + key.replace("_", "-"), type=int, default=None, help=f"override {key}")
@@ -174,9 +208,11 @@ def main():
     if "char" in parts:
         figures["char_rnn"] = bench_char_rnn(settings, args.corpus, args.out)
     if "caption" in parts:
-        figures["captioning"] = bench_captioning(settings, args.out, args.data_dir)
+        figures["captioning"] = bench_captioning(settings, args.out, args.data_dir, reuse=reuse)
     if "caption_transfer" in parts:
         figures["caption_transfer"] = bench_caption_transfer(settings, args.out, args.data_dir, reuse)
+    if "caption_encoder" in parts:
+        figures["caption_encoder"] = bench_caption_encoder(settings, args.out, args.data_dir, reuse)
     if "vit" in parts:
         figures["vit"] = bench_vit(settings, args.out, args.data_dir, reuse)
     name = "sequence" + ("" if parts == list(PARTS) else "_" + "_".join(parts))  # a part keeps its own file
