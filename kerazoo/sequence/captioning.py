@@ -479,9 +479,9 @@ def load_caption_run(run_dir: str, which: str = "best"):
 def evaluate_caption_run(run_dir: str, *, beam_width: int = 1, limit: int | None = None) -> dict:
     """BLEU-1..4 and object recall of a run's best checkpoint on its held-out test data (the same scenes its
     summary.json was scored on), decoded greedily or, with ``beam_width`` > 1, by beam search."""
-    model, vocab, config = load_caption_run(run_dir)
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise ValueError(f"Invalid limit: expected a positive integer. Received: limit={limit!r}")
+    model, vocab, config = load_caption_run(run_dir)
     data = _load_data(config, "test", config.test_count, 2)
     if limit is not None:
         data = dataclasses.replace(data, images=data.images[:limit], captions=data.captions[:limit],
