@@ -6,7 +6,8 @@
    caption names every object (greedy and beam-3 decoding), for the LSTM decoder with and without soft attention (and
    the transformer decoder);
    ``caption_transfer``: the two LSTM captioners with their encoder started from a ResNet-20 classification run;
-   ``caption_encoder``: the attention captioner on that encoder, fine-tuned or frozen, cosine learning rate.
+   ``caption_encoder``: the attention captioner on that encoder, fine-tuned or frozen, cosine learning rate;
+   ``caption_scenes``: the fine-tuned one again with new scenes in every epoch (same steps, epochs x more scenes).
 3. ViT (vit_micro_p4) beside ResNet-20 on Fashion-MNIST: test accuracy and parameters, same recipe and epochs.
 
     python bench/sequence.py --quick                  # ~2 minutes: tiny settings, figures only show it runs
@@ -35,7 +36,7 @@ QUICK = dict(char_steps=40, char_units=32, caption_train=48, caption_eval=16, ca
              classifier_epochs=1, vit_epochs=1, image_limit=256)
 
 
-PARTS = ("char", "caption", "caption_transfer", "caption_encoder", "vit")
+PARTS = ("char", "caption", "caption_transfer", "caption_encoder", "caption_scenes", "vit")
 
 
 def units_for_params(cell: str, vocab_size: int, target: int, *, num_layers: int, embedding_dim: int) -> int:
@@ -95,9 +96,9 @@ def caption_run(name, settings, out, data_dir, reuse=(), **options) -> tuple[str
     ``reuse`` whose config is the same; returns (run directory, reused)."""
     from kerazoo.sequence.captioning import CaptionConfig, train_captioner
 
-    config = CaptionConfig(train_count=settings["caption_train"], val_count=settings["caption_eval"],
-                           test_count=settings["caption_eval"], epochs=settings["caption_epochs"],
-                           run_eagerly=settings["caption_eager"], data_dir=data_dir, **options)
+    config = CaptionConfig(**{"train_count": settings["caption_train"], "val_count": settings["caption_eval"],
+                              "test_count": settings["caption_eval"], "epochs": settings["caption_epochs"],
+                              "run_eagerly": settings["caption_eager"], "data_dir": data_dir, **options})
     for run in reuse:
         if all(os.path.exists(os.path.join(run, f)) for f in ("vocab.json", "summary.json", "config.yaml")):
             with open(os.path.join(run, "config.yaml")) as f:
@@ -178,6 +179,21 @@ def bench_caption_encoder(settings, out, data_dir, reuse=()):
                                                          backbone_from=classifier["run"], reuse=reuse)}
 
 
+def bench_caption_scenes(settings, out, data_dir, reuse=()):
+    """The fine-tuned captioner of ``caption_encoder`` against the same with new scenes in every epoch: the same
+    steps and batches, drawn from epochs x as many scenes (does it overfit its scenes?)."""
+    from kerazoo.sequence.captioning import CaptionConfig
+
+    classifier = encoder_classifier(settings, out, data_dir, reuse)
+    batch_size = CaptionConfig.batch_size  # the default the variants train with
+    variants = {"fine_tuned": ENCODER_VARIANTS["fine_tuned"],
+                "new_scenes_every_epoch": dict(ENCODER_VARIANTS["fine_tuned"],
+                                               train_count=settings["caption_epochs"] * settings["caption_train"],
+                                               steps_per_epoch=settings["caption_train"] // batch_size)}
+    return {"classifier": classifier, **bench_captioning(settings, out, data_dir, variants,
+                                                         backbone_from=classifier["run"], reuse=reuse)}
+
+
 def bench_vit(settings, out, data_dir, reuse=()):
     results = {}
     for name in ("vit_micro_p4", "resnet20"):
@@ -213,6 +229,8 @@ def main():
         figures["caption_transfer"] = bench_caption_transfer(settings, args.out, args.data_dir, reuse)
     if "caption_encoder" in parts:
         figures["caption_encoder"] = bench_caption_encoder(settings, args.out, args.data_dir, reuse)
+    if "caption_scenes" in parts:
+        figures["caption_scenes"] = bench_caption_scenes(settings, args.out, args.data_dir, reuse)
     if "vit" in parts:
         figures["vit"] = bench_vit(settings, args.out, args.data_dir, reuse)
     name = "sequence" + ("" if parts == list(PARTS) else "_" + "_".join(parts))  # a part keeps its own file

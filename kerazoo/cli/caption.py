@@ -30,6 +30,8 @@ def register(subparsers):
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--limit", type=int, default=3000, help="training examples")
+    train.add_argument("--steps-per-epoch", type=int, default=None,
+                       help="batches per epoch; with --limit = epochs x steps x batch size every epoch sees new scenes")
     train.add_argument("--lr-schedule", default="constant", choices=["constant", "cosine"],
                        help="Adam's learning rate: constant, or cosine decay to 0 over the run")
     train.add_argument("--seed", type=int, default=0)
@@ -46,7 +48,8 @@ def run(args):
         run_dir = train_captioner(
             args.out, backbone=args.backbone, attention=args.attention, decoder=args.decoder, dataset=args.dataset,
             data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size, train_count=args.limit,
-            seed=args.seed, backbone_from=args.backbone_from, freeze_encoder=args.freeze_encoder,
+            steps_per_epoch=args.steps_per_epoch, seed=args.seed, backbone_from=args.backbone_from,
+            freeze_encoder=args.freeze_encoder,
             lr_schedule=args.lr_schedule, overwrite=args.overwrite,
         )
         print(f"run written to {run_dir}")

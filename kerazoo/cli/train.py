@@ -56,7 +56,8 @@ def register(subparsers):
     p.add_argument("--strategy", choices=["auto", "default", "one_device", "mirrored", "multi_worker", "tpu",
                                           "parameter_server"])
     p.add_argument("--precision", choices=["auto", "float32", "mixed_float16", "mixed_bfloat16"])
-    p.add_argument("--steps-per-epoch", type=positive_int, help="cap the steps of each epoch")
+    p.add_argument("--steps-per-epoch", type=positive_int,
+                   help="cap the steps of each epoch (the next epoch goes on through the data)")
     p.add_argument("--limit", type=positive_int, help="use only the first N training examples")
     p.add_argument("--adversarial", choices=["none", "fgsm", "pgd"],
                    help="adversarial training: FGSM mix (Goodfellow et al.) or PGD (Madry et al.)")

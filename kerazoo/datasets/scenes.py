@@ -31,6 +31,8 @@ ITEM_THRESHOLD = 10
 MIN_VISIBLE = 0.5
 """Each pasted item keeps at least this fraction of its pixels visible after later items cover it."""
 PLACEMENT_TRIES = 30
+MAX_OBJECTS = 127
+"""Most items a scene can hold: ``Scenes.owners`` is int8."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,8 @@ class Scenes:
         boxes: float32 [N, M, 4], "xyxy" absolute pixels (x2, y2 exclusive), -1 padded.
         classes: int32 [N, M], Fashion-MNIST class ids, -1 padded.
         num_objects: int32 [N].
-        semantic: uint8 [N, S, S]: 0 = background, class + 1 where an item is visible.
-        instances: bool [N, M, S, S]: the visible pixels of each item.
+        owners: int8 [N, S, S]: which item (0..M-1) each pixel shows, -1 for background. The masks below are
+            derived from it: stored, they would take 1 + M times its memory (the scene pools of long runs are big).
         item_indices: int32 [N, M]: index of each item in the Fashion-MNIST split it came from, -1 padded.
     """
 
@@ -51,19 +53,31 @@ class Scenes:
     boxes: np.ndarray
     classes: np.ndarray
     num_objects: np.ndarray
-    semantic: np.ndarray
-    instances: np.ndarray
+    owners: np.ndarray
     item_indices: np.ndarray
 
     def __len__(self) -> int:
         return len(self.images)
 
+    @property
+    def semantic(self) -> np.ndarray:
+        """uint8 [N, S, S]: 0 = background, class + 1 where an item is visible."""
+        labels = np.concatenate([np.zeros((len(self), 1), np.uint8), (self.classes + 1).astype(np.uint8)], axis=1)
+        return np.take_along_axis(labels, (self.owners.astype(np.int64) + 1).reshape(len(self), -1),
+                                  axis=1).reshape(self.owners.shape)
+
+    @property
+    def instances(self) -> np.ndarray:
+        """bool [N, M, S, S]: the visible pixels of each item."""
+        return self.owners[:, None] == np.arange(self.classes.shape[1], dtype=np.int8)[None, :, None, None]
+
 
 def _check_args(count, canvas, max_objects, min_objects, scale_range):
     if not isinstance(count, (int, np.integer)) or count < 0:
         raise ValueError(f"Invalid count: expected a non-negative integer. Received: count={count!r}")
-    if not isinstance(max_objects, (int, np.integer)) or max_objects < 1:
-        raise ValueError(f"Invalid max_objects: expected an integer >= 1. Received: max_objects={max_objects!r}")
+    if not isinstance(max_objects, (int, np.integer)) or not 1 <= max_objects <= MAX_OBJECTS:
+        raise ValueError(f"Invalid max_objects: expected an integer in [1, {MAX_OBJECTS}]. "
+                         f"Received: max_objects={max_objects!r}")
     if not isinstance(min_objects, (int, np.integer)) or not 0 <= min_objects <= max_objects:
         raise ValueError(
             f"Invalid min_objects: expected an integer in [0, max_objects={max_objects}]. "
@@ -162,8 +176,7 @@ def make_scenes(
         boxes=np.full((count, max_objects, 4), -1, np.float32),
         classes=np.full((count, max_objects), -1, np.int32),
         num_objects=np.zeros((count,), np.int32),
-        semantic=np.zeros((count, canvas, canvas), np.uint8),
-        instances=np.zeros((count, max_objects, canvas, canvas), bool),
+        owners=np.full((count, canvas, canvas), -1, np.int8),
         item_indices=np.full((count, max_objects), -1, np.int32),
     )
     for n in range(count):
@@ -171,12 +184,11 @@ def make_scenes(
         image, owner, placed = _compose(rng, items, labels, wanted, canvas, scale_range)
         scenes.images[n, ..., 0] = image
         scenes.num_objects[n] = len(placed)
+        scenes.owners[n] = owner
         for k, (index, label, box, _) in enumerate(placed):
             scenes.boxes[n, k] = box
             scenes.classes[n, k] = label
             scenes.item_indices[n, k] = index
-            scenes.instances[n, k] = owner == k
-            scenes.semantic[n][owner == k] = label + 1
     return scenes
 
 
@@ -209,16 +221,24 @@ def _cached_scenes(split, count, canvas, max_objects, min_objects, scale_range, 
 
 
 def _task_arrays(scenes: Scenes, task: str):
-    """(inputs, targets) of a task as NumPy arrays: raw float32 pixels and the task's labels."""
-    images = scenes.images.astype(np.float32)
+    """(inputs, targets) of a task as compact NumPy arrays (uint8 pixels and masks; the pipeline casts each batch)."""
     if task == "localization":
-        return images, {"class": scenes.classes[:, 0], "box": scenes.boxes[:, 0]}
+        return scenes.images, {"class": scenes.classes[:, 0], "box": scenes.boxes[:, 0]}
     if task == "segmentation":
-        return images, scenes.semantic.astype(np.int32)
+        return scenes.images, scenes.semantic
     targets = {"boxes": scenes.boxes, "classes": scenes.classes}
     if task == "instance":
         targets["masks"] = scenes.instances
-    return images, targets
+    return scenes.images, targets
+
+
+def _as_model_dtypes(images, targets):
+    """float32 raw pixels; int32 semantic masks (the rest keeps its dtype)."""
+    import tensorflow as tf
+
+    if not isinstance(targets, dict):
+        targets = tf.cast(targets, tf.int32)
+    return tf.cast(images, tf.float32), targets
 
 
 def load_scenes(
@@ -261,7 +281,8 @@ def load_scenes(
     ds = tf.data.Dataset.from_tensor_slices(_task_arrays(scenes, task))
     if split.startswith("train") if shuffle is None else shuffle:
         ds = ds.shuffle(len(scenes), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder).map(_as_model_dtypes, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 @functools.lru_cache(maxsize=4)

@@ -359,6 +359,7 @@ class CaptionConfig:
     feature_dim: int = 128
     epochs: int = 10
     batch_size: int = 32
+    steps_per_epoch: int | None = None  # batches per epoch; fewer than train_count has: each epoch sees new examples
     backbone_from: str | None = None  # a classification run of the same backbone: its weights start the encoder
     freeze_encoder: bool = False  # with backbone_from: keep those weights fixed and train the decoder only
     learning_rate: float = 1e-3
@@ -385,6 +386,22 @@ def _load_data(config: CaptionConfig, split: str, count: int, seed_offset: int) 
 def _arrays(data: CaptionData, vocab: CaptionVocabulary, max_length: int, truncate: bool):
     encoded = np.stack([vocab.encode(c, max_length, truncate=truncate) for c in data.first_captions()])
     return {"images": data.images.astype("float32"), "tokens": encoded[:, :-1]}, encoded[:, 1:]
+
+
+def _epoch_steps(config: CaptionConfig, count: int) -> tuple:
+    """(optimizer steps per epoch, training examples used).
+
+    With ``steps_per_epoch``, Keras continues through the examples from one epoch to the next and reshuffles after a
+    full pass, so ``train_count = epochs x steps_per_epoch x batch_size`` trains on new scenes in every epoch for
+    the compute of one pass. The examples are cut to whole epochs (a pass that ends mid-epoch would cut it short).
+    """
+    if config.steps_per_epoch is None:
+        return math.ceil(count / config.batch_size), count
+    epoch = config.steps_per_epoch * config.batch_size
+    if count < epoch:
+        raise ValueError(f"Invalid steps_per_epoch={config.steps_per_epoch}: an epoch of that many batches of "
+                         f"{config.batch_size} needs {epoch} training examples; train_count gives {count}.")
+    return config.steps_per_epoch, count // epoch * epoch
 
 
 def _pixel_scaling(classifier: keras.Model | None) -> tuple:
@@ -415,6 +432,11 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite:
     if config.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"Invalid lr_schedule: expected one of {', '.join(LR_SCHEDULES)}. "
                          f"Received: lr_schedule={config.lr_schedule!r}")
+    if config.steps_per_epoch is not None and (not isinstance(config.steps_per_epoch, int)
+                                               or config.steps_per_epoch < 1):
+        raise ValueError(f"Invalid steps_per_epoch: expected a positive integer or None. "
+                         f"Received: steps_per_epoch={config.steps_per_epoch!r}")
+    _epoch_steps(config, config.train_count)  # enough examples for one epoch (before the run directory is written)
     if config.freeze_encoder and not config.backbone_from:
         raise ValueError("Invalid freeze_encoder=True without backbone_from: a frozen encoder that starts from "
                          "random weights never learns; give a classification run to start it from.")
@@ -444,14 +466,16 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite:
         load_backbone_weights(model, classifier)
         set_backbone_trainable(model, not config.freeze_encoder)  # frozen: Show-Attend-Tell's fixed encoder
     x, y = _arrays(train_data, vocab, config.max_length, truncate)
+    steps_per_epoch, used = _epoch_steps(config, len(y))
+    x, y = {name: array[:used] for name, array in x.items()}, y[:used]
     learning_rate = config.learning_rate
     if config.lr_schedule == "cosine":
-        steps = config.epochs * math.ceil(len(y) / config.batch_size)
+        steps = config.epochs * steps_per_epoch
         learning_rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=config.clipnorm),
                   loss=caption_loss(), run_eagerly=config.run_eagerly)
     model.fit(x, y, validation_data=_arrays(val_data, vocab, config.max_length, truncate), epochs=config.epochs,
-              batch_size=config.batch_size, verbose=verbose, callbacks=[
+              batch_size=config.batch_size, steps_per_epoch=config.steps_per_epoch, verbose=verbose, callbacks=[
                   AtomicBackupAndRestore(os.path.join(run_dir, "backup")),
                   MetricsLogger(metrics_path),
                   keras.callbacks.TensorBoard(os.path.join(run_dir, "tb")),

@@ -128,7 +128,8 @@ class TrainConfig:
     distill: DistillConfig = field(default_factory=DistillConfig)
     epochs: int = 10
     steps_per_epoch: typing.Optional[int] = None
-    """Cap the steps of each epoch (quick runs); default: the whole training split."""
+    """Cap the steps of each epoch (quick runs); default: the whole training split. Epochs go on through the data
+    where the last stopped, so a split larger than one epoch gives every epoch new examples."""
     seed: int = 0
     strategy: str = "auto"
     """auto, default, one_device, mirrored, multi_worker, tpu or parameter_server."""

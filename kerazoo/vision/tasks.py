@@ -104,9 +104,19 @@ class DenseTask(Task):
         train = self._load(config, data.train_split, limit=data.limit, augment=data.augment)
         val = None
         if data.val_split:
-            val = self._load(config, data.val_split, limit=max(data.limit // 5, data.batch_size) if data.limit
-                             else None, shuffle=False)
+            val = self._load(config, data.val_split, limit=self._val_limit(config), shuffle=False)
         return train, val
+
+    @staticmethod
+    def _val_limit(config):
+        """A fifth of what one epoch trains on: of ``data.limit`` scenes, or of ``steps_per_epoch`` batches when
+        those draw each epoch's scenes from a larger pool (scoring a fifth of the pool every epoch would cost more
+        than the training)."""
+        data = config.data
+        if not data.limit:
+            return None
+        per_epoch = min(data.limit, config.steps_per_epoch * data.batch_size) if config.steps_per_epoch else data.limit
+        return max(per_epoch // 5, data.batch_size)
 
     def build(self, config, info):
         from kerazoo.applications import create_model

@@ -18,6 +18,7 @@ def test_shapes_and_padding(scenes):
     assert scenes.boxes.shape == (n, m, 4) and scenes.boxes.dtype == np.float32
     assert scenes.classes.shape == (n, m) and scenes.classes.dtype == np.int32
     assert scenes.semantic.shape == (n, s, s) and scenes.instances.shape == (n, m, s, s)
+    assert scenes.owners.dtype == np.int8 and scenes.owners.min() == -1  # one byte a pixel; masks are derived
     assert scenes.num_objects.min() >= 1 and scenes.num_objects.max() <= m
     for i, count in enumerate(scenes.num_objects):
         assert (scenes.classes[i, :count] >= 0).all() and (scenes.classes[i, count:] == -1).all()
@@ -94,6 +95,8 @@ def test_bad_arguments_and_boxes(idx_data_dir):
         make_scenes("train", 2, canvas=30, data_dir=idx_data_dir)
     with pytest.raises(ValueError, match="min_objects"):
         make_scenes("train", 2, min_objects=7, data_dir=idx_data_dir)
+    with pytest.raises(ValueError, match=r"Invalid max_objects: expected an integer in \[1, 127\]"):
+        make_scenes("train", 2, max_objects=128, data_dir=idx_data_dir)
     with pytest.raises(ValueError, match="task"):
         load_scenes("train", "panoptic", data_dir=idx_data_dir)
     check_boxes([[0, 0, 10, 10], [-1, -1, -1, -1]], (10, 10))

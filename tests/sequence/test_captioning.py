@@ -229,6 +229,34 @@ def test_cosine_schedule_decays_the_learning_rate_and_bad_names_are_errors(idx_d
     assert not os.path.exists(tmp_path / "bad")
 
 
+def test_steps_per_epoch_gives_every_epoch_new_scenes(idx_data_dir, tmp_path, monkeypatch):
+    batches = []  # the training images of every step, recorded by the model's train step
+    original = keras.Model.train_step
+
+    def recording_train_step(self, data):
+        batches.append(keras.ops.convert_to_numpy(data[0]["images"]).reshape(len(data[1]), -1))
+        return original(self, data)
+
+    monkeypatch.setattr(keras.Model, "train_step", recording_train_step)
+    # 20 scenes, epochs of 2 batches of 4: two epochs use 16 of them (whole epochs only), each scene once
+    run = captioning.train_captioner(
+        str(tmp_path / "run"), backbone="lenet5", canvas=32, max_objects=2, train_count=20, val_count=4, test_count=2,
+        max_length=8, units=8, embed_dim=4, feature_dim=8, epochs=2, batch_size=4, steps_per_epoch=2,
+        lr_schedule="cosine", data_dir=idx_data_dir, run_eagerly=True, verbose=0)
+    with open(os.path.join(run, "metrics.jsonl")) as f:
+        rates = [json.loads(line)["lr"] for line in f]
+    np.testing.assert_allclose(rates, [5e-4, 0.0], atol=1e-6)  # 2 steps an epoch: the cosine spans 4 steps
+    assert len(batches) == 4
+    epochs = [{image.tobytes() for batch in batches[i: i + 2] for image in batch} for i in (0, 2)]
+    assert len(epochs[0]) == len(epochs[1]) == 8 and not epochs[0] & epochs[1]
+    with pytest.raises(ValueError, match="an epoch of that many batches of 4 needs 40 training examples; "
+                                         "train_count gives 20"):
+        captioning.train_captioner(str(tmp_path / "short"), train_count=20, batch_size=4, steps_per_epoch=10)
+    with pytest.raises(ValueError, match="Invalid steps_per_epoch: expected a positive integer or None"):
+        captioning.train_captioner(str(tmp_path / "zero"), steps_per_epoch=0)
+    assert not os.path.exists(tmp_path / "short") and not os.path.exists(tmp_path / "zero")
+
+
 def test_encoder_starts_from_a_classification_run(trained_run, idx_data_dir, tmp_path):
     from kerazoo.training import load_run_model
 

@@ -33,6 +33,19 @@ def test_localization_task_end_to_end_pieces(idx_data_dir):
     assert picture.shape == (96, 96, 3) and picture.dtype == np.uint8
 
 
+def test_validation_scores_a_fifth_of_an_epoch(idx_data_dir):
+    task = get_task("segmentation")
+
+    def val_scenes(**kwargs):
+        _, val = task.pipelines(_config(idx_data_dir, "fcn8s", **kwargs), 1)
+        return sum(len(images) for images, _ in val)
+
+    assert val_scenes(**{"data.limit": 40}) == 8
+    # a pool of 200 scenes drawn 5 (or 20) batches of 4 an epoch: validation follows the epoch, not the pool
+    assert val_scenes(**{"data.limit": 200, "steps_per_epoch": 5}) == 4
+    assert val_scenes(**{"data.limit": 200, "steps_per_epoch": 20}) == 16
+
+
 def test_segmentation_task_counts_the_background_and_checks_the_loss(idx_data_dir):
     task = get_task("segmentation")
     config = _config(idx_data_dir, "fcn8s")
