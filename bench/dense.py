@@ -10,7 +10,9 @@
         --results dense_goals
     # and, with the same flags: --sections detection --models retinanet,faster_rcnn,mask_rcnn --results
     # dense_detectors (Mask R-CNN stopped: > 10 min per epoch); --sections transfer --reuse dense_goals --results
-    # dense_transfer (36 min)
+    # dense_transfer (36 min); new scenes in every epoch, the compute of 6,000-scene epochs (90 min here):
+    # --set steps_per_epoch=188 --train-scenes 120320 --sections detection,segmentation --models ssd,unet
+    # --detection-epochs 20 --epochs 16 --results dense_new_scenes
 
 Every model trains with ``kerazoo.training.train`` on scenes made from Fashion-MNIST's training items (validation
 scenes from held-out training items) and is scored on 1,000 scenes made only from the test items:
