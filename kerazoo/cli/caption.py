@@ -49,8 +49,7 @@ def run(args):
             args.out, backbone=args.backbone, attention=args.attention, decoder=args.decoder, dataset=args.dataset,
             data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size, train_count=args.limit,
             steps_per_epoch=args.steps_per_epoch, seed=args.seed, backbone_from=args.backbone_from,
-            freeze_encoder=args.freeze_encoder,
-            lr_schedule=args.lr_schedule, overwrite=args.overwrite,
+            freeze_encoder=args.freeze_encoder, lr_schedule=args.lr_schedule, overwrite=args.overwrite,
         )
         print(f"run written to {run_dir}")
         return 0
