@@ -337,6 +337,16 @@ def test_cli_captions_an_image_and_draws_attention(caption_run, tmp_path, capsys
     assert main(["caption", caption_run, str(tmp_path / "missing.png")]) == 2
 
 
+def test_cli_train_passes_its_options_to_the_library(monkeypatch, tmp_path):
+    received = {}
+    monkeypatch.setattr(captioning, "train_captioner", lambda out, **options: received.update(options) or out)
+    out = str(tmp_path / "run")
+    assert main(["caption", "train", "--out", out, "--limit", "600", "--steps-per-epoch", "5", "--attention",
+                 "--lr-schedule", "cosine"]) == 0
+    assert received["steps_per_epoch"] == 5 and received["train_count"] == 600
+    assert received["attention"] is True and received["lr_schedule"] == "cosine"
+
+
 def test_coco_captions_loader_reads_tfds_by_name():
     tfds = pytest.importorskip("tensorflow_datasets")
     with tfds.testing.mock_data(num_examples=3, policy=tfds.testing.MockPolicy.USE_CODE):
