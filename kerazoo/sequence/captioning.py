@@ -397,6 +397,9 @@ def _epoch_steps(config: CaptionConfig, count: int) -> tuple:
     """
     if config.steps_per_epoch is None:
         return math.ceil(count / config.batch_size), count
+    if not isinstance(config.steps_per_epoch, int) or config.steps_per_epoch < 1:
+        raise ValueError(f"Invalid steps_per_epoch: expected a positive integer or None. "
+                         f"Received: steps_per_epoch={config.steps_per_epoch!r}")
     epoch = config.steps_per_epoch * config.batch_size
     if count < epoch:
         raise ValueError(f"Invalid steps_per_epoch={config.steps_per_epoch}: an epoch of that many batches of "
@@ -432,11 +435,7 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite:
     if config.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"Invalid lr_schedule: expected one of {', '.join(LR_SCHEDULES)}. "
                          f"Received: lr_schedule={config.lr_schedule!r}")
-    if config.steps_per_epoch is not None and (not isinstance(config.steps_per_epoch, int)
-                                               or config.steps_per_epoch < 1):
-        raise ValueError(f"Invalid steps_per_epoch: expected a positive integer or None. "
-                         f"Received: steps_per_epoch={config.steps_per_epoch!r}")
-    _epoch_steps(config, config.train_count)  # enough examples for one epoch (before the run directory is written)
+    _epoch_steps(config, config.train_count)  # a valid steps_per_epoch (before the run directory is written)
     if config.freeze_encoder and not config.backbone_from:
         raise ValueError("Invalid freeze_encoder=True without backbone_from: a frozen encoder that starts from "
                          "random weights never learns; give a classification run to start it from.")
