@@ -62,9 +62,10 @@ class Scenes:
     @property
     def semantic(self) -> np.ndarray:
         """uint8 [N, S, S]: 0 = background, class + 1 where an item is visible."""
-        labels = np.concatenate([np.zeros((len(self), 1), np.uint8), (self.classes + 1).astype(np.uint8)], axis=1)
-        return np.take_along_axis(labels, (self.owners.astype(np.int64) + 1).reshape(len(self), -1),
-                                  axis=1).reshape(self.owners.shape)
+        semantic = np.zeros(self.owners.shape, np.uint8)
+        for k in range(self.classes.shape[1]):  # a byte a pixel at a time: pools of 100,000 scenes are big
+            semantic += (self.owners == k) * (self.classes[:, k] + 1).astype(np.uint8)[:, None, None]
+        return semantic
 
     @property
     def instances(self) -> np.ndarray:
