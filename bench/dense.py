@@ -12,7 +12,8 @@
     # dense_detectors (Mask R-CNN stopped: > 10 min per epoch); --sections transfer --reuse dense_goals --results
     # dense_transfer (36 min); new scenes in every epoch, the compute of 6,000-scene epochs (90 min here):
     # --set steps_per_epoch=188 --train-scenes 120320 --sections detection,segmentation --models ssd,unet
-    # --detection-epochs 20 --epochs 16 --results dense_new_scenes
+    # --detection-epochs 20 --epochs 16 --results dense_new_scenes; or, in constant memory for any number of epochs,
+    # --stream --set steps_per_epoch=188 instead of --set steps_per_epoch=188 --train-scenes N
 
 Every model trains with ``kerazoo.training.train`` on scenes made from Fashion-MNIST's training items (validation
 scenes from held-out training items) and is scored on 1,000 scenes made only from the test items:
@@ -49,8 +50,9 @@ RECIPE = ["optimizer.name=adam", "optimizer.lr=0.002", "optimizer.weight_decay=0
 
 def fit(args, name: str, backbone: str, *, epochs: int, extra=(), tag: str = "") -> dict:
     """Trains one head into ``args.out/NAME`` and returns its test figures with epochs and wall time."""
+    scenes = "data.stream=true" if args.stream else f"data.limit={args.train_scenes}"
     overrides = [f"model.name={name}", f"model.kwargs.backbone={backbone}", "data.dataset=fashion_mnist_scenes",
-                 f"epochs={epochs}", f"data.limit={args.train_scenes}", *RECIPE, *args.set, *extra]
+                 f"epochs={epochs}", scenes, *RECIPE, *args.set, *extra]
     config = load_config(overrides=overrides)
     run = os.path.join(args.out, f"{name}_{backbone}{tag}")
     start = time.time()
@@ -151,6 +153,8 @@ def main():
     parser.add_argument("--models", default=",".join(HEADS), help="the heads to train (default: all)")
     parser.add_argument("--results", default="dense", help="bench/results/NAME.json")
     parser.add_argument("--train-scenes", type=int, default=6000)
+    parser.add_argument("--stream", action="store_true", help="train on new scenes without end instead of "
+                        "--train-scenes (data.stream; needs --set steps_per_epoch=N)")
     parser.add_argument("--test-scenes", type=int, default=1000)
     parser.add_argument("--classifier-epochs", type=int, default=3)
     parser.add_argument("--classifier-images", type=int, default=55000)
@@ -172,7 +176,8 @@ def main():
     unknown = [m for m in args.models if m not in HEADS]
     if unknown:
         parser.error(f"unknown models {unknown}; choose from {list(HEADS)}")
-    results = {"quick": args.quick, "backbone": args.backbone, "train_scenes": args.train_scenes,
+    results = {"quick": args.quick, "backbone": args.backbone,
+               "train_scenes": "stream" if args.stream else args.train_scenes,
                "test_scenes": args.test_scenes, "overrides": RECIPE + args.set}
     done = dict(results, **reused(args.reuse, results)) if args.reuse else results
     start = time.time()

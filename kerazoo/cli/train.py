@@ -15,6 +15,7 @@ FLAG_FIELDS = {
     "strategy": "strategy",
     "steps_per_epoch": "steps_per_epoch",
     "limit": "data.limit",
+    "stream": "data.stream",
     "precision": "precision",
     "backbone": "model.kwargs.backbone",
     "backbone_from": "model.backbone_from",
@@ -59,6 +60,8 @@ def register(subparsers):
     p.add_argument("--steps-per-epoch", type=positive_int,
                    help="cap the steps of each epoch (the next epoch goes on through the data)")
     p.add_argument("--limit", type=positive_int, help="use only the first N training examples")
+    p.add_argument("--stream", action="store_true", default=None,
+                   help="generated datasets: new examples without end, --steps-per-epoch batches an epoch")
     p.add_argument("--adversarial", choices=["none", "fgsm", "pgd"],
                    help="adversarial training: FGSM mix (Goodfellow et al.) or PGD (Madry et al.)")
     p.add_argument("--eps", type=float, help="adversarial budget (L-infinity) as a fraction of the pixel range")

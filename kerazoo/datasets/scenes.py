@@ -16,11 +16,12 @@ encloses exactly the item's non-zero pixels; padding is -1 in boxes and classes.
 from __future__ import annotations
 
 import functools
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Scenes", "make_scenes", "load_scenes", "scenes_info", "check_boxes", "SCENE_TASKS", "DEFAULT_COUNTS"]
+__all__ = ["Scenes", "make_scenes", "stream_scenes", "load_scenes", "scenes_info", "check_boxes", "SCENE_TASKS", "DEFAULT_COUNTS"]
 
 NAME = "fashion_mnist_scenes"
 SCENE_TASKS = ("localization", "segmentation", "detection", "instance")
@@ -164,14 +165,48 @@ def make_scenes(
         seed: seed of every random choice.
         data_dir: where the Fashion-MNIST IDX files are (see ``kerazoo.datasets``).
     """
+    _check_args(count, canvas, max_objects, min_objects, tuple(scale_range))
+    items, labels = _items(split, data_dir)
+    rng = np.random.default_rng([seed, 1 if split.startswith("test") else 0])
+    return _generate(rng, items, labels, count, canvas, max_objects, min_objects, scale_range)
+
+
+def stream_scenes(
+    split: str,
+    *,
+    chunk: int = 256,
+    canvas: int = 96,
+    max_objects: int = 6,
+    min_objects: int = 0,
+    scale_range=(0.6, 1.4),
+    seed: int = 0,
+    data_dir=None,
+):
+    """Endless iterator of new scenes, ``chunk`` at a time: for schedules longer than any pool kept in memory.
+
+    Chunk k has its own seed (``seed``, split, k), so the stream is the same on every run; it never repeats
+    ``make_scenes``' scenes of the same seed. Arguments as in :func:`make_scenes`.
+    """
+    _check_args(chunk, canvas, max_objects, min_objects, tuple(scale_range))
+    if chunk < 1:
+        raise ValueError(f"Invalid chunk: expected a positive integer. Received: chunk={chunk!r}")
+    items, labels = _items(split, data_dir)
+    flag = 1 if split.startswith("test") else 0
+    for k in itertools.count():
+        rng = np.random.default_rng([seed, flag, k + 1])  # [seed, flag] is make_scenes' own
+        yield _generate(rng, items, labels, chunk, canvas, max_objects, min_objects, scale_range)
+
+
+def _items(split, data_dir):
     from kerazoo.datasets import load_arrays
 
-    _check_args(count, canvas, max_objects, min_objects, tuple(scale_range))
     items, labels = load_arrays("fashion_mnist", split, data_dir=data_dir)
-    items = items[..., 0]
     if len(items) == 0:
         raise ValueError(f"Split {split!r} of 'fashion_mnist' is empty: no items to place.")
-    rng = np.random.default_rng([seed, 1 if split.startswith("test") else 0])
+    return items[..., 0], labels
+
+
+def _generate(rng, items, labels, count, canvas, max_objects, min_objects, scale_range) -> Scenes:
     scenes = Scenes(
         images=np.zeros((count, canvas, canvas, 1), np.uint8),
         boxes=np.full((count, max_objects, 4), -1, np.float32),
@@ -256,6 +291,7 @@ def load_scenes(
     data_dir=None,
     shuffle: bool | None = None,
     drop_remainder: bool = False,
+    stream: bool = False,
 ):
     """Scenes as a batched ``tf.data.Dataset`` of (float32 raw pixels [B, S, S, 1], the task's targets).
 
@@ -267,6 +303,8 @@ def load_scenes(
 
     ``count`` defaults to ``DEFAULT_COUNTS`` of the split's base ("train" or "test"); ``min_objects`` defaults to 1
     for localization (where it is also the maximum) and 0 otherwise. Generated scenes are cached per argument set.
+    ``stream=True`` yields new scenes without end instead (:func:`stream_scenes`; no ``count``, no cache, nothing
+    to shuffle): a long schedule sees no scene twice in constant memory.
     """
     import tensorflow as tf
 
@@ -276,14 +314,34 @@ def load_scenes(
         raise ValueError(f"Invalid batch_size: expected a positive integer. Received: batch_size={batch_size!r}")
     if task == "localization":
         max_objects, min_objects = 1, 1
-    count = DEFAULT_COUNTS["test" if split.startswith("test") else "train"] if count is None else count
-    scenes = _cached_scenes(split, count, canvas, max_objects, 0 if min_objects is None else min_objects,
-                            tuple(scale_range), seed, data_dir)
-    ds = tf.data.Dataset.from_tensor_slices(_task_arrays(scenes, task))
-    if split.startswith("train") if shuffle is None else shuffle:
-        ds = ds.shuffle(len(scenes), seed=seed, reshuffle_each_iteration=True)
+    min_objects = 0 if min_objects is None else min_objects
+    if stream:
+        if count is not None:
+            raise ValueError(f"Invalid count={count!r} with stream=True: a stream of scenes has no end.")
+        ds = _scene_stream(split, task, canvas=canvas, max_objects=max_objects, min_objects=min_objects,
+                           scale_range=tuple(scale_range), seed=seed, data_dir=data_dir)
+    else:
+        count = DEFAULT_COUNTS["test" if split.startswith("test") else "train"] if count is None else count
+        scenes = _cached_scenes(split, count, canvas, max_objects, min_objects, tuple(scale_range), seed, data_dir)
+        ds = tf.data.Dataset.from_tensor_slices(_task_arrays(scenes, task))
+        if split.startswith("train") if shuffle is None else shuffle:
+            ds = ds.shuffle(len(scenes), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder).map(_as_model_dtypes, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _scene_stream(split, task, **options):
+    """``stream_scenes`` as an unbatched ``tf.data.Dataset`` of the task's arrays (generated in tf.data's thread)."""
+    import tensorflow as tf
+
+    first = _task_arrays(make_scenes(split, 1, **options), task)  # only its shapes and dtypes: the signature
+    signature = tf.nest.map_structure(lambda a: tf.TensorSpec((None, *a.shape[1:]), tf.as_dtype(a.dtype)), first)
+
+    def chunks():
+        for scenes in stream_scenes(split, **options):
+            yield _task_arrays(scenes, task)
+
+    return tf.data.Dataset.from_generator(chunks, output_signature=signature).unbatch()
 
 
 @functools.lru_cache(maxsize=4)

@@ -54,6 +54,9 @@ class DataConfig:
     augment: list = field(default_factory=lambda: ["crop", "flip"])
     limit: typing.Optional[int] = None
     """Use only the first ``limit`` training examples (quick runs and tests)."""
+    stream: bool = False
+    """Generated datasets (fashion_mnist_scenes): train on new examples drawn without end instead of a fixed set, so
+    no example is seen twice and memory stays constant however long the schedule; needs ``steps_per_epoch``."""
 
 
 @dataclass
@@ -284,6 +287,15 @@ def validate(config: TrainConfig) -> TrainConfig:
     for path, value in {"steps_per_epoch": config.steps_per_epoch, "data.limit": config.data.limit}.items():
         if value is not None and value < 1:
             raise ValueError(f"Config field {path!r} must be >= 1 or null; got {value!r}.")
+    if config.data.stream:
+        from kerazoo.datasets.scenes import NAME as SCENES
+
+        if config.data.dataset != SCENES:
+            raise ValueError(f"Config field 'data.stream' needs a generated dataset ({SCENES}); "
+                             f"{config.data.dataset!r} is a fixed set.")
+        if config.data.limit is not None or not config.steps_per_epoch:
+            raise ValueError("Config field 'data.stream' draws examples without end: set 'steps_per_epoch' (the "
+                             "length of an epoch) and leave 'data.limit' null.")
     if config.optimizer.lr <= 0:
         raise ValueError(f"Config field 'optimizer.lr' must be > 0; got {config.optimizer.lr!r}.")
     if not 0 < config.adversarial.eps <= 1:

@@ -60,6 +60,7 @@ def load_dense(
     limit: int | None = None,
     image_size: int = 320,
     max_objects: int = 100,
+    stream: bool = False,
     **scene_options,
 ):
     """A batched ``tf.data.Dataset`` of (raw pixels, the task's targets) from the scenes or a tfds benchmark.
@@ -72,11 +73,15 @@ def load_dense(
         limit: for the scenes, the number of scenes (``count``); for tfds, the first ``limit`` examples.
         image_size: tfds only: the square side images are resized to.
         max_objects: tfds only: boxes per image kept (the rest dropped), padding the others with -1.
+        stream: scenes only: new scenes without end (``scenes.load_scenes``), for long schedules.
         **scene_options: scenes only: ``canvas``, ``max_objects``, ``min_objects``, ``scale_range``.
     """
     if dataset == scenes.NAME:
         return scenes.load_scenes(split, task, batch_size=batch_size, count=limit, data_dir=data_dir,
-                                  shuffle=shuffle, seed=seed, **scene_options)
+                                  shuffle=shuffle, seed=seed, stream=stream, **scene_options)
+    if stream:
+        raise ValueError(f"Invalid stream=True for {dataset!r}: only the generated {scenes.NAME!r} can draw new "
+                         f"examples without end.")
     return _load_tfds(dataset, split, task, batch_size=batch_size, data_dir=data_dir, shuffle=shuffle, seed=seed,
                       limit=limit, image_size=image_size, max_objects=max_objects)
 

@@ -86,11 +86,11 @@ class DenseTask(Task):
         """Maps one batch of ``load_dense`` output to what ``fit`` trains on (default: unchanged)."""
         return images, targets
 
-    def _load(self, config, split, *, limit, shuffle=None, augment=()):
+    def _load(self, config, split, *, limit, shuffle=None, augment=(), stream=False):
         data = config.data
         info = self.dataset_info(config)
         ds = load_dense(data.dataset, split, self.data_task, batch_size=data.batch_size, data_dir=data.data_dir,
-                        seed=config.seed, limit=limit, shuffle=shuffle)
+                        seed=config.seed, limit=limit, shuffle=shuffle, stream=stream)
         augmenter = dense_augmenter(augment, self.data_task, seed=config.seed)
         if augmenter is not None:  # training batches only: boxes and masks move with the pixels
             ds = ds.map(augmenter, num_parallel_calls=-1)  # -1: tf.data.AUTOTUNE
@@ -101,7 +101,7 @@ class DenseTask(Task):
         if data.batch_size % replicas:
             raise ValueError(f"Config field 'data.batch_size' ({data.batch_size}) must be divisible by the {replicas} "
                              f"replicas.")
-        train = self._load(config, data.train_split, limit=data.limit, augment=data.augment)
+        train = self._load(config, data.train_split, limit=data.limit, augment=data.augment, stream=data.stream)
         val = None
         if data.val_split:
             val = self._load(config, data.val_split, limit=self._val_limit(config), shuffle=False)
@@ -110,12 +110,15 @@ class DenseTask(Task):
     @staticmethod
     def _val_limit(config):
         """A fifth of what one epoch trains on: of ``data.limit`` scenes, or of ``steps_per_epoch`` batches when
-        those draw each epoch's scenes from a larger pool (scoring a fifth of the pool every epoch would cost more
-        than the training)."""
+        those draw each epoch's scenes from a larger pool or a stream (scoring a fifth of the pool every epoch would
+        cost more than the training)."""
         data = config.data
-        if not data.limit:
+        if data.stream:
+            per_epoch = config.steps_per_epoch * data.batch_size
+        elif not data.limit:
             return None
-        per_epoch = min(data.limit, config.steps_per_epoch * data.batch_size) if config.steps_per_epoch else data.limit
+        else:
+            per_epoch = min(data.limit, config.steps_per_epoch * data.batch_size) if config.steps_per_epoch else data.limit
         return max(per_epoch // 5, data.batch_size)
 
     def build(self, config, info):

@@ -55,6 +55,20 @@ def test_bad_override_is_named(capsys, tmp_path):
     assert code == 2 and "Unknown config field 'optimizer.lrr'" in err
 
 
+def test_train_on_a_stream_of_scenes(capsys, tmp_path, idx_data_dir):
+    argv = ["train", "fcn8s", "--backbone", "lenet5", "--dataset", "fashion_mnist_scenes", "--data-dir", idx_data_dir,
+            "--stream", "--batch-size", "4", "--epochs", "2", "data.augment=[]", "jit_compile=false",
+            "data.train_split=train[:80]", "data.val_split=train[80:]"]
+    code, _, err = run(capsys, *argv, "--out", str(tmp_path / "no_epoch_length"))
+    assert code == 2 and "set 'steps_per_epoch'" in err
+    code, out, _ = run(capsys, *argv, "--steps-per-epoch", "2", "--out", str(tmp_path / "r"))
+    assert code == 0 and "run written" in out
+    with open(tmp_path / "r" / "config.yaml", encoding="utf-8") as f:
+        assert "stream: true" in f.read()
+    with open(tmp_path / "r" / "metrics.jsonl", encoding="utf-8") as f:
+        assert len(f.readlines()) == 2
+
+
 def test_export_and_evaluate_verbs(capsys, trained_run, tmp_path):
     code, out, _ = run(capsys, "export", trained_run, "--repo", str(tmp_path), "--name", "m", "--formats", "tflite")
     assert code == 0 and "exported" in out and "tflite" in out

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kerazoo import datasets
-from kerazoo.datasets.scenes import check_boxes, load_scenes, make_scenes
+from kerazoo.datasets.scenes import check_boxes, load_scenes, make_scenes, stream_scenes
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,31 @@ def test_load_scenes_tasks(idx_data_dir):
     _, targets = next(iter(load_scenes("test", "instance", max_objects=3, **kw)))
     assert targets["boxes"].shape == (4, 3, 4) and targets["classes"].shape == (4, 3)
     assert targets["masks"].shape == (4, 3, 48, 48)
+
+
+def test_stream_draws_new_scenes_the_same_on_every_run(idx_data_dir):
+    kw = dict(chunk=4, canvas=48, max_objects=3, seed=5, data_dir=idx_data_dir)
+    first, again = stream_scenes("train", **kw), stream_scenes("train", **kw)
+    chunks = [next(first) for _ in range(3)]
+    for chunk in chunks:
+        np.testing.assert_array_equal(chunk.images, next(again).images)  # deterministic, chunk by chunk
+    pool = make_scenes("train", 4, canvas=48, max_objects=3, seed=5, data_dir=idx_data_dir)
+    images = [image.tobytes() for chunk in [pool, *chunks] for image in chunk.images if image.any()]
+    assert len(set(images)) == len(images)  # no scene twice: not across chunks, not the pool's of the same seed
+    for chunk in chunks:  # each chunk is made like make_scenes' scenes: masks agree with the pixels
+        np.testing.assert_array_equal(chunk.owners >= 0, chunk.images[..., 0] > 0)
+
+
+def test_load_scenes_stream_goes_on_past_any_count(idx_data_dir):
+    ds = load_scenes("train", "detection", batch_size=5, canvas=48, max_objects=3, stream=True, data_dir=idx_data_dir)
+    batches = list(ds.take(60))  # 300 scenes: more than the first 256-scene chunk
+    assert len(batches) == 60 and all(images.shape == (5, 48, 48, 1) for images, _ in batches)
+    assert batches[-1][1]["boxes"].shape == (5, 3, 4) and batches[-1][1]["classes"].dtype.name == "int32"
+    _, masks = next(iter(load_scenes("test", "segmentation", batch_size=2, canvas=48, stream=True,
+                                     data_dir=idx_data_dir)))
+    assert masks.shape == (2, 48, 48) and masks.dtype.name == "int32"
+    with pytest.raises(ValueError, match="stream of scenes has no end"):
+        load_scenes("train", "detection", count=8, stream=True, data_dir=idx_data_dir)
 
 
 def test_registered_dataset_info(idx_data_dir):

@@ -59,3 +59,5 @@ def test_mock_data_info_and_unknown_names(tmp_path):
         load_dense("voc/2011", "train", "detection")
     with pytest.raises(ValueError, match="no 'segmentation' labels"):
         load_dense("coco/2017", "train", "segmentation")
+    with pytest.raises(ValueError, match="only the generated 'fashion_mnist_scenes' can draw new examples"):
+        load_dense("voc/2012", "train", "detection", stream=True, data_dir=str(tmp_path))

@@ -158,6 +158,9 @@ def test_coco_eval_perfect_prediction_is_map_one_and_a_miss_lowers_it():
     figures = coco_evaluate(wrong_class, truth, num_classes=10)
     assert figures["mAP50"] < 0.9
     assert figures["agnostic_mAP"] == pytest.approx(1.0)  # right boxes, a wrong class: found, not named
+    per_class = figures["class_AP50"]  # the mislabelled class 1 scores 0, class 2 has no ground truth
+    assert (per_class["1"], per_class["2"], per_class["3"], per_class["7"]) == (0.0, -1.0, 1.0, 1.0)
+    assert figures["mAP50"] == pytest.approx(np.mean([v for v in per_class.values() if v >= 0]))
     shifted = [perfect[0], {"boxes": [[10, 10, 30, 30]], "classes": [1], "scores": [0.7]}]  # IoU 0.14 with truth
     assert coco_evaluate(shifted, truth, num_classes=10)["agnostic_mAP50"] < 0.9
     empty = [{"boxes": np.zeros((0, 4)), "classes": [], "scores": []}] * 2

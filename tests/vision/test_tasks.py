@@ -46,6 +46,21 @@ def test_validation_scores_a_fifth_of_an_epoch(idx_data_dir):
     assert val_scenes(**{"data.limit": 200, "steps_per_epoch": 20}) == 16
 
 
+def test_stream_trains_on_new_scenes_and_checks_its_settings(idx_data_dir):
+    task = get_task("segmentation")
+    config = _config(idx_data_dir, "fcn8s", **{"data.limit": "null", "data.stream": "true", "steps_per_epoch": 5})
+    train, val = task.pipelines(config, 1)
+    assert sum(len(images) for images, _ in val) == 4  # a fifth of an epoch of 5 batches of 4
+    images = [image.numpy().tobytes() for batch, _ in train.take(70) for image in batch if image.numpy().any()]
+    assert len(set(images)) == len(images) > 200  # 280 scenes, past the first chunk of 256, none twice (empty aside)
+    with pytest.raises(ValueError, match="set 'steps_per_epoch'"):
+        _config(idx_data_dir, "fcn8s", **{"data.limit": "null", "data.stream": "true"})
+    with pytest.raises(ValueError, match="leave 'data.limit' null"):
+        _config(idx_data_dir, "fcn8s", **{"data.stream": "true", "steps_per_epoch": 5})
+    with pytest.raises(ValueError, match="'fashion_mnist' is a fixed set"):
+        load_config(overrides=["data.dataset=fashion_mnist", "data.stream=true", "steps_per_epoch=5"])
+
+
 def test_segmentation_task_counts_the_background_and_checks_the_loss(idx_data_dir):
     task = get_task("segmentation")
     config = _config(idx_data_dir, "fcn8s")

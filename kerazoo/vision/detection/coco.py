@@ -3,6 +3,7 @@
     figures = coco_evaluate(predictions, ground_truth, num_classes=10)
     figures["mAP"], figures["mAP50"]      # AP averaged over IoU 0.5:0.95, and at IoU 0.5
     figures["agnostic_mAP50"]             # the same with classes ignored: finding objects, not naming them
+    figures["class_AP50"]                 # AP@.5 of each class: which names cost the most
 
 Both lists hold one dict per image: ``boxes`` [k, 4] "xyxy" pixels, ``classes`` [k] (0-based), and for predictions
 ``scores`` [k]; with ``masks`` [k, H, W] (bool) in both, mask AP is computed too (``mask_mAP``, ``mask_mAP50``).
@@ -61,7 +62,8 @@ def _coco_records(ground_truth, predictions, with_masks: bool):
     return images, annotations, results
 
 
-def _evaluate(ground, results, iou_type: str, use_cats: bool = True) -> list[float]:
+def _evaluate(ground, results, iou_type: str, use_cats: bool = True) -> tuple[list[float], list[float]]:
+    """The first six ``stats`` and each category's AP at IoU 0.5 (-1 for a category without ground truth)."""
     from pycocotools.cocoeval import COCOeval
 
     with contextlib.redirect_stdout(io.StringIO()):
@@ -72,17 +74,20 @@ def _evaluate(ground, results, iou_type: str, use_cats: bool = True) -> list[flo
         evaluator.accumulate()
         evaluator.summarize()
     # COCOeval reports -1 where no ground truth exists (e.g. no small objects); keep those as -1
-    return [float(v) for v in evaluator.stats[: len(STAT_NAMES)]]
+    precision = evaluator.eval["precision"][0, :, :, 0, -1]  # IoU 0.5, every recall level, category, all areas, 100
+    per_class = [float(p[p > -1].mean()) if (p > -1).any() else -1.0 for p in precision.T]
+    return [float(v) for v in evaluator.stats[: len(STAT_NAMES)]], per_class
 
 
-def coco_evaluate(predictions, ground_truth, *, num_classes: int, masks: bool = False) -> dict:
+def coco_evaluate(predictions, ground_truth, *, num_classes: int, masks: bool = False, class_names=None) -> dict:
     """COCO box AP (and mask AP with ``masks``) of per-image predictions against the ground truth.
 
     Returns:
         {"mAP", "mAP50", "mAP75", "mAP_small", "mAP_medium", "mAP_large", "images", "detections"}; with ``masks``
         also the same figures prefixed ``mask_``; ``agnostic_mAP`` and ``agnostic_mAP50``: box AP with the classes
-        ignored (pycocotools ``useCats=0``), so the gap to mAP is what wrong class labels cost. No detections at all
-        gives AP 0.
+        ignored (pycocotools ``useCats=0``), so the gap to mAP is what wrong class labels cost; ``class_AP50``: box
+        AP@.5 of each class by name (``class_names``, default the class ids), -1 for a class with no ground truth
+        (mAP50 is their mean over the others). No detections at all gives AP 0.
     """
     from pycocotools.coco import COCO
 
@@ -96,9 +101,13 @@ def coco_evaluate(predictions, ground_truth, *, num_classes: int, masks: bool = 
                       "categories": [{"id": c + 1, "name": str(c)} for c in range(num_classes)]}
     with contextlib.redirect_stdout(io.StringIO()):
         ground.createIndex()
+    names = [str(c) for c in range(num_classes)] if class_names is None else list(class_names)
+    none = ([0.0] * len(STAT_NAMES), [0.0] * num_classes)
     for iou_type, prefix in [("bbox", "")] + ([("segm", "mask_")] if masks else []):
-        stats = _evaluate(ground, results, iou_type) if results else [0.0] * len(STAT_NAMES)
+        stats, per_class = _evaluate(ground, results, iou_type) if results else none
         figures.update({prefix + name: value for name, value in zip(STAT_NAMES, stats)})
-    agnostic = _evaluate(ground, results, "bbox", use_cats=False) if results else [0.0, 0.0]
+        if iou_type == "bbox":
+            figures["class_AP50"] = {name: round(ap, 4) for name, ap in zip(names, per_class)}
+    agnostic = _evaluate(ground, results, "bbox", use_cats=False)[0] if results else none[0]
     figures.update(agnostic_mAP=agnostic[0], agnostic_mAP50=agnostic[1])
     return figures

@@ -124,7 +124,8 @@ class DetectionTask(DenseTask):
                                                       image_size)
                 predictions.append(detections)
         masks = bool(truth) and "masks" in truth[0]
-        figures = coco_evaluate(predictions, truth, num_classes=info.num_classes, masks=masks)
+        figures = coco_evaluate(predictions, truth, num_classes=info.num_classes, masks=masks,
+                                class_names=info.class_names)
         return {"split": split or config.data.test_split, "examples": len(truth), **figures}
 
     def draw(self, image, prediction, info) -> np.ndarray:
