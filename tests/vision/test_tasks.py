@@ -53,6 +53,10 @@ def test_stream_trains_on_new_scenes_and_checks_its_settings(idx_data_dir):
     assert sum(len(images) for images, _ in val) == 4  # a fifth of an epoch of 5 batches of 4
     images = [image.numpy().tobytes() for batch, _ in train.take(70) for image in batch if image.numpy().any()]
     assert len(set(images)) == len(images) > 200  # 280 scenes, past the first chunk of 256, none twice (empty aside)
+    for model in ("ssd", "mask_rcnn"):  # the detection Task's own loader passes the stream on
+        train, _ = get_task("detection").pipelines(_config(idx_data_dir, model, **{
+            "data.limit": "null", "data.stream": "true", "steps_per_epoch": 5}), 1)
+        assert next(iter(train))[0].shape == (4, 96, 96, 1)
     with pytest.raises(ValueError, match="set 'steps_per_epoch'"):
         _config(idx_data_dir, "fcn8s", **{"data.limit": "null", "data.stream": "true"})
     with pytest.raises(ValueError, match="leave 'data.limit' null"):

@@ -67,10 +67,10 @@ class DetectionTask(DenseTask):
 
         return get_entry(config.model.name).family
 
-    def _load(self, config, split, *, limit, shuffle=None, augment=()):
+    def _load(self, config, split, **kwargs):
         # Mask R-CNN trains and is scored on instance masks too; DenseTask._load reads the targets kind from here.
         self.data_task = "instance" if self._family(config) == "mask_rcnn" else "detection"
-        return super()._load(config, split, limit=limit, shuffle=shuffle, augment=augment)
+        return super()._load(config, split, **kwargs)
 
     def targets(self, images, targets, info):
         if "masks" in targets:
