@@ -171,30 +171,22 @@ def make_scenes(
     return _generate(rng, items, labels, count, canvas, max_objects, min_objects, scale_range)
 
 
-def stream_scenes(
-    split: str,
-    *,
-    chunk: int = 256,
-    canvas: int = 96,
-    max_objects: int = 6,
-    min_objects: int = 0,
-    scale_range=(0.6, 1.4),
-    seed: int = 0,
-    data_dir=None,
-):
+def stream_scenes(split: str, *, chunk: int = 256, seed: int = 0, data_dir=None, **layout):
     """Endless iterator of new scenes, ``chunk`` at a time: for schedules longer than any pool kept in memory.
 
     Chunk k has its own seed (``seed``, split, k), so the stream is the same on every run; it never repeats
-    ``make_scenes``' scenes of the same seed. Arguments as in :func:`make_scenes`.
+    ``make_scenes``' scenes of the same seed. ``layout`` (``canvas``, ``max_objects``, ``min_objects``,
+    ``scale_range``), ``seed`` and ``data_dir`` are :func:`make_scenes`' arguments, with its defaults.
     """
-    _check_args(chunk, canvas, max_objects, min_objects, tuple(scale_range))
+    layout = {"canvas": 96, "max_objects": 6, "min_objects": 0, "scale_range": (0.6, 1.4), **layout}
+    _check_args(chunk, **layout)
     if chunk < 1:
         raise ValueError(f"Invalid chunk: expected a positive integer. Received: chunk={chunk!r}")
     items, labels = _items(split, data_dir)
     flag = 1 if split.startswith("test") else 0
     for k in itertools.count():
         rng = np.random.default_rng([seed, flag, k + 1])  # [seed, flag] is make_scenes' own
-        yield _generate(rng, items, labels, chunk, canvas, max_objects, min_objects, scale_range)
+        yield _generate(rng, items, labels, chunk, **layout)
 
 
 def _items(split, data_dir):
