@@ -56,7 +56,8 @@ class DataConfig:
     """Use only the first ``limit`` training examples (quick runs and tests)."""
     stream: bool = False
     """Generated datasets (fashion_mnist_scenes): train on new examples drawn without end instead of a fixed set, so
-    no example is seen twice and memory stays constant however long the schedule; needs ``steps_per_epoch``."""
+    no example is seen twice and memory stays constant however long the schedule; needs ``steps_per_epoch``. A resumed
+    run draws the stream from its start again (as a pool restarts its first pass)."""
 
 
 @dataclass
