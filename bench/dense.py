@@ -13,7 +13,9 @@
     # dense_transfer (36 min); new scenes in every epoch, the compute of 6,000-scene epochs (90 min here):
     # --set steps_per_epoch=188 --train-scenes 120320 --sections detection,segmentation --models ssd,unet
     # --detection-epochs 20 --epochs 16 --results dense_new_scenes; or, in constant memory for any number of epochs,
-    # --stream --set steps_per_epoch=188 instead of --set steps_per_epoch=188 --train-scenes N
+    # --stream --set steps_per_epoch=188 instead of --set steps_per_epoch=188 --train-scenes N; the single-shot goal
+    # (SSD mAP@.5 0.912, 77 min): --stream --set steps_per_epoch=188 --sections detection --models ssd
+    # --detection-epochs 160 --results dense_ssd_stream160
 
 Every model trains with ``kerazoo.training.train`` on scenes made from Fashion-MNIST's training items (validation
 scenes from held-out training items) and is scored on 1,000 scenes made only from the test items:

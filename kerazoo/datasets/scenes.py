@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Scenes", "make_scenes", "stream_scenes", "load_scenes", "scenes_info", "check_boxes", "SCENE_TASKS", "DEFAULT_COUNTS"]
+__all__ = ["Scenes", "make_scenes", "stream_scenes", "load_scenes", "scenes_info", "check_boxes", "SCENE_TASKS",
+           "DEFAULT_COUNTS"]
 
 NAME = "fashion_mnist_scenes"
 SCENE_TASKS = ("localization", "segmentation", "detection", "instance")

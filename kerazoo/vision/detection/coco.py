@@ -102,12 +102,12 @@ def coco_evaluate(predictions, ground_truth, *, num_classes: int, masks: bool = 
     with contextlib.redirect_stdout(io.StringIO()):
         ground.createIndex()
     names = [str(c) for c in range(num_classes)] if class_names is None else list(class_names)
-    none = ([0.0] * len(STAT_NAMES), [0.0] * num_classes)
+    no_detections = ([0.0] * len(STAT_NAMES), [0.0] * num_classes)
     for iou_type, prefix in [("bbox", "")] + ([("segm", "mask_")] if masks else []):
-        stats, per_class = _evaluate(ground, results, iou_type) if results else none
+        stats, per_class = _evaluate(ground, results, iou_type) if results else no_detections
         figures.update({prefix + name: value for name, value in zip(STAT_NAMES, stats)})
         if iou_type == "bbox":
             figures["class_AP50"] = {name: round(ap, 4) for name, ap in zip(names, per_class)}
-    agnostic = _evaluate(ground, results, "bbox", use_cats=False)[0] if results else none[0]
+    agnostic = _evaluate(ground, results, "bbox", use_cats=False)[0] if results else no_detections[0]
     figures.update(agnostic_mAP=agnostic[0], agnostic_mAP50=agnostic[1])
     return figures
