@@ -168,8 +168,7 @@ def make_scenes(
     """
     _check_args(count, canvas, max_objects, min_objects, tuple(scale_range))
     items, labels = _items(split, data_dir)
-    rng = np.random.default_rng([seed, 1 if split.startswith("test") else 0])
-    return _generate(rng, items, labels, count, canvas, max_objects, min_objects, scale_range)
+    return _generate(_rng(seed, split), items, labels, count, canvas, max_objects, min_objects, scale_range)
 
 
 def stream_scenes(split: str, *, chunk: int = 256, seed: int = 0, data_dir=None, **layout):
@@ -184,10 +183,13 @@ def stream_scenes(split: str, *, chunk: int = 256, seed: int = 0, data_dir=None,
     if chunk < 1:
         raise ValueError(f"Invalid chunk: expected a positive integer. Received: chunk={chunk!r}")
     items, labels = _items(split, data_dir)
-    flag = 1 if split.startswith("test") else 0
-    for k in itertools.count():
-        rng = np.random.default_rng([seed, flag, k + 1])  # [seed, flag] is make_scenes' own
-        yield _generate(rng, items, labels, chunk, **layout)
+    for k in itertools.count(1):  # chunk 0 would be make_scenes' own seed
+        yield _generate(_rng(seed, split, k), items, labels, chunk, **layout)
+
+
+def _rng(seed, split, *chunk):
+    """The generator of a split's scenes (train and test items never share one); ``chunk``: a stream's chunk k."""
+    return np.random.default_rng([seed, 1 if split.startswith("test") else 0, *chunk])
 
 
 def _items(split, data_dir):
@@ -199,8 +201,9 @@ def _items(split, data_dir):
     return items[..., 0], labels
 
 
-def _generate(rng, items, labels, count, canvas, max_objects, min_objects, scale_range) -> Scenes:
-    scenes = Scenes(
+def _blank(count, canvas, max_objects) -> Scenes:
+    """``count`` empty scenes (all padding): the arrays ``_generate`` fills."""
+    return Scenes(
         images=np.zeros((count, canvas, canvas, 1), np.uint8),
         boxes=np.full((count, max_objects, 4), -1, np.float32),
         classes=np.full((count, max_objects), -1, np.int32),
@@ -208,6 +211,10 @@ def _generate(rng, items, labels, count, canvas, max_objects, min_objects, scale
         owners=np.full((count, canvas, canvas), -1, np.int8),
         item_indices=np.full((count, max_objects), -1, np.int32),
     )
+
+
+def _generate(rng, items, labels, count, canvas, max_objects, min_objects, scale_range) -> Scenes:
+    scenes = _blank(count, canvas, max_objects)
     for n in range(count):
         wanted = int(rng.integers(min_objects, max_objects + 1))
         image, owner, placed = _compose(rng, items, labels, wanted, canvas, scale_range)
@@ -327,7 +334,7 @@ def _scene_stream(split, task, **options):
     """``stream_scenes`` as an unbatched ``tf.data.Dataset`` of the task's arrays (generated in tf.data's thread)."""
     import tensorflow as tf
 
-    first = _task_arrays(make_scenes(split, 1, **options), task)  # only its shapes and dtypes: the signature
+    first = _task_arrays(_blank(0, options["canvas"], options["max_objects"]), task)  # shapes and dtypes only
     signature = tf.nest.map_structure(lambda a: tf.TensorSpec((None, *a.shape[1:]), tf.as_dtype(a.dtype)), first)
 
     def chunks():
