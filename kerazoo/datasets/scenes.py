@@ -35,6 +35,8 @@ MIN_VISIBLE = 0.5
 PLACEMENT_TRIES = 30
 MAX_OBJECTS = 127
 """Most items a scene can hold: ``Scenes.owners`` is int8."""
+CANVAS, OBJECTS, SCALE_RANGE = 96, 6, (0.6, 1.4)
+"""The default layout: canvas side in pixels, most items a scene holds, range of the items' scale factors."""
 
 
 @dataclass(frozen=True)
@@ -147,10 +149,10 @@ def make_scenes(
     split: str,
     count: int,
     *,
-    canvas: int = 96,
-    max_objects: int = 6,
+    canvas: int = CANVAS,
+    max_objects: int = OBJECTS,
     min_objects: int = 0,
-    scale_range=(0.6, 1.4),
+    scale_range=SCALE_RANGE,
     seed: int = 0,
     data_dir=None,
 ) -> Scenes:
@@ -178,7 +180,7 @@ def stream_scenes(split: str, *, chunk: int = 256, seed: int = 0, data_dir=None,
     ``make_scenes``' scenes of the same seed. ``layout`` (``canvas``, ``max_objects``, ``min_objects``,
     ``scale_range``), ``seed`` and ``data_dir`` are :func:`make_scenes`' arguments, with its defaults.
     """
-    layout = {"canvas": 96, "max_objects": 6, "min_objects": 0, "scale_range": (0.6, 1.4), **layout}
+    layout = {"canvas": CANVAS, "max_objects": OBJECTS, "min_objects": 0, "scale_range": SCALE_RANGE, **layout}
     _check_args(chunk, **layout)
     if chunk < 1:
         raise ValueError(f"Invalid chunk: expected a positive integer. Received: chunk={chunk!r}")
@@ -283,10 +285,10 @@ def load_scenes(
     *,
     batch_size: int = 32,
     count: int | None = None,
-    canvas: int = 96,
-    max_objects: int = 6,
+    canvas: int = CANVAS,
+    max_objects: int = OBJECTS,
     min_objects: int | None = None,
-    scale_range=(0.6, 1.4),
+    scale_range=SCALE_RANGE,
     seed: int = 0,
     data_dir=None,
     shuffle: bool | None = None,
@@ -349,8 +351,8 @@ def scenes_info(data_dir=None):
     """``DatasetInfo`` of "fashion_mnist_scenes": 96x96x1 canvases, 10 classes, mean/std of 256 training scenes."""
     from kerazoo.datasets import FASHION_CLASSES, DatasetInfo
 
-    sample = _cached_scenes("train", 256, 96, 6, 0, (0.6, 1.4), 0, data_dir).images.astype(np.float64) / 255.0
+    sample = _cached_scenes("train", 256, CANVAS, OBJECTS, 0, SCALE_RANGE, 0, data_dir).images / 255.0
     return DatasetInfo(
-        name=NAME, image_shape=(96, 96, 1), num_classes=10, class_names=FASHION_CLASSES,
+        name=NAME, image_shape=(CANVAS, CANVAS, 1), num_classes=10, class_names=FASHION_CLASSES,
         mean=(float(sample.mean()),), std=(float(sample.std()),), source="generated", splits=dict(DEFAULT_COUNTS),
     )
