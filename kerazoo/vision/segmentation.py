@@ -108,14 +108,20 @@ def FCN8s(*, backbone="resnet20", classes=11, input_shape=None, input_tensor=Non
 @register_model(family="unet", paper=PAPER["unet"][0], year=PAPER["unet"][1], input_shape=(96, 96, 1),
                 dataset="fashion_mnist_scenes", task="segmentation", name="unet")
 def UNet(*, backbone="resnet20", classes=11, input_shape=None, input_tensor=None, weights=None,
-         backbone_kwargs=None, name="unet", stem_filters=16):
-    """U-Net decoder over up to four backbone levels plus a full-resolution stem (``stem_filters`` channels)."""
+         backbone_kwargs=None, name="unet", stem_filters=16, decoder_filters=None):
+    """U-Net decoder over up to four backbone levels plus a full-resolution stem (``stem_filters`` channels).
+
+    ``decoder_filters``: the decoder's width at its shallowest backbone level, doubled at each level deeper (the
+    paper's 64, 128, 256), at most 256; None (default) takes each level's backbone width instead (thin decoders on
+    MobileNet v2: 24, 32, 96).
+    """
     inputs, x = image_input(input_shape or (96, 96, 1), input_tensor)
     size = tuple(x.shape[1:3])
     features, info = backbone_features(x, backbone, levels=4, min_levels=2, backbone_kwargs=backbone_kwargs)
     y = features[-1]
     for level in range(len(features) - 2, -1, -1):
-        filters = min(info[level]["channels"], 256)
+        width = info[level]["channels"] if decoder_filters is None else decoder_filters * 2 ** level
+        filters = min(width, 256)
         y = _upsample(y, filters, _ratio(info[level + 1], info[level]), name=f"decoder{level}_up")
         y = match_size(y, features[level].shape[1:3], name=f"decoder{level}")
         y = keras.layers.Concatenate(name=f"decoder{level}_concat")([y, features[level]])

@@ -82,6 +82,16 @@ def test_saved_model_reloads_with_equal_outputs(head, tmp_path):
         np.testing.assert_allclose(served[key].numpy(), keras.ops.convert_to_numpy(expected[key]), atol=1e-4)
 
 
+def test_unet_decoder_width_follows_the_backbone_or_doubles_from_decoder_filters():
+    def widths(**kwargs):
+        model = create_model("unet", backbone="mobilenetv2", input_shape=(64, 64, 1), **kwargs)
+        return [model.get_layer(f"decoder{level}_b_conv").filters for level in (0, 1, 2)]
+
+    assert widths() == [24, 32, 96]  # MobileNet v2's widths at strides 4, 8, 16
+    assert widths(decoder_filters=64) == [64, 128, 256]  # the paper's doubling
+    assert widths(decoder_filters=128) == [128, 256, 256]  # capped at 256
+
+
 def test_backbone_errors_are_clear():
     with pytest.raises(ValueError, match="needs 2 feature levels.*alexnet"):
         create_model("unet", backbone="alexnet", input_shape=(96, 96, 3))
