@@ -15,7 +15,8 @@
     # --detection-epochs 20 --epochs 16 --results dense_new_scenes; or, in constant memory for any number of epochs,
     # --stream --set steps_per_epoch=188 instead of --set steps_per_epoch=188 --train-scenes N; the single-shot goal
     # (SSD mAP@.5 0.912, 77 min): --stream --set steps_per_epoch=188 --sections detection --models ssd
-    # --detection-epochs 160 --results dense_ssd_stream160
+    # --detection-epochs 160 --results dense_ssd_stream160; U-Net (mIoU 0.788, 82 min): --stream --set
+    # steps_per_epoch=188 --sections segmentation --models unet --epochs 100 --results dense_unet_stream100
 
 Every model trains with ``kerazoo.training.train`` on scenes made from Fashion-MNIST's training items (validation
 scenes from held-out training items) and is scored on 1,000 scenes made only from the test items:
