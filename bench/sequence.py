@@ -13,6 +13,8 @@
     python bench/sequence.py --quick                  # ~2 minutes: tiny settings, figures only show it runs
     python bench/sequence.py                          # the full run (the lead's, on an idle machine)
     python bench/sequence.py --parts caption --caption-epochs 5   # one part, cut down
+    python bench/sequence.py --parts caption_scenes --variants new_scenes_every_epoch --caption-epochs 40 \
+        --classifier-epochs 15 --results sequence_caption_scenes40       # one captioner of a part, its own file
 """
 
 from __future__ import annotations
@@ -179,9 +181,10 @@ def bench_caption_encoder(settings, out, data_dir, reuse=()):
                                                          backbone_from=classifier["run"], reuse=reuse)}
 
 
-def bench_caption_scenes(settings, out, data_dir, reuse=()):
+def bench_caption_scenes(settings, out, data_dir, reuse=(), only=()):
     """The fine-tuned captioner of ``caption_encoder`` against the same with new scenes in every epoch: the same
-    steps and batches, drawn from epochs x as many scenes (does it overfit its scenes?)."""
+    steps and batches, drawn from epochs x as many scenes (does it overfit its scenes?). ``only``: variant names to
+    run (default: both)."""
     from kerazoo.sequence.captioning import CaptionConfig
 
     classifier = encoder_classifier(settings, out, data_dir, reuse)
@@ -190,6 +193,10 @@ def bench_caption_scenes(settings, out, data_dir, reuse=()):
                 "new_scenes_every_epoch": dict(ENCODER_VARIANTS["fine_tuned"],
                                                train_count=settings["caption_epochs"] * settings["caption_train"],
                                                steps_per_epoch=settings["caption_train"] // batch_size)}
+    unknown = set(only) - set(variants)
+    if unknown:
+        raise ValueError(f"Invalid --variants {sorted(unknown)}: expected some of {list(variants)}.")
+    variants = {name: options for name, options in variants.items() if not only or name in only}
     return {"classifier": classifier, **bench_captioning(settings, out, data_dir, variants,
                                                          backbone_from=classifier["run"], reuse=reuse)}
 
@@ -214,6 +221,10 @@ def main():
                         help="finished classification or captioning runs to use where a part would train one with the "
                              "same config")
     parser.add_argument("--out", default="runs/bench_sequence")
+    parser.add_argument("--variants", metavar="NAME,...", default="",
+                        help="caption_scenes: which of its captioners to run (fine_tuned, new_scenes_every_epoch)")
+    parser.add_argument("--results", default=None,
+                        help="results file name (default: sequence, or sequence_PART_... for some parts)")
     for key in ("char_steps", "caption_train", "caption_epochs", "classifier_epochs", "vit_epochs"):
         parser.add_argument("--" + key.replace("_", "-"), type=int, default=None, help=f"override {key}")
     args = parser.parse_args()
@@ -230,11 +241,12 @@ def main():
     if "caption_encoder" in parts:
         figures["caption_encoder"] = bench_caption_encoder(settings, args.out, args.data_dir, reuse)
     if "caption_scenes" in parts:
-        figures["caption_scenes"] = bench_caption_scenes(settings, args.out, args.data_dir, reuse)
+        only = [name for name in args.variants.split(",") if name]
+        figures["caption_scenes"] = bench_caption_scenes(settings, args.out, args.data_dir, reuse, only)
     if "vit" in parts:
         figures["vit"] = bench_vit(settings, args.out, args.data_dir, reuse)
     name = "sequence" + ("" if parts == list(PARTS) else "_" + "_".join(parts))  # a part keeps its own file
-    path = write_results(name + ("_quick" if args.quick else ""), figures)
+    path = write_results(args.results or name + ("_quick" if args.quick else ""), figures)
     print(f"wrote {path}")
 
 

@@ -385,7 +385,8 @@ def _load_data(config: CaptionConfig, split: str, count: int, seed_offset: int) 
 
 def _arrays(data: CaptionData, vocab: CaptionVocabulary, max_length: int, truncate: bool):
     encoded = np.stack([vocab.encode(c, max_length, truncate=truncate) for c in data.first_captions()])
-    return {"images": data.images.astype("float32"), "tokens": encoded[:, :-1]}, encoded[:, 1:]
+    # uint8 pixels: the model casts each batch; float32 would take 4x the memory (pools of new scenes are big)
+    return {"images": data.images, "tokens": encoded[:, :-1]}, encoded[:, 1:]
 
 
 def _epoch_steps(config: CaptionConfig, count: int) -> tuple:
