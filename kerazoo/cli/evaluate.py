@@ -22,6 +22,8 @@ def register(subparsers):
                    help="with a version directory: evaluate only this artifact")
     p.add_argument("--limit", type=int, help="evaluate only the first N examples")
     p.add_argument("--beam", type=int, default=1, help="captioning runs: beam width of the decoding (1 = greedy)")
+    p.add_argument("--scenes", type=int, help="captioning runs on Fashion-MNIST scenes: generate N test scenes (the "
+                   "run's own first) instead of the run's test_count")
     p.set_defaults(func=run)
 
 
@@ -40,12 +42,14 @@ def run(args):
     from kerazoo.export import compare_formats, evaluate_artifact, format_table
 
     kind = sequence_run_kind(args.path)
-    if args.beam != 1 and kind != "captioning":
-        raise ValueError(f"--beam applies to captioning runs only; {args.path} is not one.")
+    for flag, value, default in (("--beam", args.beam, 1), ("--scenes", args.scenes, None)):
+        if value != default and kind != "captioning":
+            raise ValueError(f"{flag} applies to captioning runs only; {args.path} is not one.")
     if kind is not None:
         from kerazoo.sequence import captioning, charrnn
 
-        result = (captioning.evaluate_caption_run(args.path, beam_width=args.beam, limit=args.limit)
+        result = (captioning.evaluate_caption_run(args.path, beam_width=args.beam, limit=args.limit,
+                                                    scenes=args.scenes)
                   if kind == "captioning" else charrnn.evaluate_char_run(args.path))
         print(json.dumps(result, indent=1))
         return 0

@@ -500,13 +500,22 @@ def load_caption_run(run_dir: str, which: str = "best"):
     return load_run_model(run_dir, which), vocab, config
 
 
-def evaluate_caption_run(run_dir: str, *, beam_width: int = 1, limit: int | None = None) -> dict:
+def evaluate_caption_run(run_dir: str, *, beam_width: int = 1, limit: int | None = None,
+                         scenes: int | None = None) -> dict:
     """BLEU-1..4 and object recall of a run's best checkpoint on its held-out test data (the same scenes its
-    summary.json was scored on), decoded greedily or, with ``beam_width`` > 1, by beam search."""
-    if limit is not None and (not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"Invalid limit: expected a positive integer. Received: limit={limit!r}")
+    summary.json was scored on), decoded greedily or, with ``beam_width`` > 1, by beam search.
+
+    ``limit``: score only the first ``limit`` examples. ``scenes`` (Fashion-MNIST scenes only): generate this many
+    test scenes instead of the run's ``test_count``, from the same test items and seed, so the run's own test scenes
+    come first and a larger count gives a tighter figure."""
+    for name, value in (("limit", limit), ("scenes", scenes)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"Invalid {name}: expected a positive integer. Received: {name}={value!r}")
     model, vocab, config = load_caption_run(run_dir)
-    data = _load_data(config, "test", config.test_count, 2)
+    if scenes is not None and config.dataset != "fashion_mnist_scenes":
+        raise ValueError(f"Invalid scenes={scenes}: only Fashion-MNIST scene runs generate their test data. "
+                         f"This run's dataset is {config.dataset!r}; use limit to score fewer examples.")
+    data = _load_data(config, "test", scenes or config.test_count, 2)
     if limit is not None:
         data = dataclasses.replace(data, images=data.images[:limit], captions=data.captions[:limit],
                                    classes=None if data.classes is None else data.classes[:limit])

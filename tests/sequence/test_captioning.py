@@ -326,6 +326,18 @@ def test_evaluate_scores_the_held_out_scenes_again_greedy_or_by_beam(caption_run
     assert "Invalid limit" in capsys.readouterr().err
 
 
+def test_evaluate_on_more_scenes_scores_the_runs_own_test_scenes_first(caption_run, capsys):
+    _, _, config = captioning.load_caption_run(caption_run)
+    own = captioning._load_data(config, "test", config.test_count, 2)
+    more = captioning._load_data(config, "test", config.test_count + 4, 2)
+    np.testing.assert_array_equal(more.images[:config.test_count], own.images)
+    assert more.captions[:config.test_count] == own.captions
+    assert main(["evaluate", caption_run, "--scenes", str(config.test_count + 4)]) == 0
+    assert json.loads(capsys.readouterr().out)["examples"] == config.test_count + 4
+    assert main(["evaluate", caption_run, "--scenes", "0"]) == 2
+    assert "Invalid scenes" in capsys.readouterr().err
+
+
 def test_cli_captions_an_image_and_draws_attention(caption_run, tmp_path, capsys):
     image_path = tmp_path / "scene.png"
     keras.utils.save_img(str(image_path), np.random.default_rng(0).uniform(0, 255, size=(32, 32, 1)))

@@ -139,6 +139,8 @@ def test_evaluate_measures_the_checkpoints_as_training_did(char_run, capsys):
     assert printed["checkpoint"] == "best" and printed["val_bpc"] == pytest.approx(summary["best_val_bpc"], rel=1e-5)
     assert main(["evaluate", char_run, "--beam", "3"]) == 2
     assert "--beam applies to captioning runs only" in capsys.readouterr().err
+    assert main(["evaluate", char_run, "--scenes", "100"]) == 2
+    assert "--scenes applies to captioning runs only" in capsys.readouterr().err
 
 
 def test_a_finished_run_is_not_trained_over(char_run):
