@@ -31,20 +31,24 @@ SCALE_BINS = (0.0, 0.8, 1.0, 1.2, np.inf)
 
 
 def mean_iou(predicted: np.ndarray, truth: np.ndarray, classes: int) -> tuple[float, list]:
-    matrix = np.bincount(truth.ravel().astype(np.int64) * classes + predicted.ravel(),
-                         minlength=classes * classes).reshape(classes, classes)
+    """Mean and per-class IoU by ``keras.metrics.MeanIoU``, the metric the segmentation task trains and scores with."""
+    import keras
+
+    metric = keras.metrics.MeanIoU(classes)
+    metric.update_state(truth, predicted)
+    matrix = keras.ops.convert_to_numpy(metric.total_cm)
     union = matrix.sum(0) + matrix.sum(1) - np.diag(matrix)
     iou = np.diag(matrix) / np.maximum(union, 1)
-    return float(iou.mean()), [round(float(v), 4) for v in iou]
+    return float(metric.result()), [round(float(v), 4) for v in iou]
 
 
-def item_names(predicted, scenes):
+def item_names(predicted, scenes, classes: int):
     """Per item: (class + 1 most of its visible pixels were given, visible pixels, true class + 1)."""
     rows = []
     for n in range(len(scenes)):
         for k in range(scenes.num_objects[n]):
             visible = scenes.owners[n] == k
-            votes = np.bincount(predicted[n][visible], minlength=scenes.classes.max() + 2)
+            votes = np.bincount(predicted[n][visible], minlength=classes)
             votes[0] = 0  # the item's name, even where most of it was called background
             rows.append((n, k, int(votes.argmax()), int(visible.sum()), int(scenes.classes[n, k]) + 1))
     return rows
@@ -110,7 +114,7 @@ def main():
     right_names[both] = truth[both]
     figures["right_names"] = mean_iou(right_names, truth, classes)
 
-    rows = item_names(predicted, scenes)
+    rows = item_names(predicted, scenes, classes)
     one_name = predicted.copy()
     for n, k, name, *_ in rows:
         one_name[n][scenes.owners[n] == k] = name
