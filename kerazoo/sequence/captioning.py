@@ -408,17 +408,13 @@ def _epoch_steps(config: CaptionConfig, count: int) -> tuple:
     return config.steps_per_epoch, count // epoch * epoch
 
 
-def _pixel_scaling(classifier: keras.Model | None) -> tuple:
-    """(scale, offset) of the first layer: 0-1 pixels from scratch; a transferred backbone must see pixels as it
-    learnt them, so its classifier's own first layer."""
+def _pixel_scaling(classifier: keras.Model | None, channels: int) -> tuple:
+    """(scale, offset) of the first layer: 0-1 pixels from scratch, else the transferred classifier's own."""
     if classifier is None:
         return 1.0 / 255.0, 0.0
-    try:
-        layer = classifier.get_layer("normalize")
-    except ValueError:
-        raise ValueError(f"Invalid backbone_from: {classifier.name!r} has no `normalize` layer; expected a kerazoo "
-                         f"classification run.") from None
-    return layer.scale, layer.offset
+    from kerazoo.vision.backbone import classifier_pixel_scaling
+
+    return classifier_pixel_scaling(classifier, channels)
 
 
 def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite: bool = False, verbose: int = 1,
@@ -459,7 +455,7 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite:
     model = caption_model(len(vocab), backbone=config.backbone, image_shape=train_data.images.shape[1:],
                           decoder=config.decoder, attention=config.attention, max_length=config.max_length,
                           units=config.units, embed_dim=config.embed_dim, feature_dim=config.feature_dim,
-                          pixel_scaling=_pixel_scaling(classifier))
+                          pixel_scaling=_pixel_scaling(classifier, train_data.images.shape[-1]))
     if classifier is not None:
         from kerazoo.vision.backbone import load_backbone_weights, set_backbone_trainable
 

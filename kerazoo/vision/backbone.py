@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import keras
 
-__all__ = ["BACKBONE", "image_input", "backbone_features", "load_backbone_weights", "set_backbone_trainable"]
+__all__ = ["BACKBONE", "image_input", "backbone_features", "load_backbone_weights", "set_backbone_trainable",
+           "classifier_pixel_scaling"]
 
 BACKBONE = "backbone"
 """Name of the nested backbone layer in every head."""
@@ -119,6 +120,24 @@ def load_backbone_weights(model: keras.Model, source: keras.Model) -> int:
             f"source a classifier of the same backbone family and width?"
         )
     return copied
+
+
+def classifier_pixel_scaling(classifier: keras.Model, channels: int | None = None) -> tuple:
+    """(scale, offset) of ``classifier``'s first layer, its ``normalize`` Rescaling.
+
+    A backbone transferred from a classifier must see pixels scaled as it learnt them: by the classifier's dataset
+    statistics, not those of the data the new model trains on (a frozen backbone keeps the classifier's BatchNorm
+    statistics). ``channels``: the new model's image channels, checked against the classifier's."""
+    try:
+        layer = classifier.get_layer("normalize")
+    except ValueError:
+        raise ValueError(f"Invalid backbone_from: {classifier.name!r} has no `normalize` layer; expected a kerazoo "
+                         f"classification run.") from None
+    theirs = classifier.inputs[0].shape[-1]
+    if channels is not None and channels != theirs:
+        raise ValueError(f"Invalid backbone_from: {classifier.name!r} was trained on {theirs}-channel images and "
+                         f"this model takes {channels}-channel images.")
+    return layer.scale, layer.offset
 
 
 def set_backbone_trainable(model: keras.Model, trainable: bool) -> None:

@@ -9,7 +9,7 @@ and draws them (the contract is ``kerazoo.training.tasks.Task``'s; this module a
     task.draw(image, prediction, info)      # RGB uint8 picture of the prediction on the image (``kerazoo predict``)
 
 Transfer learning (``--backbone-from RUN``, config ``model.backbone_from``): the backbone's weights are copied
-from a classification run's checkpoint; with ``model.freeze_epochs`` = N the backbone stays frozen for N epochs and is
+from a classification run's checkpoint, and the model scales pixels as that classifier did; with ``model.freeze_epochs`` = N the backbone stays frozen for N epochs and is
 then unfrozen with the learning rate multiplied by ``model.finetune_lr_factor``.
 """
 
@@ -124,14 +124,19 @@ class DenseTask(Task):
     def build(self, config, info):
         from kerazoo.applications import create_model
 
-        inputs = keras.Input(shape=info.image_shape, name="images")
-        model = create_model(config.model.name, input_tensor=normalize(inputs, info), classes=self.classes(info),
-                             **config.model.kwargs)
-        source = getattr(config.model, "backbone_from", None)
-        if source:
-            from kerazoo.training.run import load_run_model
+        from kerazoo.training.run import load_run_model
 
-            bb.load_backbone_weights(model, load_run_model(source))
+        source = getattr(config.model, "backbone_from", None)
+        classifier = load_run_model(source) if source else None
+        inputs = keras.Input(shape=info.image_shape, name="images")
+        if classifier is None:
+            x = normalize(inputs, info)
+        else:
+            scale, offset = bb.classifier_pixel_scaling(classifier, channels=info.image_shape[-1])
+            x = keras.layers.Rescaling(scale, offset=offset, name="normalize")(inputs)
+        model = create_model(config.model.name, input_tensor=x, classes=self.classes(info), **config.model.kwargs)
+        if classifier is not None:
+            bb.load_backbone_weights(model, classifier)
         return model
 
     def compile_model(self, trainer, config, optimizer, **kwargs) -> None:

@@ -113,6 +113,17 @@ def test_backbone_weights_transfer_and_freeze():
         bb.load_backbone_weights(head, create_model("lenet5"))
 
 
+def test_classifier_pixel_scaling_is_the_classifiers_first_layer():
+    images = keras.Input(shape=(28, 28, 1))
+    x = keras.layers.Rescaling(1 / (255 * 0.35), offset=-0.8, name="normalize")(images)
+    classifier = keras.Model(images, keras.layers.Dense(3)(keras.layers.Flatten()(x)), name="tiny")
+    assert bb.classifier_pixel_scaling(classifier, channels=1) == (1 / (255 * 0.35), -0.8)
+    with pytest.raises(ValueError, match="trained on 1-channel images and this model takes 3-channel"):
+        bb.classifier_pixel_scaling(classifier, channels=3)
+    with pytest.raises(ValueError, match="has no `normalize` layer"):
+        bb.classifier_pixel_scaling(create_model("lenet5"))
+
+
 def test_fine_tune_callback_unfreezes_after_n_epochs():
     from kerazoo.vision.tasks import FineTuneBackbone, ScaledSchedule
 

@@ -37,6 +37,9 @@ def test_train_writes_a_segmentation_run_with_transfer(unet_run, trained_run):
     from kerazoo.training.run import load_run_model
 
     head, classifier = load_run_model(unet_run, "last"), load_run_model(trained_run)
+    # The transferred backbone sees pixels scaled as its classifier learnt them, not by the scenes' statistics.
+    ours, theirs = head.get_layer("normalize"), classifier.get_layer("normalize")
+    assert (ours.scale, ours.offset) == (theirs.scale, theirs.offset)
     layer = next(x for x in head.get_layer("backbone").layers if x.weights)
     assert not np.allclose(layer.get_weights()[0], classifier.get_layer(layer.name).get_weights()[0])
 
