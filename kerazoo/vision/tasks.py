@@ -9,8 +9,9 @@ and draws them (the contract is ``kerazoo.training.tasks.Task``'s; this module a
     task.draw(image, prediction, info)      # RGB uint8 picture of the prediction on the image (``kerazoo predict``)
 
 Transfer learning (``--backbone-from RUN``, config ``model.backbone_from``): the backbone's weights are copied
-from a classification run's checkpoint, and the model scales pixels as that classifier did; with ``model.freeze_epochs`` = N the backbone stays frozen for N epochs and is
-then unfrozen with the learning rate multiplied by ``model.finetune_lr_factor``.
+from a classification run's checkpoint, and the model scales pixels as that classifier did; with
+``model.freeze_epochs`` = N the backbone stays frozen for N epochs and is then unfrozen with the learning rate
+multiplied by ``model.finetune_lr_factor``.
 """
 
 from __future__ import annotations
@@ -123,7 +124,6 @@ class DenseTask(Task):
 
     def build(self, config, info):
         from kerazoo.applications import create_model
-
         from kerazoo.training.run import load_run_model
 
         source = getattr(config.model, "backbone_from", None)
