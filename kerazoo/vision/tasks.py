@@ -24,7 +24,7 @@ from kerazoo.vision import backbone as bb
 from kerazoo.vision.augment import dense_augmenter
 from kerazoo.vision.data import dense_info, load_dense
 
-__all__ = ["DenseTask", "LocalizationTask", "SegmentationTask", "FineTuneBackbone", "ScaledSchedule"]
+__all__ = ["DenseTask", "LocalizationTask", "SegmentationTask", "FineTuneBackbone", "ScaledSchedule", "class_iou"]
 
 
 @keras.saving.register_keras_serializable(package="kerazoo")
@@ -178,6 +178,14 @@ def _rgb(image) -> np.ndarray:
     return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
 
 
+def class_iou(metric: keras.metrics.MeanIoU) -> np.ndarray:
+    """Per-class IoU from a ``keras.metrics.MeanIoU``'s confusion matrix (its ``result()`` is their mean); NaN for a
+    class absent from both targets and predictions, which the mean leaves out too."""
+    matrix = keras.ops.convert_to_numpy(metric.total_cm)
+    union = matrix.sum(0) + matrix.sum(1) - np.diag(matrix)
+    return np.where(union > 0, np.diag(matrix) / np.maximum(union, 1), np.nan)
+
+
 class SegmentationTask(DenseTask):
     """Semantic segmentation: masks with 0 = background; loss ``model.loss`` (default cross-entropy + Dice),
     metric ``keras.metrics.MeanIoU``."""
@@ -219,9 +227,7 @@ class SegmentationTask(DenseTask):
             miou.update_state(masks, logits)
             correct += int(np.sum(np.argmax(keras.ops.convert_to_numpy(logits), -1) == masks.numpy()))
             count += int(np.prod(masks.shape))
-        matrix = keras.ops.convert_to_numpy(miou.total_cm)
-        union = matrix.sum(0) + matrix.sum(1) - np.diag(matrix)
-        per_class = np.where(union > 0, np.diag(matrix) / np.maximum(union, 1), np.nan)
+        per_class = class_iou(miou)
         names = ("background", *info.class_names)
         return {"split": split or config.data.test_split, "examples": int(count // max(1, np.prod(info.image_shape[:2]))),
                 "mean_iou": float(miou.result()), "pixel_accuracy": correct / max(count, 1),
