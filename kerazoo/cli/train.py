@@ -20,6 +20,7 @@ FLAG_FIELDS = {
     "backbone": "model.kwargs.backbone",
     "backbone_from": "model.backbone_from",
     "freeze_epochs": "model.freeze_epochs",
+    "init_from": "model.init_from",
     "adversarial": "adversarial.method",
     "eps": "adversarial.eps",
     "adv_steps": "adversarial.steps",
@@ -71,6 +72,8 @@ def register(subparsers):
     p.add_argument("--backbone", help="dense heads (unet, fcn8s, segnet, localizer, ...): the zoo backbone, e.g. resnet20")
     p.add_argument("--backbone-from", metavar="RUN", help="dense heads: start the backbone from a classification run")
     p.add_argument("--freeze-epochs", type=positive_int, help="with --backbone-from: epochs before unfreezing it")
+    p.add_argument("--init-from", metavar="RUN",
+                   help="start every weight from a run of the same model (train it further on a new schedule)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run instead of resuming it")
     p.add_argument("--no-speed", action="store_true",
                    help="plain settings instead of the fast defaults (no XLA, 1 step per execution, float32, TF's "

@@ -33,6 +33,9 @@ class ModelConfig:
     """Dense heads with backbone_from: epochs the backbone stays frozen before it is fine-tuned."""
     finetune_lr_factor: float = 0.1
     """Dense heads: learning-rate multiplier once the backbone is unfrozen."""
+    init_from: typing.Optional[str] = None
+    """A run of the same model on data of the same shape whose best checkpoint starts every weight: train it further
+    on this config's schedule, optimizer and data (e.g. a second cosine cycle at a lower learning rate)."""
     loss: typing.Optional[str] = None
     """The training loss; default the task's own. Classifiers: any kerazoo.losses or keras.losses name
     (softmax_cross_entropy, multiclass_hinge, squared_hinge, ...; ``kerazoo.losses.get``); segmentation:

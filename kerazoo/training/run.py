@@ -126,7 +126,7 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
         train_ds = train_ds.repeat()
 
     with strategy.scope():
-        model = task.build(config, info)
+        model = model_from_run(config.model.init_from, config, info) if config.model.init_from else task.build(config, info)
         trainer = task.trainer(model, config)
     batch_norm = speed.use_fused_batch_norm(config.fused_batch_norm, model, config.speed)
 
@@ -192,6 +192,31 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
     return run_dir
 
 
+def model_from_run(source: str, config: TrainConfig, info: datasets.DatasetInfo) -> keras.Model:
+    """``model.init_from``: the best (else last) checkpoint of run ``source``, to be trained further under ``config``.
+
+    A second schedule restarted from a finished one (a warm restart, Loshchilov & Hutter, 2017) reaches what one
+    longer schedule would without running it again from the start. The run must have trained the same model (name,
+    kwargs, input_size) on images of the same shape and number of classes; a difference is an error naming it.
+    Its first layers (the pixel normalization it learnt with) come along unchanged.
+    """
+    if config.model.backbone_from:
+        raise ValueError("Invalid config: model.init_from and model.backbone_from exclude each other (init_from starts "
+                         "every weight, the backbone's too, from its run).")
+    theirs = load_run_config(source).model
+    for name in ("name", "kwargs", "input_size"):
+        if getattr(theirs, name) != getattr(config.model, name):
+            raise ValueError(f"Invalid model.init_from={source!r}: that run trained model.{name}="
+                             f"{getattr(theirs, name)!r}, this config has {getattr(config.model, name)!r}; init_from "
+                             f"trains the same model further.")
+    their_info = load_run_info(source)
+    for name in ("image_shape", "num_classes"):
+        if getattr(their_info, name) != getattr(info, name):
+            raise ValueError(f"Invalid model.init_from={source!r}: that run's data has {name} "
+                             f"{getattr(their_info, name)!r}, {config.data.dataset!r} has {getattr(info, name)!r}.")
+    return load_run_model(source, compile=False)
+
+
 def evaluate_model(model: keras.Model, config: TrainConfig, *, split: str | None = None, limit: int | None = None) -> dict:
     """The task's figures (loss and accuracy for classifiers) of a run's model on a split (default: the test split)."""
     return task_for_model(config.model.name).evaluate(model, config, split=split, limit=limit)
@@ -207,7 +232,7 @@ def load_run_config(run_dir: str) -> TrainConfig:
     return config_from_dict(data)
 
 
-def load_run_model(run_dir: str, which: str = "best") -> keras.Model:
+def load_run_model(run_dir: str, which: str = "best", *, compile: bool = True) -> keras.Model:
     """The ``best`` (or ``last``) checkpoint of a run, its hash checked; falls back to ``last`` when no best exists."""
     folder = os.path.join(run_dir, "checkpoints")
     path = os.path.join(folder, f"{which}.keras")
@@ -218,7 +243,7 @@ def load_run_model(run_dir: str, which: str = "best") -> keras.Model:
     verify_sha256(path)
     importlib.import_module("kerazoo.losses")  # registers the losses a checkpoint's compile config may name
     load_plugins()  # registers the task packages' layers (a detector's BoxDecoder) in a process that trained nothing
-    return keras.saving.load_model(path, safe_mode=True)
+    return keras.saving.load_model(path, safe_mode=True, compile=compile)
 
 
 def load_run_info(run_dir: str) -> datasets.DatasetInfo:

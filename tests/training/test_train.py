@@ -122,3 +122,34 @@ def test_resumed_run_continues_the_weight_average(tmp_path, idx_data_dir):
     resumed = load_run_model(train(config, out, verbose=0), "last")
     for a, b in zip(whole.get_weights(), resumed.get_weights()):
         np.testing.assert_allclose(a, b, rtol=0, atol=2e-4)
+
+
+class FirstWeights(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.weights = self.model.get_weights()
+
+
+def test_init_from_starts_every_weight_from_the_run(trained_run, idx_data_dir, tmp_path):
+    """A second schedule (a warm restart) starts from the run's best checkpoint, with an optimizer of its own."""
+    first = FirstWeights()
+    config = tiny_config(idx_data_dir, "epochs=1", f"model.init_from={trained_run}")
+    run = train(config, str(tmp_path / "more"), extra_callbacks=[first], verbose=0)
+    source = load_run_model(trained_run)
+    assert len(first.weights) == len(source.get_weights())
+    for a, b in zip(source.get_weights(), first.weights):
+        np.testing.assert_array_equal(a, b)
+    more = load_run_model(run, "last")
+    assert int(more.optimizer.iterations) == 4 and isinstance(more.optimizer, keras.optimizers.SGD)
+    assert not np.array_equal(more.get_weights()[0], source.get_weights()[0]), "the new schedule trained it"
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.name=resnet20", "trained model.name='lenet5', this config has 'resnet20'"),
+    ("model.kwargs.dropout=0.5", "trained model.kwargs=\\{\\}, this config has \\{'dropout': 0.5\\}"),
+    ("model.backbone_from=RUN", "init_from and model.backbone_from exclude each other"),
+    ("data.dataset=digits", "that run's data has image_shape \\(28, 28, 1\\), 'digits' has \\(8, 8, 1\\)"),
+])
+def test_init_from_refuses_another_model_or_data(trained_run, idx_data_dir, tmp_path, override, message):
+    config = tiny_config(idx_data_dir, f"model.init_from={trained_run}", override)
+    with pytest.raises(ValueError, match=message):
+        train(config, str(tmp_path / "more"), verbose=0)
