@@ -55,6 +55,13 @@ def test_bad_override_is_named(capsys, tmp_path):
     assert code == 2 and "Unknown config field 'optimizer.lrr'" in err
 
 
+def test_init_from_another_model_is_named(capsys, trained_run, idx_data_dir, tmp_path):
+    code, _, err = run(capsys, "train", "resnet20", "--init-from", trained_run, "--data-dir", idx_data_dir,
+                       "data.train_split=train[:64]", "data.val_split=train[64:]", "--out", str(tmp_path / "r"))
+    assert code == 2 and "Invalid model.init_from" in err and "model.name='lenet5'" in err
+    assert not os.path.exists(tmp_path / "r" / "config.yaml"), "nothing a rerun would have to resume"
+
+
 def test_train_on_a_stream_of_scenes(capsys, tmp_path, idx_data_dir):
     argv = ["train", "fcn8s", "--backbone", "lenet5", "--dataset", "fashion_mnist_scenes", "--data-dir", idx_data_dir,
             "--stream", "--batch-size", "4", "--epochs", "2", "data.augment=[]", "jit_compile=false",
