@@ -126,7 +126,8 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
         train_ds = train_ds.repeat()
 
     with strategy.scope():
-        model = model_from_run(config.model.init_from, config, info) if config.model.init_from else task.build(config, info)
+        source = config.model.init_from
+        model = model_from_run(source, config, info) if source else task.build(config, info)
         trainer = task.trainer(model, config)
     batch_norm = speed.use_fused_batch_norm(config.fused_batch_norm, model, config.speed)
 
@@ -195,8 +196,8 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
 def model_from_run(source: str, config: TrainConfig, info: datasets.DatasetInfo) -> keras.Model:
     """``model.init_from``: the best (else last) checkpoint of run ``source``, to be trained further under ``config``.
 
-    A second schedule restarted from a finished one (a warm restart, Loshchilov & Hutter, 2017) reaches what one
-    longer schedule would without running it again from the start. The run must have trained the same model (name,
+    A second schedule restarted from a finished one (a warm restart, Loshchilov & Hutter, 2017) trains an
+    under-fitted run further without running its schedule again from the start. The run must have trained the same model (name,
     kwargs, input_size) on images of the same shape and number of classes; a difference is an error naming it.
     Its first layers (the pixel normalization it learnt with) come along unchanged.
     """
