@@ -119,6 +119,8 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
     task = task_for_model(config.model.name)
     strategy = make_strategy(config.strategy)
     info = task.dataset_info(config)
+    if config.model.init_from:  # before the data pipelines: a wrong run is a config error, found at once
+        check_init_from(config.model.init_from, config, info)
     train_ds, val_ds = (shard_by_data(ds) for ds in task.pipelines(config, strategy.num_replicas_in_sync))
     steps_per_epoch = int(train_ds.cardinality())
     if config.steps_per_epoch:
@@ -127,7 +129,7 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
 
     with strategy.scope():
         source = config.model.init_from
-        model = model_from_run(source, config, info) if source else task.build(config, info)
+        model = load_run_model(source, compile=False) if source else task.build(config, info)
         trainer = task.trainer(model, config)
     batch_norm = speed.use_fused_batch_norm(config.fused_batch_norm, model, config.speed)
 
@@ -193,13 +195,13 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
     return run_dir
 
 
-def model_from_run(source: str, config: TrainConfig, info: datasets.DatasetInfo) -> keras.Model:
-    """``model.init_from``: the best (else last) checkpoint of run ``source``, to be trained further under ``config``.
+def check_init_from(source: str, config: TrainConfig, info: datasets.DatasetInfo) -> None:
+    """``model.init_from``: whether run ``source``'s best (else last) checkpoint can start this config's model.
 
     A second schedule restarted from a finished one (a warm restart, Loshchilov & Hutter, 2017) trains an
-    under-fitted run further without running its schedule again from the start. The run must have trained the same model (name,
-    kwargs, input_size) on images of the same shape and number of classes; a difference is an error naming it.
-    Its first layers (the pixel normalization it learnt with) come along unchanged.
+    under-fitted run further without running its schedule again from the start. The run must have trained the same
+    model (name, kwargs, input_size) on images of the same shape and number of classes; a difference is a ValueError
+    naming it. Its first layers (the pixel normalization it learnt with) come along unchanged.
     """
     if config.model.backbone_from:
         raise ValueError("Invalid config: model.init_from and model.backbone_from exclude each other (init_from starts "
@@ -215,7 +217,6 @@ def model_from_run(source: str, config: TrainConfig, info: datasets.DatasetInfo)
         if getattr(their_info, name) != getattr(info, name):
             raise ValueError(f"Invalid model.init_from={source!r}: that run's data has {name} "
                              f"{getattr(their_info, name)!r}, {config.data.dataset!r} has {getattr(info, name)!r}.")
-    return load_run_model(source, compile=False)
 
 
 def evaluate_model(model: keras.Model, config: TrainConfig, *, split: str | None = None, limit: int | None = None) -> dict:
