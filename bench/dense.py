@@ -38,6 +38,8 @@ import os
 import sys
 import time
 
+import yaml
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -64,6 +66,10 @@ def fit(args, name: str, backbone: str, *, epochs: int, extra=(), tag: str = "")
     figures = run_figures(run, config, args.test_scenes)
     result = {"model": name, "backbone": backbone, "parameters": load_run_model(run).count_params(), "epochs": epochs,
               "train_and_eval_seconds": round(seconds, 1), **figures}
+    with open(os.path.join(run, "config.yaml"), encoding="utf-8") as f:
+        resolved = yaml.safe_load(f)["resolved"]
+    if "stream_start" in resolved:  # the first training scene of the stream (past those a source run drew)
+        result["stream_start"] = resolved["stream_start"]
     print(f"  {name:10s} on {backbone:10s}: " + ", ".join(
         f"{k} {v:.4f}" for k, v in figures.items() if isinstance(v, float)) + f"  ({seconds:.0f} s)", flush=True)
     args.finished(os.path.basename(run), result)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -173,20 +173,27 @@ def make_scenes(
     return _generate(_rng(seed, split), items, labels, count, canvas, max_objects, min_objects, scale_range)
 
 
-def stream_scenes(split: str, *, chunk: int = 256, seed: int = 0, data_dir=None, **layout):
+def stream_scenes(split: str, *, start: int = 0, chunk: int = 256, seed: int = 0, data_dir=None, **layout):
     """Endless iterator of new scenes, ``chunk`` at a time: for schedules longer than any pool kept in memory.
 
     Chunk k has its own seed (``seed``, split, k), so the stream is the same on every run; it never repeats
-    ``make_scenes``' scenes of the same seed. ``layout`` (``canvas``, ``max_objects``, ``min_objects``,
-    ``scale_range``), ``seed`` and ``data_dir`` are :func:`make_scenes`' arguments, with its defaults.
+    ``make_scenes``' scenes of the same seed. ``start``: the stream's scenes are numbered from 0 and it begins at
+    this one (the first chunk is cut), so a second run can go on where a first one stopped, on new scenes.
+    ``layout`` (``canvas``, ``max_objects``, ``min_objects``, ``scale_range``), ``seed`` and ``data_dir`` are
+    :func:`make_scenes`' arguments, with its defaults.
     """
     layout = {"canvas": CANVAS, "max_objects": OBJECTS, "min_objects": 0, "scale_range": SCALE_RANGE, **layout}
+    for name, value, least in (("chunk", chunk, 1), ("start", start, 0)):
+        if not isinstance(value, (int, np.integer)) or value < least:
+            raise ValueError(f"Invalid {name}: expected an integer >= {least}. Received: {name}={value!r}")
     _check_args(chunk, **layout)
-    if chunk < 1:
-        raise ValueError(f"Invalid chunk: expected a positive integer. Received: chunk={chunk!r}")
     items, labels = _items(split, data_dir)
-    for k in itertools.count(1):  # chunk 0 would be make_scenes' own seed
-        yield _generate(_rng(seed, split, k), items, labels, chunk, **layout)
+    first, cut = divmod(start, chunk)
+    for k in itertools.count(first + 1):  # chunk 0 would be make_scenes' own seed
+        scenes = _generate(_rng(seed, split, k), items, labels, chunk, **layout)
+        if cut:
+            scenes, cut = Scenes(*(getattr(scenes, f.name)[cut:] for f in fields(Scenes))), 0
+        yield scenes
 
 
 def _rng(seed, split, *chunk):
@@ -294,6 +301,7 @@ def load_scenes(
     shuffle: bool | None = None,
     drop_remainder: bool = False,
     stream: bool = False,
+    stream_start: int = 0,
 ):
     """Scenes as a batched ``tf.data.Dataset`` of (float32 raw pixels [B, S, S, 1], the task's targets).
 
@@ -306,7 +314,7 @@ def load_scenes(
     ``count`` defaults to ``DEFAULT_COUNTS`` of the split's base ("train" or "test"); ``min_objects`` defaults to 1
     for localization (where it is also the maximum) and 0 otherwise. Generated scenes are cached per argument set.
     ``stream=True`` yields new scenes without end instead (:func:`stream_scenes`; no ``count``, no cache, nothing
-    to shuffle): a long schedule sees no scene twice in constant memory.
+    to shuffle): a long schedule sees no scene twice in constant memory; ``stream_start``: its first scene.
     """
     import tensorflow as tf
 
@@ -321,7 +329,7 @@ def load_scenes(
         if count is not None:
             raise ValueError(f"Invalid count={count!r} with stream=True: a stream of scenes has no end.")
         ds = _scene_stream(split, task, canvas=canvas, max_objects=max_objects, min_objects=min_objects,
-                           scale_range=tuple(scale_range), seed=seed, data_dir=data_dir)
+                           scale_range=tuple(scale_range), seed=seed, data_dir=data_dir, start=stream_start)
     else:
         count = DEFAULT_COUNTS["test" if split.startswith("test") else "train"] if count is None else count
         scenes = _cached_scenes(split, count, canvas, max_objects, min_objects, tuple(scale_range), seed, data_dir)

@@ -136,6 +136,15 @@ def read_backup(folder: str, model: keras.Model) -> dict | None:
     return state
 
 
+def backed_up_epochs(folder: str) -> int:
+    """The epochs finished when :func:`write_backup` last wrote ``folder`` (0 when it holds no backup)."""
+    path = os.path.join(folder, BACKUP_METADATA)
+    if not os.path.exists(path):
+        return 0
+    with open(path, encoding="utf-8") as f:
+        return int(json.load(f)["epoch"])
+
+
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """``keras.callbacks.BackupAndRestore`` whose state is never half-written (:func:`write_backup`), and written by
     the chief alone.

@@ -60,7 +60,11 @@ class DataConfig:
     stream: bool = False
     """Generated datasets (fashion_mnist_scenes): train on new examples drawn without end instead of a fixed set, so
     no example is seen twice and memory stays constant however long the schedule; needs ``steps_per_epoch``. A resumed
-    run draws the stream from its start again (as a pool restarts its first pass)."""
+    run goes on with the scenes after those of its backed-up epochs."""
+    stream_start: typing.Optional[int] = None
+    """With ``stream``: the first training scene (the stream's scenes are numbered from 0). null: 0, or, with
+    ``model.init_from``, the scene after the last one that run (and the runs it was started from) drew from the same
+    seed's stream, so a further schedule trains on new scenes. Validation and test scenes never move."""
 
 
 @dataclass
@@ -291,6 +295,9 @@ def validate(config: TrainConfig) -> TrainConfig:
     for path, value in {"steps_per_epoch": config.steps_per_epoch, "data.limit": config.data.limit}.items():
         if value is not None and value < 1:
             raise ValueError(f"Config field {path!r} must be >= 1 or null; got {value!r}.")
+    if config.data.stream_start is not None and (not config.data.stream or config.data.stream_start < 0):
+        raise ValueError(f"Config field 'data.stream_start' must be >= 0 or null, and set only with 'data.stream'; "
+                         f"got {config.data.stream_start!r} with data.stream={config.data.stream!r}.")
     if config.data.stream:
         from kerazoo.datasets.scenes import NAME as SCENES
 

@@ -121,7 +121,13 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
     info = task.dataset_info(config)
     if config.model.init_from:  # before the data pipelines: a wrong run is a config error, found at once
         check_init_from(config.model.init_from, config, info)
-    train_ds, val_ds = (shard_by_data(ds) for ds in task.pipelines(config, strategy.num_replicas_in_sync))
+    backup_dir = os.path.join(run_dir, "backup")
+    data_config = config
+    if config.data.stream:  # a resumed run goes on with the scenes after those of its backed-up epochs
+        start = stream_start(config)
+        drawn = cb.backed_up_epochs(backup_dir) * config.steps_per_epoch * config.data.batch_size
+        data_config = dataclasses.replace(config, data=dataclasses.replace(config.data, stream_start=start + drawn))
+    train_ds, val_ds = (shard_by_data(ds) for ds in task.pipelines(data_config, strategy.num_replicas_in_sync))
     steps_per_epoch = int(train_ds.cardinality())
     if config.steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.steps_per_epoch) if steps_per_epoch > 0 else config.steps_per_epoch
@@ -136,8 +142,7 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
     monitor = task.monitor if val_ds is not None else task.monitor.removeprefix("val_")
     averaging = averaging_callbacks(config, run_dir, model, steps_per_epoch)  # EMA/Polyak, SGDR snapshots
     states = {"averaging": c for c in averaging if hasattr(c, "get_state")}  # backed up with the weights
-    callbacks = [cb.AtomicBackupAndRestore(os.path.join(run_dir, "backup"), chief=chief, worker=task_name(),
-                                           states=states)]
+    callbacks = [cb.AtomicBackupAndRestore(backup_dir, chief=chief, worker=task_name(), states=states)]
     callbacks += averaging
     if chief:
         callbacks += [
@@ -167,6 +172,7 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
                 "lr": config.optimizer.lr * config.data.batch_size / config.optimizer.base_batch_size,
                 "steps_per_epoch": steps_per_epoch,
                 "resumed": resuming,
+                **({"stream_start": start} if config.data.stream else {}),
                 "speed": speed.speed_record(threads, precision, jit, steps, batch_norm),
             },
         }
@@ -217,6 +223,29 @@ def check_init_from(source: str, config: TrainConfig, info: datasets.DatasetInfo
         if getattr(their_info, name) != getattr(info, name):
             raise ValueError(f"Invalid model.init_from={source!r}: that run's data has {name} "
                              f"{getattr(their_info, name)!r}, {config.data.dataset!r} has {getattr(info, name)!r}.")
+
+
+def stream_start(config: TrainConfig) -> int:
+    """The first scene of ``data.stream`` this run trains on: ``data.stream_start``, else 0, else (with
+    ``model.init_from``) the scene after the last one drawn by that run and the runs it was started from."""
+    if config.data.stream_start is not None:
+        return config.data.stream_start
+    return stream_end(config.model.init_from, config.seed) if config.model.init_from else 0
+
+
+def stream_end(run_dir: str, seed: int) -> int:
+    """The scene after the last one that run ``run_dir``, and the runs it was started from (``model.init_from``),
+    drew from seed ``seed``'s training stream; 0 when none did (a pool's scenes are never in the stream)."""
+    with open(os.path.join(run_dir, "config.yaml"), encoding="utf-8") as f:
+        saved = yaml.safe_load(f)
+    data, resolved = saved["data"], saved.get("resolved", {})
+    end = 0
+    if data.get("stream") and saved.get("seed") == seed:
+        end = resolved.get("stream_start", 0) + saved["epochs"] * resolved["steps_per_epoch"] * data["batch_size"]
+    source = saved["model"].get("init_from")
+    if source and os.path.exists(os.path.join(source, "config.yaml")):  # runs that did not record their start began at 0
+        end = max(end, stream_end(source, seed))
+    return end
 
 
 def evaluate_model(model: keras.Model, config: TrainConfig, *, split: str | None = None, limit: int | None = None) -> dict:

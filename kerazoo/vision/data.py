@@ -61,6 +61,7 @@ def load_dense(
     image_size: int = 320,
     max_objects: int = 100,
     stream: bool = False,
+    stream_start: int = 0,
     **scene_options,
 ):
     """A batched ``tf.data.Dataset`` of (raw pixels, the task's targets) from the scenes or a tfds benchmark.
@@ -74,11 +75,13 @@ def load_dense(
         image_size: tfds only: the square side images are resized to.
         max_objects: tfds only: boxes per image kept (the rest dropped), padding the others with -1.
         stream: scenes only: new scenes without end (``scenes.load_scenes``), for long schedules.
+        stream_start: the stream's first scene (they are numbered from 0).
         **scene_options: scenes only: ``canvas``, ``max_objects``, ``min_objects``, ``scale_range``.
     """
     if dataset == scenes.NAME:
         return scenes.load_scenes(split, task, batch_size=batch_size, count=limit, data_dir=data_dir,
-                                  shuffle=shuffle, seed=seed, stream=stream, **scene_options)
+                                  shuffle=shuffle, seed=seed, stream=stream, stream_start=stream_start,
+                                  **scene_options)
     if stream:
         raise ValueError(f"Invalid stream=True for {dataset!r}: only the generated {scenes.NAME!r} can draw new "
                          f"examples without end.")

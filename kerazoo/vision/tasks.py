@@ -91,7 +91,8 @@ class DenseTask(Task):
         data = config.data
         info = self.dataset_info(config)
         ds = load_dense(data.dataset, split, self.data_task, batch_size=data.batch_size, data_dir=data.data_dir,
-                        seed=config.seed, limit=limit, shuffle=shuffle, stream=stream)
+                        seed=config.seed, limit=limit, shuffle=shuffle, stream=stream,
+                        stream_start=data.stream_start or 0)
         augmenter = dense_augmenter(augment, self.data_task, seed=config.seed)
         if augmenter is not None:  # training batches only: boxes and masks move with the pixels
             ds = ds.map(augmenter, num_parallel_calls=-1)  # -1: tf.data.AUTOTUNE

@@ -1,6 +1,7 @@
 import os
 
 import pytest
+import yaml
 
 from kerazoo.cli import build_parser, main
 
@@ -74,6 +75,12 @@ def test_train_on_a_stream_of_scenes(capsys, tmp_path, idx_data_dir):
         assert "stream: true" in f.read()
     with open(tmp_path / "r" / "metrics.jsonl", encoding="utf-8") as f:
         assert len(f.readlines()) == 2
+    # trained further, it goes on where that run's stream stopped: after its 2 epochs of 2 batches of 4 scenes
+    code, out, _ = run(capsys, *argv, "--steps-per-epoch", "2", "--init-from", str(tmp_path / "r"),
+                       "--out", str(tmp_path / "more"))
+    assert code == 0 and "run written" in out
+    with open(tmp_path / "more" / "config.yaml", encoding="utf-8") as f:
+        assert yaml.safe_load(f)["resolved"]["stream_start"] == 16
 
 
 def test_export_and_evaluate_verbs(capsys, trained_run, tmp_path):

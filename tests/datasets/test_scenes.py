@@ -96,6 +96,22 @@ def test_stream_draws_new_scenes_the_same_on_every_run(idx_data_dir):
         np.testing.assert_array_equal(chunk.owners >= 0, chunk.images[..., 0] > 0)
 
 
+def test_stream_starts_at_any_scene(idx_data_dir):
+    """A run that goes on where another stopped draws the stream's scenes from there: the same as the whole stream's."""
+    kw = dict(chunk=4, canvas=48, max_objects=3, seed=5, data_dir=idx_data_dir)
+    whole = stream_scenes("train", **kw)
+    scenes = [next(whole) for _ in range(3)]
+    images, owners = (np.concatenate([getattr(chunk, name) for chunk in scenes]) for name in ("images", "owners"))
+    later = stream_scenes("train", start=6, **kw)  # in the middle of the second chunk
+    first, second = next(later), next(later)
+    assert len(first) == 2 and len(second) == 4
+    np.testing.assert_array_equal(np.concatenate([first.images, second.images]), images[6:])
+    np.testing.assert_array_equal(np.concatenate([first.owners, second.owners]), owners[6:])
+    for start in (-1, 2.5):
+        with pytest.raises(ValueError, match="Invalid start: expected an integer >= 0"):
+            next(stream_scenes("train", start=start, **kw))
+
+
 def test_load_scenes_stream_goes_on_past_any_count(idx_data_dir):
     ds = load_scenes("train", "detection", batch_size=5, canvas=48, max_objects=3, stream=True, data_dir=idx_data_dir)
     batches = list(ds.take(60))  # 300 scenes: more than the first 256-scene chunk

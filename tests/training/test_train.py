@@ -4,6 +4,7 @@ import os
 import keras
 import numpy as np
 import pytest
+import yaml
 
 from kerazoo.training import load_config, load_run_model, train
 from kerazoo.training.schedules import EpochSchedule
@@ -153,3 +154,57 @@ def test_init_from_refuses_another_model_or_data(trained_run, idx_data_dir, tmp_
     config = tiny_config(idx_data_dir, f"model.init_from={trained_run}", override)
     with pytest.raises(ValueError, match=message):
         train(config, str(tmp_path / "more"), verbose=0)
+
+
+def test_stream_start_goes_on_after_the_scenes_of_the_runs_it_starts_from(tmp_path):
+    """With model.init_from, a stream begins after every scene the run, and the runs it started from, drew."""
+    from kerazoo.training.run import stream_end, stream_start
+
+    def run(name, *, epochs, source=None, start=None, stream=True, seed=0):
+        os.makedirs(tmp_path / name)
+        resolved = {"steps_per_epoch": 5, **({} if start is None else {"stream_start": start})}
+        saved = {"seed": seed, "epochs": epochs, "model": {"init_from": source},
+                 "data": {"stream": stream, "batch_size": 4}, "resolved": resolved}
+        with open(tmp_path / name / "config.yaml", "w", encoding="utf-8") as f:
+            yaml.safe_dump(saved, f)
+        return str(tmp_path / name)
+
+    first = run("first", epochs=10)  # 200 scenes; from before runs recorded their start (so they began at 0)
+    second = run("second", epochs=2, source=first)  # its 40 scenes were the first run's again
+    third = run("third", epochs=1, source=second, start=200)  # recorded: scenes 200..219
+    assert (stream_end(first, 0), stream_end(second, 0), stream_end(third, 0)) == (200, 200, 220)
+    assert stream_end(third, 1) == 0, "another seed's stream shares no scene"
+    assert stream_end(run("pool", epochs=3, source=third, stream=False), 0) == 220  # its source's stream still counts
+    assert stream_end(run("orphan", epochs=1, source=str(tmp_path / "deleted")), 0) == 20
+
+    config = load_config(overrides=["data.dataset=fashion_mnist_scenes", "data.stream=true", "steps_per_epoch=5",
+                                    f"model.init_from={third}"])
+    assert stream_start(config) == 220
+    config.data.stream_start = 7  # set: taken as it is
+    assert stream_start(config) == 7
+    config.data.stream_start, config.model.init_from = None, None
+    assert stream_start(config) == 0
+
+
+def test_resumed_stream_goes_on_after_the_backed_up_epochs(tmp_path, idx_data_dir, monkeypatch):
+    from kerazoo.datasets import scenes
+
+    starts, original = [], scenes.stream_scenes
+
+    def recording(split, **kwargs):  # where each training stream the pipeline opens begins
+        starts.append(kwargs["start"])
+        return original(split, **kwargs)
+
+    monkeypatch.setattr(scenes, "stream_scenes", recording)
+    config = load_config(overrides=[
+        "model.name=fcn8s", "model.kwargs.backbone=lenet5", "data.dataset=fashion_mnist_scenes",
+        f"data.data_dir={idx_data_dir}", "data.train_split=train[:80]", "data.val_split=train[80:]",
+        "data.batch_size=4", "data.stream=true", "steps_per_epoch=2", "epochs=3", "data.augment=[]",
+        "jit_compile=false", "strategy=default"])
+    out = str(tmp_path / "run")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(config, out, extra_callbacks=[Interrupt()], verbose=0)
+    train(config, out, verbose=0)
+    assert starts == [0, 16], "one stream a run, and the resumed one after the 2 epochs of 2 batches of 4 backed up"
+    with open(os.path.join(out, "config.yaml"), encoding="utf-8") as f:
+        assert yaml.safe_load(f)["resolved"]["stream_start"] == 0  # the run's own first scene

@@ -65,6 +65,21 @@ def test_stream_trains_on_new_scenes_and_checks_its_settings(idx_data_dir):
         load_config(overrides=["data.dataset=fashion_mnist", "data.stream=true", "steps_per_epoch=5"])
 
 
+def test_stream_starts_at_data_stream_start(idx_data_dir):
+    from kerazoo.datasets.scenes import stream_scenes
+
+    config = _config(idx_data_dir, "fcn8s", **{"data.limit": "null", "data.stream": "true", "steps_per_epoch": 5,
+                                                "data.stream_start": 300, "data.augment": "[]"})
+    train, _ = get_task("segmentation").pipelines(config, 1)
+    images, _ = next(iter(train))
+    expected = next(stream_scenes("train[:80]", start=300, data_dir=idx_data_dir)).images[:4]  # the config's split
+    np.testing.assert_array_equal(images.numpy(), expected.astype(np.float32))
+    for kwargs in ({"data.stream_start": 10}, {"data.limit": "null", "data.stream": "true", "steps_per_epoch": 5,
+                                               "data.stream_start": -1}):
+        with pytest.raises(ValueError, match="'data.stream_start' must be >= 0 or null, and set only with"):
+            _config(idx_data_dir, "fcn8s", **kwargs)
+
+
 def test_segmentation_task_counts_the_background_and_checks_the_loss(idx_data_dir):
     task = get_task("segmentation")
     config = _config(idx_data_dir, "fcn8s")
