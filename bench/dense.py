@@ -16,7 +16,9 @@
     # --stream --set steps_per_epoch=188 instead of --set steps_per_epoch=188 --train-scenes N; the single-shot goal
     # (SSD mAP@.5 0.912, 77 min): --stream --set steps_per_epoch=188 --sections detection --models ssd
     # --detection-epochs 160 --results dense_ssd_stream160; U-Net (mIoU 0.788, 82 min): --stream --set
-    # steps_per_epoch=188 --sections segmentation --models unet --epochs 100 --results dense_unet_stream100
+    # steps_per_epoch=188 --sections segmentation --models unet --epochs 100 --results dense_unet_stream100; the U-Net
+    # goal (mIoU 0.852, 5 h 10 min): a ResNet-20 classifier, then four cycles with --set model.init_from=RUN, each on
+    # the stream's next scenes (BENCHMARKS.md, "A fourth cycle on new scenes")
 
 Every model trains with ``kerazoo.training.train`` on scenes made from Fashion-MNIST's training items (validation
 scenes from held-out training items) and is scored on 1,000 scenes made only from the test items:
