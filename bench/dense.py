@@ -40,14 +40,12 @@ import os
 import sys
 import time
 
-import yaml
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from common import write_results  # noqa: E402
 from kerazoo.training import evaluate_model, load_config, train  # noqa: E402
-from kerazoo.training.run import load_run_model  # noqa: E402
+from kerazoo.training.run import load_run_model, read_run_config  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE = ["optimizer.name=adam", "optimizer.lr=0.002", "optimizer.weight_decay=0", "schedule.name=cosine",
@@ -68,8 +66,7 @@ def fit(args, name: str, backbone: str, *, epochs: int, extra=(), tag: str = "")
     figures = run_figures(run, config, args.test_scenes)
     result = {"model": name, "backbone": backbone, "parameters": load_run_model(run).count_params(), "epochs": epochs,
               "train_and_eval_seconds": round(seconds, 1), **figures}
-    with open(os.path.join(run, "config.yaml"), encoding="utf-8") as f:
-        resolved = yaml.safe_load(f)["resolved"]
+    resolved = read_run_config(run)["resolved"]
     if "stream_start" in resolved:  # the first training scene of the stream (past those a source run drew)
         result["stream_start"] = resolved["stream_start"]
     print(f"  {name:10s} on {backbone:10s}: " + ", ".join(

@@ -121,11 +121,9 @@ def write_backup(folder: str, model: keras.Model, *, epoch: int, arrays: dict | 
 def read_backup(folder: str, model: keras.Model) -> dict | None:
     """Restore the weights (and optimizer state) of :func:`write_backup` into ``model``; returns its metadata with
     the extra arrays under ``"arrays"``, or None when ``folder`` holds no backup."""
-    path = os.path.join(folder, BACKUP_METADATA)
-    if not os.path.exists(path):
+    state = _backup_metadata(folder)
+    if state is None:
         return None
-    with open(path, encoding="utf-8") as f:
-        state = json.load(f)
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     model.load_weights(os.path.join(folder, state["weights"]))
@@ -138,11 +136,16 @@ def read_backup(folder: str, model: keras.Model) -> dict | None:
 
 def backed_up_epochs(folder: str) -> int:
     """The epochs finished when :func:`write_backup` last wrote ``folder`` (0 when it holds no backup)."""
+    state = _backup_metadata(folder)
+    return 0 if state is None else int(state["epoch"])
+
+
+def _backup_metadata(folder: str) -> dict | None:
     path = os.path.join(folder, BACKUP_METADATA)
     if not os.path.exists(path):
-        return 0
+        return None
     with open(path, encoding="utf-8") as f:
-        return int(json.load(f)["epoch"])
+        return json.load(f)
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):

@@ -76,9 +76,8 @@ def check_run_dir(run_dir: str, config: dict, *, overwrite: bool = False) -> boo
             f"Run {run_dir} is already complete. Pass --overwrite (overwrite=True) to replace it, or choose another "
             "--out."
         )
-    with open(config_path, encoding="utf-8") as f:
-        saved = yaml.safe_load(f)
-    saved.pop("resolved", None)  # the speed settings a run chose, written beside its config
+    saved = read_run_config(run_dir)
+    saved.pop("resolved", None)  # what the run chose (speed settings, stream start), written beside its config
     changed = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
     if changed:
         raise ValueError(
@@ -236,8 +235,7 @@ def stream_start(config: TrainConfig) -> int:
 def stream_end(run_dir: str, seed: int) -> int:
     """The scene after the last one that run ``run_dir``, and the runs it was started from (``model.init_from``),
     drew from seed ``seed``'s training stream; 0 when none did (a pool's scenes are never in the stream)."""
-    with open(os.path.join(run_dir, "config.yaml"), encoding="utf-8") as f:
-        saved = yaml.safe_load(f)
+    saved = read_run_config(run_dir)
     data, resolved = saved["data"], saved.get("resolved", {})
     end = 0
     if data.get("stream") and saved.get("seed") == seed:
@@ -253,12 +251,17 @@ def evaluate_model(model: keras.Model, config: TrainConfig, *, split: str | None
     return task_for_model(config.model.name).evaluate(model, config, split=split, limit=limit)
 
 
-def load_run_config(run_dir: str) -> TrainConfig:
+def read_run_config(run_dir: str) -> dict:
+    """A run's config.yaml as written: its config, and under ``resolved`` what the run chose (speed, stream start)."""
     path = os.path.join(run_dir, "config.yaml")
     if not os.path.exists(path):
         raise FileNotFoundError(f"{run_dir} is not a kerazoo run directory: it has no config.yaml.")
     with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f)
+        return yaml.safe_load(f)
+
+
+def load_run_config(run_dir: str) -> TrainConfig:
+    data = read_run_config(run_dir)
     data.pop("resolved", None)
     return config_from_dict(data)
 
