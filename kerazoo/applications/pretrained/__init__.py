@@ -1,0 +1,1 @@
+"""Pretrained weights for zoo models (in progress): see ``tags.py`` for the data model."""
