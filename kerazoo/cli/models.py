@@ -36,7 +36,7 @@ def run(args):
     names = list_models(args.pattern, task=args.task)
     if not names:
         get_entry(args.pattern)  # raises with the closest names
-    if len(names) == 1 and names[0] == args.pattern.lower():
+    if len(names) == 1 and not any(c in args.pattern for c in "*?["):  # one name, in any spelling (ResNet-50)
         print(cards.card_text(cards.model_card(names[0], **sources)))
         return 0
     print(f"{'name':<24}{'family':<18}{'year':>6}  paper")

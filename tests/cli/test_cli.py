@@ -25,6 +25,8 @@ def test_models_lists_and_shows(capsys):
     assert code == 0 and "resnet20" in out and "He et al." in out
     code, out, _ = run(capsys, "models", "lenet5")
     assert code == 0 and "parameters:    61,706" in out
+    code, spelled, _ = run(capsys, "models", "LeNet-5")  # keras.applications' and timm's spellings
+    assert code == 0 and spelled == out
 
 
 def test_unknown_model_lists_close_names(capsys, tmp_path):
