@@ -14,11 +14,15 @@ Sources, all offline:
 - any other name: tensorflow-datasets with ``data_dir`` and ``download=False`` (prepare it once elsewhere with
   ``tfds build NAME --data_dir DIR``).
 
-Splits: ``train``, ``test`` and slices ``train[:55000]``, ``train[55000:]``, ``train[:10%]`` (as in tfds).
+Splits take tensorflow-datasets' syntax for every dataset: ``train``, ``test``, slices ``train[:55000]``,
+``train[:80%]``, ``train[10:20%]`` (10% to 20%), ``test[-100:]``, and sums ``train+test``, ``train[:80%]+validation``
+(where the dataset has that split) or ``all``. ``load(name, split, as_supervised=True)`` gives (image, label) pairs as
+tfds does (kerazoo's default); ``as_supervised=False`` gives tfds' ``{"image", "label"}`` dicts.
 """
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
 import re
@@ -29,8 +33,8 @@ import numpy as np
 from kerazoo import runtime
 from kerazoo.datasets.idx import read_idx, write_idx
 
-__all__ = ["DatasetInfo", "info", "load", "load_arrays", "pipeline_options", "read_idx", "write_idx",
-           "LOCAL_DATASETS"]
+__all__ = ["DatasetInfo", "SplitSlice", "info", "load", "load_arrays", "parse_split", "pipeline_options", "read_idx",
+           "write_idx", "LOCAL_DATASETS"]
 
 DEBIAN_DIRS = {"fashion_mnist": "/usr/share/datasets/fashion-mnist", "mnist": "/usr/share/datasets/mnist"}
 IDX_FILES = {
@@ -56,6 +60,7 @@ class DatasetInfo:
 
 
 LOCAL_DATASETS = ("fashion_mnist", "mnist", "digits")
+LOCAL_SPLITS = ("train", "test")
 GENERATED_DATASETS = ("fashion_mnist_scenes",)
 """Made from local data by kerazoo.datasets.scenes; load them with ``scenes.load_scenes(split, task, ...)``."""
 
@@ -110,36 +115,93 @@ def _local_arrays(name: str, base_split: str, data_dir) -> tuple[np.ndarray, np.
     return images[..., None], labels.astype(np.int32)
 
 
-_SPLIT = re.compile(r"^(?P<base>train|test)(?:\[(?P<start>-?\d+%?)?:(?P<stop>-?\d+%?)?\])?$")
+_SPLIT_PART = re.compile(r"^(?P<name>[\w-]+)(?:\[(?P<selector>[^\]]*)\])?$")
+_BOUND = re.compile(r"^(?P<value>-?[\d_.]+)?(?P<percent>%)?$")
+SPLIT_SYNTAX = "a split name, a slice such as 'train[:80%]', 'train[10:20%]' or 'test[-100:]', or a sum such as 'train+test'"
 
 
-def _slice(split: str, n: int) -> tuple[str, slice]:
-    match = _SPLIT.match(split.replace(" ", ""))
-    if not match:
-        raise ValueError(
-            f"Invalid split: expected 'train', 'test' or a slice such as 'train[:55000]' or 'train[90%:]'. "
-            f"Received: split={split!r}"
-        )
+@dataclass(frozen=True)
+class SplitSlice:
+    """One term of a split string (tfds' syntax): a split and the part of it to read.
 
-    def bound(text):
-        if text is None:
-            return None
-        if text.endswith("%"):
-            return int(round(n * int(text[:-1]) / 100))
-        return int(text)
+    ``start``/``stop`` are example counts, or percentages when ``percent`` (tfds: ``train[10:20%]`` means 10% to
+    20%, the unit of either bound applies to both). Percentages round to the closest example, as tfds does.
+    """
 
-    return match["base"], slice(bound(match["start"]), bound(match["stop"]))
+    split: str
+    start: float | None = None
+    stop: float | None = None
+    percent: bool = False
+
+    def indices(self, n: int) -> slice:
+        """The slice of a split of ``n`` examples (bounds beyond the split are clipped, as Python's slices)."""
+
+        def bound(value):
+            if value is None or not self.percent:
+                return value
+            return int(round(value * n / 100.0))
+
+        return slice(bound(self.start), bound(self.stop))
+
+
+def parse_split(split: str, available) -> list[SplitSlice]:
+    """The terms of ``split`` ('train+test', 'train[:80%]+validation', 'all' = every split), each checked against the
+    ``available`` split names; a malformed string or an unknown split is a ValueError naming the available ones."""
+    available = list(available)
+    if not isinstance(split, str) or not split.strip():
+        raise ValueError(f"Invalid split: expected {SPLIT_SYNTAX}. Received: split={split!r}")
+    terms = []
+    for text in re.split(r"\s*\+\s*", split.strip()):
+        match = _SPLIT_PART.match(text.replace(" ", ""))
+        if not match:
+            raise ValueError(f"Invalid split: expected {SPLIT_SYNTAX}. Received: split={split!r}")
+        name, selector = match["name"], match["selector"]
+        if name == "all":
+            if selector is not None:
+                raise ValueError(f"Invalid split: 'all' cannot be sliced (as in tfds). Received: split={split!r}")
+            terms += [SplitSlice(s) for s in available]
+            continue
+        if name not in available:
+            close = difflib.get_close_matches(name, available, n=1, cutoff=0.5)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"Invalid split: {name!r} is not a split of this dataset, whose splits are "
+                             f"{', '.join(available)} (or 'all').{hint} Received: split={split!r}")
+        if selector is None:
+            terms.append(SplitSlice(name))
+            continue
+        bounds = [_BOUND.match(b) for b in selector.split(":")]
+        if len(bounds) != 2 or not all(bounds) or not any(b["value"] for b in bounds) \
+                or any(b["percent"] and not b["value"] for b in bounds):
+            raise ValueError(f"Invalid split: a slice is [start:stop] with example counts or percentages, e.g. "
+                             f"'{name}[:80%]' or '{name}[-100:]'. Received: split={split!r}")
+        percent = any(b["percent"] for b in bounds)
+        try:
+            start, stop = (None if b["value"] is None else (float if percent else int)(b["value"]) for b in bounds)
+        except ValueError:
+            raise ValueError(f"Invalid split: slice bounds are whole example counts or percentages. "
+                             f"Received: split={split!r}") from None
+        terms.append(SplitSlice(name, start, stop, percent))
+    return terms
 
 
 def load_arrays(name: str, split: str, *, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
-    """The split as NumPy arrays: uint8 images [N, H, W, C] and int32 labels [N] (local datasets only)."""
+    """The split as NumPy arrays: uint8 images [N, H, W, C] and int32 labels [N] (local datasets only).
+
+    ``split`` takes tfds' syntax: ``train``, ``train+test``, ``train[:80%]``, ``train[10:20%]``, ``test[-100:]``,
+    ``all``; the terms of a sum are concatenated in order.
+    """
     name = _canonical(name)
     if name not in LOCAL_DATASETS:
         raise ValueError(f"load_arrays supports the local datasets {LOCAL_DATASETS}; use load() for {name!r}.")
-    base, _ = _slice(split, 0)
-    images, labels = _local_arrays(name, base, data_dir)
-    _, part = _slice(split, len(images))
-    return images[part], labels[part]
+    images, labels = [], []
+    for term in parse_split(split, LOCAL_SPLITS):
+        split_images, split_labels = _local_arrays(name, term.split, data_dir)
+        part = term.indices(len(split_images))
+        images.append(split_images[part])
+        labels.append(split_labels[part])
+    if len(images) == 1:
+        return images[0], labels[0]
+    return np.concatenate(images), np.concatenate(labels)
 
 
 def _canonical(name: str) -> str:
@@ -173,8 +235,6 @@ def _tfds_builder(name: str, data_dir):
     import tensorflow_datasets as tfds
 
     if name not in tfds.list_builders() and name.split("/")[0].split(":")[0] not in tfds.list_builders():
-        import difflib
-
         close = difflib.get_close_matches(name, list(dict.fromkeys([*LOCAL_DATASETS, *tfds.list_builders()])), n=4, cutoff=0.6)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise ValueError(
@@ -217,10 +277,12 @@ def _tfds_info(name: str, data_dir) -> DatasetInfo:
 
 def load(
     name: str,
-    split: str,
+    split,
     *,
     data_dir=None,
-    batch_size: int = 128,
+    batch_size: int | None = 128,
+    as_supervised: bool = True,
+    with_info: bool = False,
     shuffle: bool | None = None,
     augment=(),
     seed: int = 0,
@@ -231,10 +293,15 @@ def load(
 
     Args:
         name: dataset name (see the module docstring).
-        split: ``train``, ``test`` or a slice such as ``train[:55000]``.
+        split: tfds' split syntax: ``train``, ``test``, a slice such as ``train[:55000]``, ``train[:80%]`` or
+            ``test[-100:]``, a sum such as ``train+test``, or ``all``. A list of splits gives a list of datasets, as
+            in tfds.
         data_dir: where the files are (default: ``$KERAZOO_DATA_DIR``, then the Debian package's folder; for tfds
             names, tfds' own default).
-        batch_size: examples per batch.
+        batch_size: examples per batch; None for single examples (tfds' default).
+        as_supervised: (image, label) tuples (the default, as tfds' ``as_supervised=True``); False for tfds'
+            feature dicts ``{"image": ..., "label": ...}``.
+        with_info: return ``(dataset, info(name))``, as tfds' ``with_info=True`` (info is a :class:`DatasetInfo`).
         shuffle: shuffle every epoch (default: True for training splits, False otherwise), seeded by ``seed``.
         augment: names from ``kerazoo.datasets.augment.NAMES`` (crop, scale, flip, color, pca_lighting, erase,
             mixup); see that module.
@@ -244,8 +311,15 @@ def load(
     """
     import tensorflow as tf
 
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"Invalid batch_size: expected a positive integer. Received: batch_size={batch_size!r}")
+    if isinstance(split, (list, tuple)):
+        datasets = [load(name, s, data_dir=data_dir, batch_size=batch_size, as_supervised=as_supervised,
+                         shuffle=shuffle, augment=augment, seed=seed, limit=limit, drop_remainder=drop_remainder)
+                    for s in split]
+        return (datasets, info(name, data_dir=data_dir)) if with_info else datasets
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"Invalid batch_size: expected a positive integer or None. Received: batch_size={batch_size!r}")
+    if batch_size is None and augment and "mixup" in augment:
+        raise ValueError("mixup mixes the examples of a batch; give a batch_size. Received: batch_size=None")
     name = _canonical(name)
     if name in GENERATED_DATASETS:
         raise ValueError(f"{name!r} has per-task targets: use kerazoo.datasets.scenes.load_scenes(split, task, ...).")
@@ -260,6 +334,8 @@ def load(
         size = len(images)
     else:
         builder = _tfds_builder(name, data_dir)
+        if builder.info.splits:  # empty while the dataset is not prepared: _tfds_split says how to prepare it
+            parse_split(split, list(builder.info.splits))
         ds = _tfds_split(builder, split)
         if limit is not None:
             ds = ds.take(limit)
@@ -275,10 +351,14 @@ def load(
 
         tf.random.set_seed(seed)
         ds = ds.map(augmentations.example_fn(augment, meta.image_shape), num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if batch_size is not None:
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     if augment and "mixup" in augment:
         ds = ds.map(augmentations.batch_fn(augment, meta.num_classes), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.with_options(pipeline_options()).prefetch(tf.data.AUTOTUNE)
+    if not as_supervised:
+        ds = ds.map(lambda x, y: {"image": x, "label": y})
+    ds = ds.with_options(pipeline_options()).prefetch(tf.data.AUTOTUNE)
+    return (ds, meta) if with_info else ds
 
 
 def pipeline_options():
