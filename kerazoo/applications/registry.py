@@ -278,10 +278,11 @@ def create_model(
     """
     entry = get_entry(name)
     accepted = inspect.signature(entry.builder).parameters
-    kwargs = _timm_arguments(
-        entry, kwargs, accepted, features_only=features_only, pretrained=pretrained, num_classes=num_classes,
-        in_chans=in_chans, global_pool=global_pool,
-    )
+    timm_args = {"pretrained": pretrained, "num_classes": num_classes, "in_chans": in_chans, "global_pool": global_pool}
+    # A builder's own argument of the same name (DCGAN's num_classes) is that argument, not timm's alias.
+    kwargs.update({arg: value for arg, value in timm_args.items() if arg in accepted and value is not None})
+    timm_args = {arg: None if arg in accepted else value for arg, value in timm_args.items()}
+    kwargs = _timm_arguments(entry, kwargs, accepted, features_only=features_only, **timm_args)
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
         raise ValueError(

@@ -192,3 +192,8 @@ def test_adapt_input_conv_rejects_bad_input():
         adapt_input_conv(np.zeros((3, 3, 3)), 1)
     with pytest.raises(ValueError, match="Received: in_chans=0"):
         adapt_input_conv(np.zeros((3, 3, 3, 8)), 0)
+
+
+def test_a_builders_own_argument_named_like_timms_is_passed_through():
+    gan = create_model("dcgan", input_shape=(8, 8, 1), latent_dim=4, filters=4, num_classes=3)
+    assert gan.num_classes == 3
