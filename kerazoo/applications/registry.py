@@ -292,8 +292,8 @@ def create_model(
     if not features_only:
         if out_indices is not None:
             raise ValueError("out_indices is only meaningful with features_only=True.")
-        return _build(entry, kwargs)
-    return _features_model(entry, out_indices, kwargs)
+        return _build(entry, kwargs, timm_args["in_chans"])
+    return _features_model(entry, out_indices, kwargs, timm_args["in_chans"])
 
 
 def _either(kwargs: dict, timm_arg: str, timm_value, arg: str, value) -> None:
@@ -359,15 +359,21 @@ def _timm_arguments(entry, kwargs, accepted, *, features_only, pretrained, num_c
     return kwargs
 
 
-def _build(entry: ModelEntry, kwargs: dict):
-    """``entry.builder(**kwargs)``; weights for another channel count than the input's are loaded into a model of
-    their own channels first and then copied over, the first convolution's kernel adapted (``adapt_input_conv``)."""
+def _build(entry: ModelEntry, kwargs: dict, in_chans: int | None = None):
+    """``entry.builder(**kwargs)``. With ``in_chans`` and weights of another channel count (the model's default, as
+    timm assumes of pretrained weights), the weights go into a model of their own channels first and are then copied
+    over, the first convolution's kernel adapted (``adapt_input_conv``)."""
     weights = kwargs.get("weights")
-    input_shape = kwargs.get("input_shape")
     weight_channels = entry.input_shape[-1]
-    if weights is None or input_shape is None or input_shape[-1] == weight_channels:
+    if weights is None or in_chans is None or in_chans == weight_channels:
         return entry.builder(**kwargs)
-    source = entry.builder(**{**kwargs, "input_tensor": None, "input_shape": (*input_shape[:2], weight_channels)})
+    if weights != "imagenet":
+        try:
+            return entry.builder(**kwargs)  # a file of in_chans channels (a kerazoo run's) loads as it is
+        except ValueError:
+            pass  # a file of the default channels; any other error comes again from the source model below
+    source = entry.builder(**{**kwargs, "input_tensor": None,
+                              "input_shape": (*kwargs["input_shape"][:2], weight_channels)})
     target = entry.builder(**{**kwargs, "weights": None})
     copy_weights_adapting_input(source, target)
     return target
@@ -492,7 +498,7 @@ class FeatureInfo:
         return f"FeatureInfo([{maps}], out_indices={self.out_indices})"
 
 
-def _features_model(entry: ModelEntry, out_indices, kwargs):
+def _features_model(entry: ModelEntry, out_indices, kwargs, in_chans=None):
     import keras
 
     if not entry.feature_taps:
@@ -509,7 +515,7 @@ def _features_model(entry: ModelEntry, out_indices, kwargs):
             f"({', '.join(f'{t.layer}@{t.reduction}' for t in entry.feature_taps)})."
         )
     indices = [i % len(taps) for i in indices]
-    backbone = _build(entry, kwargs)
+    backbone = _build(entry, kwargs, in_chans)
     tap_outputs = [backbone.get_layer(t.layer).output for t in taps]
     inputs = backbone.inputs[0] if len(backbone.inputs) == 1 else backbone.inputs  # one array in, as the builders
     model = keras.Model(inputs, [tap_outputs[i] for i in indices], name=f"{backbone.name}_features")

@@ -8,6 +8,9 @@
 The first-convolution adaptation for ``in_chans`` is compared with timm's own ``adapt_input_conv``.
 """
 
+import dataclasses
+import functools
+
 import keras
 import numpy as np
 import pytest
@@ -160,6 +163,24 @@ def test_pretrained_true_without_weights_names_weights_argument():
         create_model("resnet20", pretrained=True)
 
 
+@pytest.mark.parametrize("pretrained, weights", [(True, "imagenet"), (False, None)])
+def test_pretrained_means_the_default_weights(monkeypatch, pretrained, weights):
+    entry = get_entry("resnet20")
+    received = []
+
+    @functools.wraps(entry.builder)
+    def builder(**kwargs):
+        received.append(kwargs["weights"])
+        return entry.builder(**{**kwargs, "weights": None})
+
+    tag = tags.WeightTag(model="resnet20", tag="test_in1k", source="keras", url="", filename="", file_hash=None,
+                         preprocessing=tags.Preprocessing(mode="none"), default=True)
+    monkeypatch.setitem(tags._TAGS, "resnet20", {tag.tag: tag})
+    monkeypatch.setitem(_REGISTRY, "resnet20", dataclasses.replace(entry, builder=builder))
+    create_model("resnet20", pretrained=pretrained, num_classes=10)
+    assert received == [weights]
+
+
 @pytest.mark.parametrize("in_chans", [1, 5])
 def test_in_chans_adapts_the_loaded_first_kernel_as_timm_does(resnet20_weights, in_chans):
     source, path = resnet20_weights
@@ -184,7 +205,21 @@ def test_in_chans_one_sees_a_grey_image_as_the_rgb_model_sees_it_repeated(resnet
                                keras.ops.convert_to_numpy(source(np.repeat(x, 3, axis=-1), training=False)),
                                rtol=1e-4, atol=1e-5)
     features = create_model("resnet20", in_chans=1, weights=path, features_only=True, out_indices=(2,))
-    np.testing.assert_array_equal(_first_conv(features).get_weights()[0], _first_conv(grey).get_weights()[0])
+    for layer in features.layers:
+        for got, want in zip(layer.get_weights(), grey.get_layer(layer.name).get_weights()):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_weights_of_the_requested_channels_load_as_they_are(tmp_path):
+    grey = create_model("resnet20", input_shape=(32, 32, 1), classes=10)  # e.g. a run trained on Fashion-MNIST
+    rng = np.random.default_rng(2)
+    grey.set_weights([rng.normal(0.0, 0.1, w.shape).astype("float32") for w in grey.get_weights()])
+    path = str(tmp_path / "grey.weights.h5")
+    grey.save_weights(path)
+    for model in (create_model("resnet20", in_chans=1, weights=path, num_classes=10),
+                  create_model("resnet20", input_shape=(32, 32, 1), weights=path, classes=10)):
+        for got, want in zip(model.get_weights(), grey.get_weights()):
+            np.testing.assert_array_equal(got, want)
 
 
 def test_adapt_input_conv_rejects_bad_input():
