@@ -162,10 +162,7 @@ def parse_split(split: str, available) -> list[SplitSlice]:
             terms += [SplitSlice(s) for s in available]
             continue
         if name not in available:
-            close = difflib.get_close_matches(name, available, n=1, cutoff=0.5)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"Invalid split: {name!r} is not a split of this dataset, whose splits are "
-                             f"{', '.join(available)} (or 'all').{hint} Received: split={split!r}")
+            raise _unknown_split(name, available, split)
         if selector is None:
             terms.append(SplitSlice(name))
             continue
@@ -182,6 +179,23 @@ def parse_split(split: str, available) -> list[SplitSlice]:
                              f"Received: split={split!r}") from None
         terms.append(SplitSlice(name, start, stop, percent))
     return terms
+
+
+def _unknown_split(name: str, available: list, split: str) -> ValueError:
+    close = difflib.get_close_matches(name, available, n=1, cutoff=0.5)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return ValueError(f"Invalid split: {name!r} is not a split of this dataset, whose splits are "
+                      f"{', '.join(available)} (or 'all').{hint} Received: split={split!r}")
+
+
+def _check_split_names(split: str, available) -> None:
+    """The split names of a tfds split string are the dataset's; tfds parses the rest (its shard slices and
+    rounding options included)."""
+    available = list(available)
+    for text in re.split(r"\s*\+\s*", split.strip()):
+        name = re.match(r"[\w-]*", text)[0]
+        if name != "all" and name not in available:
+            raise _unknown_split(name, available, split)
 
 
 def load_arrays(name: str, split: str, *, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
@@ -335,7 +349,7 @@ def load(
     else:
         builder = _tfds_builder(name, data_dir)
         if builder.info.splits:  # empty while the dataset is not prepared: _tfds_split says how to prepare it
-            parse_split(split, list(builder.info.splits))
+            _check_split_names(split, builder.info.splits)
         ds = _tfds_split(builder, split)
         if limit is not None:
             ds = ds.take(limit)

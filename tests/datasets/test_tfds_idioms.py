@@ -103,12 +103,24 @@ def test_bad_split_strings_name_the_available_splits(idx_data_dir, split, messag
         datasets.load_arrays("fashion_mnist", split, data_dir=idx_data_dir)
 
 
-def test_tfds_names_check_the_split_against_the_builders_splits(monkeypatch):
-    builder = types.SimpleNamespace(info=types.SimpleNamespace(splits={"train": 50, "validation": 10}))
+def test_tfds_names_check_the_split_names_and_leave_the_rest_to_tfds(monkeypatch):
+    import tensorflow as tf
+
+    asked = []
+
+    def as_dataset(split, as_supervised):
+        asked.append(split)
+        return tf.data.Dataset.from_tensor_slices((np.zeros((3, 4, 4, 1), np.uint8), np.arange(3)))
+
+    builder = types.SimpleNamespace(info=types.SimpleNamespace(splits={"train": 50, "validation": 10}),
+                                    as_dataset=as_dataset)
     monkeypatch.setattr(datasets, "_tfds_builder", lambda name, data_dir: builder)
     monkeypatch.setattr(datasets, "info", lambda name, data_dir=None: None)
     with pytest.raises(ValueError, match="whose splits are train, validation"):
         datasets.load("some_tfds_dataset", "train[:80%]+test")
+    assert asked == []
+    ds = datasets.load("some_tfds_dataset", "train[:2shard]+validation[:50%]", batch_size=None, shuffle=False)
+    assert asked == ["train[:2shard]+validation[:50%]"] and len(list(ds)) == 3  # tfds' own syntax, passed on
 
 
 def test_bad_batch_size():
