@@ -282,11 +282,14 @@ def create_model(
     # A builder's own argument of the same name (DCGAN's num_classes) is that argument, not timm's alias.
     kwargs.update({arg: value for arg, value in timm_args.items() if arg in accepted and value is not None})
     timm_args = {arg: None if arg in accepted else value for arg, value in timm_args.items()}
+    given = set(kwargs)
     kwargs = _timm_arguments(entry, kwargs, accepted, features_only=features_only, **timm_args)
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
+        timm_given = [f"{arg}=" for arg, value in timm_args.items() if value is not None]
+        origin = f" (from {', '.join(timm_given)})" if set(unknown) - given and timm_given else ""
         raise ValueError(
-            f"create_model({entry.name!r}) got unknown argument(s) {unknown}. "
+            f"create_model({entry.name!r}) got unknown argument(s) {unknown}{origin}. "
             f"Accepted: {', '.join(p for p in accepted)}."
         )
     if not features_only:
@@ -520,7 +523,8 @@ def _features_model(entry: ModelEntry, out_indices, kwargs, in_chans=None):
     inputs = backbone.inputs[0] if len(backbone.inputs) == 1 else backbone.inputs  # one array in, as the builders
     model = keras.Model(inputs, [tap_outputs[i] for i in indices], name=f"{backbone.name}_features")
     model.feature_info = FeatureInfo(
-        [{"layer": t.layer, "channels": int(out.shape[-1]), "reduction": t.reduction} for t, out in zip(taps, tap_outputs)],
+        [{"layer": t.layer, "channels": int(out.shape[-1]), "reduction": t.reduction}
+         for t, out in zip(taps, tap_outputs)],
         indices,
     )
     return model

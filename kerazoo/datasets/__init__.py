@@ -117,7 +117,8 @@ def _local_arrays(name: str, base_split: str, data_dir) -> tuple[np.ndarray, np.
 
 _SPLIT_PART = re.compile(r"^(?P<name>[\w-]+)(?:\[(?P<selector>[^\]]*)\])?$")
 _BOUND = re.compile(r"^(?P<value>-?[\d_.]+)?(?P<percent>%)?$")
-SPLIT_SYNTAX = "a split name, a slice such as 'train[:80%]', 'train[10:20%]' or 'test[-100:]', or a sum such as 'train+test'"
+SPLIT_SYNTAX = ("a split name, a slice such as 'train[:80%]', 'train[10:20%]' or 'test[-100:]', or a sum such as "
+                "'train+test'")
 
 
 @dataclass(frozen=True)
@@ -331,7 +332,8 @@ def load(
                     for s in split]
         return (datasets, info(name, data_dir=data_dir)) if with_info else datasets
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"Invalid batch_size: expected a positive integer or None. Received: batch_size={batch_size!r}")
+        raise ValueError(f"Invalid batch_size: expected a positive integer or None. "
+                         f"Received: batch_size={batch_size!r}")
     if batch_size is None and augment and "mixup" in augment:
         raise ValueError("mixup mixes the examples of a batch; give a batch_size. Received: batch_size=None")
     name = _canonical(name)

@@ -158,6 +158,11 @@ def test_conflicting_or_bad_timm_arguments(kwargs, message):
         create_model("resnet20", **kwargs)
 
 
+def test_timm_arguments_a_builder_lacks_are_named():
+    with pytest.raises(ValueError, match=r"\['include_top', 'pooling'\] \(from num_classes=\)"):
+        create_model("vae", num_classes=0)
+
+
 def test_pretrained_true_without_weights_names_weights_argument():
     with pytest.raises(ValueError, match=r"no pretrained weights are registered for 'resnet20'.*weights=PATH"):
         create_model("resnet20", pretrained=True)
