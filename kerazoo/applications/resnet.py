@@ -19,6 +19,12 @@ variance, which torchvision keeps as buffers: 2 per BN channel, e.g. 53,120 in R
 pixel on every side (Caffe and PyTorch), not Keras' "same" (which pads only bottom and right), so weights port from
 those frameworks unchanged.
 
+torchvision's and timm's ResNet-50/101/152 are "v1.5": bias-free convolutions and each bottleneck's stride on its 3x3
+conv (``ResNetSpec.stride_in_3x3``). They are registered as ``resnet50_tv``/``resnet101_tv``/``resnet152_tv`` and
+take those sources' state dicts unchanged (``kerazoo.applications.pretrained.torch_resnet``); their ResNet-18/34 are
+``resnet18``/``resnet34`` with ``conv_bias=False``. The only numerical difference left is BatchNorm's epsilon
+(1.001e-5 here, as keras.applications; 1e-5 in PyTorch), far below the converters' parity tolerance.
+
 The generic ImageNet builder ``ResNet(spec, ...)`` takes a ``ResNetSpec`` (stages, block type, cardinality,
 stride placement, squeeze-and-excitation ratio); ResNeXt (``resnext.py``) and SE-ResNet (``senet.py``) are specs of
 the same builder, and the pre-activation ResNet (``resnet_v2.py``) reuses its stem, stage table and ``conv_bn``.

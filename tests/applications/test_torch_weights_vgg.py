@@ -11,9 +11,11 @@ from kerazoo.applications.pretrained.tags import get_converter, get_tag
 
 from torch_parity import (
     assert_logits_match,
+    import_timm,
     import_torchvision_models,
     normalized_images,
     randomize,
+    save_safetensors,
     save_torch,
     torch,
     torch_params,
@@ -44,9 +46,13 @@ def source_model(models, builder):
     return randomize(getattr(models, builder)(**({} if builder == "alexnet" else {"init_weights": False})))
 
 
-def build(model_name, side, **kwargs):
-    """The kerazoo model torchvision's tag fits, with logits out."""
-    tag = get_tag(model_name, "tv_in1k")
+# (kerazoo model, input side): timm's VGGs equal torchvision's up to 224x224.
+TIMM = [pytest.param("vgg11", 64, marks=SLOW), pytest.param("vgg13_bn", 224, marks=SLOW)]
+
+
+def build(model_name, side, tag_name="tv_in1k", **kwargs):
+    """The kerazoo model the tag fits, with logits out."""
+    tag = get_tag(model_name, tag_name)
     return create_model(model_name, input_shape=(side, side, 3), classifier_activation=None,
                         **{**tag.builder_kwargs, **kwargs})
 
@@ -59,6 +65,18 @@ def test_torchvision_state_dict_gives_the_same_logits(model_name, builder, side,
     model = build(model_name, side)
     assert trainable_params(model) == torch_params(source)
     get_converter("torchvision", model_name)(model, tensors)
+    assert_logits_match(source, model, normalized_images(side, batch=1))
+
+
+@pytest.mark.parametrize("model_name, side", TIMM)
+def test_timm_safetensors_give_the_same_logits(model_name, side, tmp_path):
+    timm = import_timm()
+    source = randomize(timm.create_model(model_name, pretrained=False))
+    tensors = save_safetensors(source, tmp_path / "model.safetensors")
+    assert tensors["pre_logits.fc1.weight"].shape == (4096, 512, 7, 7)  # timm's layout, not torchvision's
+    model = build(model_name, side, f"timm/{model_name}.tv_in1k")
+    assert trainable_params(model) == torch_params(source)
+    get_converter("timm", model_name)(model, tensors)
     assert_logits_match(source, model, normalized_images(side, batch=1))
 
 
@@ -118,5 +136,9 @@ def test_every_tag_has_a_converter_and_a_registered_model():
         assert tag.url.startswith("https://download.pytorch.org/models/") and tag.file_hash in tag.filename
         assert tag.license == "BSD-3-Clause" and tag.top1 and tag.top5
         assert tag.preprocessing.mode == "torch" and (tag.preprocessing.resize, tag.preprocessing.crop) == (256, 224)
+    for tag in torch_vgg.TIMM_TAGS:
+        assert get_tag(tag.model, tag.tag) is tag and get_converter("timm", tag.model) is torch_vgg.convert_vgg
+        assert tag.url == tag.tag == f"timm/{tag.model}.tv_in1k" and tag.filename == "model.safetensors"
+        assert tag.builder_kwargs == {"adaptive_pool": 7} and not tag.default
     # keras.applications' VGG16/VGG19 weights are those models' default; torchvision's are the others'.
     assert not get_tag("vgg16", "tv_in1k").default and get_tag("vgg16_bn", "imagenet").tag == "tv_in1k"

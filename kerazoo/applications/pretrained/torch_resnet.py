@@ -93,16 +93,16 @@ def torchvision_tag(model: str, tag: str, *, builder: str, url: str, top1: float
 
 
 def timm_tag(model: str, hub_id: str, *, crop_pct: float, interpolation: str = "bicubic", default: bool = False,
-             builder_kwargs: Mapping | None = None) -> WeightTag:
-    """A timm ImageNet-1k tag from its pretrained config (``crop_pct``, ``interpolation``; ImageNet mean/std):
-    ``model.safetensors`` of the hub repo ``timm/<hub_id>``, Apache-2.0 as timm's configs state."""
+             license: str = "Apache-2.0", builder_kwargs: Mapping | None = None) -> WeightTag:
+    """A timm ImageNet-1k tag from its pretrained config (``crop_pct``, ``interpolation``, ``license``; ImageNet
+    mean/std): ``model.safetensors`` of the hub repo ``timm/<hub_id>``."""
     return WeightTag(
         model=model, tag=f"timm/{hub_id}", source="timm", url=f"timm/{hub_id}", filename="model.safetensors",
         file_hash=None,
         # timm's eval transform: resize the shorter side to floor(224 / crop_pct), centre crop 224.
         preprocessing=Preprocessing("torch", mean=IMAGENET_MEAN, std=IMAGENET_STD,
                                     resize=math.floor(224 / crop_pct), crop=224, interpolation=interpolation),
-        license="Apache-2.0", metrics_link=f"https://huggingface.co/timm/{hub_id}",
+        license=license, metrics_link=f"https://huggingface.co/timm/{hub_id}",
         default=default, builder_kwargs=dict(builder_kwargs or {}),
     )
 

@@ -13,6 +13,12 @@ torchvision flattens the pooled map channels-first, Keras channels-last, so the 
 (``torch_layout.flatten_permuted_dense_kernel``). Tags: ``"tv_in1k"`` (IMAGENET1K_V1, the figures from torchvision's
 weight metadata; torchvision's VGG-16 "IMAGENET1K_FEATURES" weights, SSD's backbone without a trained classifier,
 are not registered).
+
+timm's VGGs (``"timm/vgg16.tv_in1k"``, ...) are torchvision's weights in timm's layout: the two hidden FC layers as
+``pre_logits.fc1`` (a 7x7 convolution, (4096, 512, 7, 7)) and ``pre_logits.fc2`` (1x1), the classifier as
+``head.fc``. timm's network equals torchvision's (and kerazoo's with ``adaptive_pool=7``) up to 224x224 inputs, where
+its last map is at most 7x7 (it average-pools smaller maps up to 7x7); beyond 224 it slides the 7x7 "FC" and
+averages, which kerazoo's VGG does not.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import numpy as np
 
 from kerazoo.applications.pretrained.tags import register_converter, register_weights
 from kerazoo.applications.pretrained.torch_layout import TorchState, dense_kernel, flatten_permuted_dense_kernel
-from kerazoo.applications.pretrained.torch_resnet import convert_head, torchvision_tag
+from kerazoo.applications.pretrained.torch_resnet import convert_head, timm_tag, torchvision_tag
 
 __all__ = ["convert_vgg", "convert_alexnet"]
 
@@ -68,16 +74,21 @@ def convert_alexnet(model, tensors: Mapping[str, np.ndarray]) -> None:
 
 
 def _convert_classifier(model, state: TorchState, names: set, positions: tuple) -> None:
-    """``head_fc1``, ``head_fc2`` and ``predictions`` from the classifier's Linear layers; without a top, the file's
-    classifier is left out."""
-    first, second, last = (f"classifier.{p}" for p in positions)
+    """``head_fc1``, ``head_fc2`` and ``predictions`` from the classifier's Linear layers (torchvision) or from timm's
+    ``pre_logits`` convolutions and ``head.fc``; without a top, the file's classifier is left out."""
+    if state.has("pre_logits.fc1.weight"):
+        first, second, last = "pre_logits.fc1", "pre_logits.fc2", "head.fc"
+    else:
+        first, second, last = (f"classifier.{p}" for p in positions)
     if "head_flatten" not in names:
         for prefix in (first, second, last):
             state.take(f"{prefix}.weight")
             state.take(f"{prefix}.bias")
         return
-    state.dense(model.get_layer("head_fc1"), first, kernel=_first_fc_kernel(model, state.take(f"{first}.weight")))
-    state.dense(model.get_layer("head_fc2"), second)
+    # timm's (out, in, kh, kw) "FC" convolutions are Linear layers over the channels-first flattened map.
+    fc1, fc2 = (state.take(f"{prefix}.weight") for prefix in (first, second))
+    state.dense(model.get_layer("head_fc1"), first, kernel=_first_fc_kernel(model, fc1.reshape(fc1.shape[0], -1)))
+    state.dense(model.get_layer("head_fc2"), second, kernel=dense_kernel(fc2.reshape(fc2.shape[0], -1)))
     convert_head(model, state, names, last)
 
 
@@ -115,6 +126,13 @@ TORCHVISION_TAGS = (
                     top1=56.522, top5=79.066, default=True),
 )
 
-register_weights(*TORCHVISION_TAGS)
-for _tag in TORCHVISION_TAGS:
-    register_converter("torchvision", _tag.model, convert_alexnet if _tag.model == "alexnet_tv" else convert_vgg)
+# timm's VGG configs (timm/models/vgg.py): crop_pct 0.875, bilinear, BSD-3-Clause (torchvision's weights).
+TIMM_TAGS = tuple(
+    timm_tag(name, f"{name}.tv_in1k", crop_pct=0.875, interpolation="bilinear", license="BSD-3-Clause",
+             builder_kwargs=_POOL_7)
+    for name in ("vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn")
+)
+
+register_weights(*TORCHVISION_TAGS, *TIMM_TAGS)
+for _tag in TORCHVISION_TAGS + TIMM_TAGS:
+    register_converter(_tag.source, _tag.model, convert_alexnet if _tag.model == "alexnet_tv" else convert_vgg)
