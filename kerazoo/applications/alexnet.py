@@ -135,7 +135,9 @@ def AlexNetBase(
     if include_top:
         if adaptive_pool:
             x = AdaptiveAveragePooling2D(adaptive_pool, name="head_adaptive_pool")(x)
-        x = common.fully_connected_head(x, dropout=dropout, classes=classes, classifier_activation=classifier_activation)
+        x = common.fully_connected_head(
+            x, dropout=dropout, classes=classes, classifier_activation=classifier_activation
+        )
     else:
         x = common.classifier_head(
             x, include_top=False, pooling=pooling, classes=classes, classifier_activation=classifier_activation

@@ -461,7 +461,8 @@ def ResNet152(*, include_top=True, weights=None, input_tensor=None, input_shape=
 # (25,557,032 / 44,549,160 / 60,192,808). ResNet-18/34 need no variant: ``conv_bias=False`` is torchvision's.
 TORCHVISION_SPECS = {depth: replace(IMAGENET_SPECS[depth], stride_in_3x3=True) for depth in (50, 101, 152)}
 
-@register_model(**_IMAGENET_META, feature_taps=imagenet_taps(TORCHVISION_SPECS[50]), reported_top1=77.15, tags=("heavy",))
+@register_model(**_IMAGENET_META, feature_taps=imagenet_taps(TORCHVISION_SPECS[50]), reported_top1=77.15,
+                tags=("heavy",))
 def ResNet50_TV(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
                 classifier_activation="softmax", name="resnet50_tv", drop_path_rate=0.0):
     """ImageNet ResNet-50 as torchvision's and timm's ``resnet50``: the stride on each bottleneck's 3x3 conv ("v1.5")

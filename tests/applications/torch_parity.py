@@ -20,17 +20,14 @@ def import_torchvision_models():
     register_fake = torch.library.register_fake
     torch.library.register_fake = lambda *a, **k: (lambda f: f)
     try:
-        import torchvision.models
+        return pytest.importorskip("torchvision.models")
     finally:
         torch.library.register_fake = register_fake
-    return torchvision.models
 
 
 def import_timm():
     import_torchvision_models()  # timm imports torchvision
-    import timm
-
-    return timm
+    return pytest.importorskip("timm")
 
 
 def randomize(module, seed=0):
@@ -63,8 +60,8 @@ def save_torch(module, path):
 
 def save_safetensors(module, path):
     """safetensors.torch.save_file (timm's hub format), read back with safetensors' NumPy reader."""
-    from safetensors.numpy import load_file
-    from safetensors.torch import save_file
+    load_file = pytest.importorskip("safetensors.numpy").load_file
+    save_file = pytest.importorskip("safetensors.torch").save_file
 
     save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(path))
     return load_file(str(path))

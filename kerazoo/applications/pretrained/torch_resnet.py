@@ -32,7 +32,7 @@ import numpy as np
 from kerazoo.applications.pretrained.tags import Preprocessing, WeightTag, register_converter, register_weights
 from kerazoo.applications.pretrained.torch_layout import TorchState
 
-__all__ = ["convert_resnet"]
+__all__ = ["convert_resnet", "convert_head", "torchvision_tag", "timm_tag"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -70,7 +70,7 @@ def _convert_block(model, state: TorchState, names: set, *, name: str, prefix: s
 
 
 def convert_head(model, state: TorchState, names: set, prefix: str, *, kernel=None) -> None:
-    """The classifier ``prefix`` into ``predictions``; a model built without its top leaves the file's classifier out."""
+    """The classifier ``prefix`` into ``predictions``; a model built without a top leaves the file's classifier out."""
     if "predictions" in names:
         state.dense(model.get_layer("predictions"), prefix, kernel=kernel)
     else:
