@@ -47,6 +47,7 @@ TIMM = [
     pytest.param("resnet152_tv", "timm/resnet152.a1h_in1k", marks=SLOW),
     pytest.param("resnext50_32x4d", "timm/resnext50_32x4d.a1h_in1k", marks=SLOW),
     pytest.param("resnext101_64x4d", "timm/resnext101_64x4d.c1_in1k", marks=SLOW),
+    pytest.param("resnext101_32x8d", "timm/resnext101_32x8d.fb_wsl_ig1b_ft_in1k", marks=SLOW),
     pytest.param("wide_resnet50_2", "timm/wide_resnet50_2.racm_in1k", marks=SLOW),
 ]
 

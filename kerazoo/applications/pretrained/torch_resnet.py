@@ -156,6 +156,7 @@ TORCHVISION_TAGS = (
 
 # timm's own recipes (timm/models/resnet.py default_cfgs): "a1"/"a1h" are the ResNet-strikes-back runs (_rcfg:
 # crop_pct 0.95, bicubic), "racm"/"ra2" timm's RandAugment runs (_ttcfg: crop_pct 0.875, bicubic), "c1" _rcfg.
+# timm's re-hosted torchvision weights ("<name>.tv_in1k") are the torchvision tags above.
 TIMM_TAGS = (
     timm_tag("resnet18", "resnet18.a1_in1k", crop_pct=0.95, builder_kwargs=_BIAS_FREE),
     timm_tag("resnet34", "resnet34.a1_in1k", crop_pct=0.95, builder_kwargs=_BIAS_FREE),
@@ -164,6 +165,9 @@ TIMM_TAGS = (
     timm_tag("resnet152_tv", "resnet152.a1h_in1k", crop_pct=0.95),
     timm_tag("resnext50_32x4d", "resnext50_32x4d.a1h_in1k", crop_pct=0.95),
     timm_tag("resnext101_64x4d", "resnext101_64x4d.c1_in1k", crop_pct=0.95),
+    # Facebook's Instagram-pretrained ResNeXt (WSL), fine-tuned on ImageNet-1k: non-commercial use only (_cfg).
+    timm_tag("resnext101_32x8d", "resnext101_32x8d.fb_wsl_ig1b_ft_in1k", crop_pct=0.875, interpolation="bilinear",
+             license="CC-BY-NC-4.0"),
     timm_tag("wide_resnet50_2", "wide_resnet50_2.racm_in1k", crop_pct=0.875),
     timm_tag("seresnet50_timm", "seresnet50.a1_in1k", crop_pct=0.95, default=True),
     timm_tag("seresnet50_timm", "seresnet50.ra2_in1k", crop_pct=0.875),
