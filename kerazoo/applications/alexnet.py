@@ -15,8 +15,15 @@ each hidden layer. They differ only in the convolution table below, which the on
   ceil-mode pooling (110 → 55, 26 → 13) is reproduced by one row of zeros at the bottom and right before pools 1
   and 2 (exact for non-negative post-ReLU maps). 62,357,608 parameters with 1000 classes.
 
-Layer names: ``stage{S}_conv``/``_relu``/``_lrn``/``_pool`` for conv layer S (1-5), then ``head_flatten``,
-``head_fc{i}``, ``head_dropout{i}`` and ``predictions``.
+- AlexNet_TV (``alexnet_tv``): torchvision's single-tower ``alexnet`` ("One weird trick", Krizhevsky 2014): 11x11
+  stride-4 conv1 padded by 2, 64-192-384-256-256 filters, dense (ungrouped) convolutions, no LRN, then torchvision's
+  ``AdaptiveAvgPool2d((6, 6))`` (the identity at 224x224; the head then takes any input size): 61,100,840
+  parameters, torchvision's count, and its weights load unchanged (``kerazoo.applications.pretrained.torch_vgg``;
+  the first FC kernel is permuted for Keras' channels-last flatten). Only the dropout sits differently: torchvision
+  drops before each hidden FC layer, kerazoo after (the same at inference).
+
+Layer names: ``stage{S}_conv``/``_relu``/``_lrn``/``_pool`` for conv layer S (1-5), then [``head_adaptive_pool``],
+``head_flatten``, ``head_fc{i}``, ``head_dropout{i}`` and ``predictions``.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import keras
 
 from kerazoo.applications import common
 from kerazoo.applications.registry import FeatureTap, register_model
-from kerazoo.layers import LocalResponseNormalization
+from kerazoo.layers import AdaptiveAveragePooling2D, LocalResponseNormalization
 
 ALEXNET_PAPER = "Krizhevsky et al., ImageNet Classification with Deep Convolutional Neural Networks (2012)"
 ZFNET_PAPER = "Zeiler and Fergus, Visualizing and Understanding Convolutional Networks (2014)"
@@ -57,6 +64,14 @@ ALEXNET_LAYERS = (
     ConvLayer(384, 3),
     ConvLayer(384, 3, groups=2),
     ConvLayer(256, 3, groups=2, pool=True),
+)
+
+TORCHVISION_LAYERS = (
+    ConvLayer(64, 11, strides=4, padding=2, pool=True),
+    ConvLayer(192, 5, pool=True),
+    ConvLayer(384, 3),
+    ConvLayer(256, 3),
+    ConvLayer(256, 3, pool=True),
 )
 
 ZFNET_LAYERS = (
@@ -103,8 +118,10 @@ def AlexNetBase(
     min_size: int,
     local_response_norm: bool,
     dropout: float,
+    adaptive_pool: int | None = None,
 ):
-    """The generic AlexNet/ZFNet builder; the registered variants fix the convolution table."""
+    """The generic AlexNet/ZFNet builder; the registered variants fix the convolution table (and torchvision's
+    ``adaptive_pool`` side before the head)."""
     dropout = common.check_dropout(dropout)
     input_shape = common.check_args(
         include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
@@ -116,7 +133,11 @@ def AlexNetBase(
     for s, spec in enumerate(layers, start=1):
         x = conv_layer(x, spec, local_response_norm=local_response_norm, name=f"stage{s}")
     if include_top:
-        x = common.fully_connected_head(x, dropout=dropout, classes=classes, classifier_activation=classifier_activation)
+        if adaptive_pool:
+            x = AdaptiveAveragePooling2D(adaptive_pool, name="head_adaptive_pool")(x)
+        x = common.fully_connected_head(
+            x, dropout=dropout, classes=classes, classifier_activation=classifier_activation
+        )
     else:
         x = common.classifier_head(
             x, include_top=False, pooling=pooling, classes=classes, classifier_activation=classifier_activation
@@ -127,6 +148,7 @@ def AlexNetBase(
 # Smallest sides that still leave a 1x1 map after the last pool (valid convolutions and pools throughout).
 _ALEXNET_MIN = 67
 _ZFNET_MIN = 63
+_TORCHVISION_MIN = 63
 
 
 @register_model(
@@ -183,4 +205,31 @@ def ZFNet(*, include_top=True, weights=None, input_tensor=None, input_shape=None
         input_shape=input_shape, pooling=pooling, classes=classes, classifier_activation=classifier_activation,
         name=name, default_shape=(224, 224, 3), min_size=_ZFNET_MIN, local_response_norm=local_response_norm,
         dropout=dropout,
+    )
+
+
+@register_model(
+    family="alexnet",
+    paper=ALEXNET_PAPER,
+    year=2012,
+    input_shape=(224, 224, 3),
+    # conv1 (11x11/4, padded by 2) is at stride 4; the floor-mode pools after it drift off 8, 16 and 32.
+    feature_taps=(FeatureTap("stage1_relu", 4),),
+    min_input_size=_TORCHVISION_MIN,
+    tags=("heavy",),
+    name="alexnet_tv",
+)
+def AlexNet_TV(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+               classifier_activation="softmax", name="alexnet_tv", dropout=0.5):
+    """torchvision's single-tower AlexNet: 64-192-384-256-256 filters, no LRN, 6x6 adaptive average pooling before
+    the head; 61,100,840 parameters (224x224, 1000 classes). torchvision reports 56.52 % top-1 for its weights.
+
+    Family arguments:
+        dropout: dropout rate after each of the two 4096-unit layers (0.5, as torchvision's).
+    """
+    return AlexNetBase(
+        TORCHVISION_LAYERS, include_top=include_top, weights=weights, input_tensor=input_tensor,
+        input_shape=input_shape, pooling=pooling, classes=classes, classifier_activation=classifier_activation,
+        name=name, default_shape=(224, 224, 3), min_size=_TORCHVISION_MIN, local_response_norm=False,
+        dropout=dropout, adaptive_pool=6,
     )

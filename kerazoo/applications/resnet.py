@@ -19,6 +19,12 @@ variance, which torchvision keeps as buffers: 2 per BN channel, e.g. 53,120 in R
 pixel on every side (Caffe and PyTorch), not Keras' "same" (which pads only bottom and right), so weights port from
 those frameworks unchanged.
 
+torchvision's and timm's ResNet-50/101/152 are "v1.5": bias-free convolutions and each bottleneck's stride on its 3x3
+conv (``ResNetSpec.stride_in_3x3``). They are registered as ``resnet50_tv``/``resnet101_tv``/``resnet152_tv`` and
+take those sources' state dicts unchanged (``kerazoo.applications.pretrained.torch_resnet``); their ResNet-18/34 are
+``resnet18``/``resnet34`` with ``conv_bias=False``. The only numerical difference left is BatchNorm's epsilon
+(1.001e-5 here, as keras.applications; 1e-5 in PyTorch), far below the converters' parity tolerance.
+
 The generic ImageNet builder ``ResNet(spec, ...)`` takes a ``ResNetSpec`` (stages, block type, cardinality,
 stride placement, squeeze-and-excitation ratio); ResNeXt (``resnext.py``) and SE-ResNet (``senet.py``) are specs of
 the same builder, and the pre-activation ResNet (``resnet_v2.py``) reuses its stem, stage table and ``conv_bn``.
@@ -29,7 +35,7 @@ linearly over blocks up to ``drop_path_rate``; at inference the blocks are the i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import keras
 
@@ -448,3 +454,62 @@ def ResNet152(*, include_top=True, weights=None, input_tensor=None, input_shape=
                   input_shape=input_shape, pooling=pooling, classes=classes,
                   classifier_activation=classifier_activation, name=name, drop_path_rate=drop_path_rate,
                   conv_bias=conv_bias)
+
+
+# torchvision's ResNet-50/101/152 ("v1.5", also timm's resnet50/101/152): the stride on each bottleneck's 3x3 conv
+# rather than its first 1x1 conv, and bias-free convolutions. Their trainable parameters equal torchvision's counts
+# (25,557,032 / 44,549,160 / 60,192,808). ResNet-18/34 need no variant: ``conv_bias=False`` is torchvision's.
+TORCHVISION_SPECS = {depth: replace(IMAGENET_SPECS[depth], stride_in_3x3=True) for depth in (50, 101, 152)}
+
+@register_model(**_IMAGENET_META, feature_taps=imagenet_taps(TORCHVISION_SPECS[50]), reported_top1=77.15,
+                tags=("heavy",))
+def ResNet50_TV(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+                classifier_activation="softmax", name="resnet50_tv", drop_path_rate=0.0):
+    """ImageNet ResNet-50 as torchvision's and timm's ``resnet50``: the stride on each bottleneck's 3x3 conv ("v1.5")
+    and bias-free convolutions; 25,557,032 trainable parameters.
+
+    Reported top-1: 77.15 % (the paper's v1, table 3, 10-crop testing).
+
+    Family arguments:
+        drop_path_rate: stochastic-depth drop probability of the last block (linear decay over depth).
+    """
+    return ResNet(TORCHVISION_SPECS[50], include_top=include_top, weights=weights, input_tensor=input_tensor,
+                  input_shape=input_shape, pooling=pooling, classes=classes,
+                  classifier_activation=classifier_activation, name=name, drop_path_rate=drop_path_rate,
+                  conv_bias=False)
+
+
+@register_model(**_IMAGENET_META, feature_taps=imagenet_taps(TORCHVISION_SPECS[101]), reported_top1=78.25,
+                tags=("heavy",))
+def ResNet101_TV(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+                 classifier_activation="softmax", name="resnet101_tv", drop_path_rate=0.0):
+    """ImageNet ResNet-101 as torchvision's and timm's ``resnet101``: the stride on each bottleneck's 3x3 conv
+    ("v1.5") and bias-free convolutions; 44,549,160 trainable parameters.
+
+    Reported top-1: 78.25 % (the paper's v1, table 3, 10-crop testing).
+
+    Family arguments:
+        drop_path_rate: stochastic-depth drop probability of the last block (linear decay over depth).
+    """
+    return ResNet(TORCHVISION_SPECS[101], include_top=include_top, weights=weights, input_tensor=input_tensor,
+                  input_shape=input_shape, pooling=pooling, classes=classes,
+                  classifier_activation=classifier_activation, name=name, drop_path_rate=drop_path_rate,
+                  conv_bias=False)
+
+
+@register_model(**_IMAGENET_META, feature_taps=imagenet_taps(TORCHVISION_SPECS[152]), reported_top1=78.57,
+                tags=("heavy",))
+def ResNet152_TV(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+                 classifier_activation="softmax", name="resnet152_tv", drop_path_rate=0.0):
+    """ImageNet ResNet-152 as torchvision's and timm's ``resnet152``: the stride on each bottleneck's 3x3 conv
+    ("v1.5") and bias-free convolutions; 60,192,808 trainable parameters.
+
+    Reported top-1: 78.57 % (the paper's v1, table 3, 10-crop testing).
+
+    Family arguments:
+        drop_path_rate: stochastic-depth drop probability of the last block (linear decay over depth).
+    """
+    return ResNet(TORCHVISION_SPECS[152], include_top=include_top, weights=weights, input_tensor=input_tensor,
+                  input_shape=input_shape, pooling=pooling, classes=classes,
+                  classifier_activation=classifier_activation, name=name, drop_path_rate=drop_path_rate,
+                  conv_bias=False)

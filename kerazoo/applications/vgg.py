@@ -10,8 +10,13 @@ The ``_BN`` variants put BatchNormalization between each convolution and its ReL
 (which are not in the paper); like torchvision they keep the convolution bias, so their trainable parameters equal
 torchvision's (e.g. 138,365,992 for VGG16_BN). Keras also counts BatchNormalization's moving mean and variance.
 
-Layer names: ``stage{S}_block{B}_conv``/``_bn``/``_relu``, ``stage{S}_pool``, then ``head_flatten``, ``head_fc{i}``,
-``head_dropout{i}`` and ``predictions``.
+torchvision's VGG weights (``vgg*``/``vgg*_bn``, ``kerazoo.applications.pretrained.torch_vgg``) fit these builders
+with ``adaptive_pool=7``: torchvision average-pools the last map to 7x7 (``AdaptiveAvgPool2d``; the identity at
+224x224, so the parameters are the same) before its head, which then takes any input size. Its first FC layer reads
+the map flattened channels-first; the converter permutes that kernel's rows for Keras' channels-last flatten.
+
+Layer names: ``stage{S}_block{B}_conv``/``_bn``/``_relu``, ``stage{S}_pool``, then [``head_adaptive_pool``],
+``head_flatten``, ``head_fc{i}``, ``head_dropout{i}`` and ``predictions``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import keras
 
 from kerazoo.applications import common
 from kerazoo.applications.registry import FeatureTap, register_model
+from kerazoo.layers import AdaptiveAveragePooling2D
 
 PAPER = "Simonyan and Zisserman, Very Deep Convolutional Networks for Large-Scale Image Recognition (2015)"
 
@@ -51,6 +57,16 @@ def conv_block(x, filters: int, *, batch_norm: bool, name: str):
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 
+def check_adaptive_pool(adaptive_pool):
+    if adaptive_pool is not None and (
+        not isinstance(adaptive_pool, int) or isinstance(adaptive_pool, bool) or adaptive_pool < 1
+    ):
+        raise ValueError(
+            f"Invalid adaptive_pool: expected None or a positive map side (7 for torchvision's weights). "
+            f"Received: adaptive_pool={adaptive_pool!r}"
+        )
+
+
 def VGG(
     depth: int,
     *,
@@ -64,10 +80,12 @@ def VGG(
     name: str,
     batch_norm: bool,
     dropout: float,
+    adaptive_pool: int | None,
 ):
     """The generic VGG builder; the registered variants fix ``depth`` (11, 13, 16, 19) and ``batch_norm``."""
     stages = STAGES[depth]
     dropout = common.check_dropout(dropout)
+    check_adaptive_pool(adaptive_pool)
     input_shape = common.check_args(
         include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
         pooling=pooling, classes=classes, classifier_activation=classifier_activation,
@@ -80,7 +98,11 @@ def VGG(
             x = conv_block(x, stage.filters, batch_norm=batch_norm, name=f"stage{s}_block{b}")
         x = keras.layers.MaxPooling2D(2, strides=2, name=f"stage{s}_pool")(x)
     if include_top:
-        x = common.fully_connected_head(x, dropout=dropout, classes=classes, classifier_activation=classifier_activation)
+        if adaptive_pool:
+            x = AdaptiveAveragePooling2D(adaptive_pool, name="head_adaptive_pool")(x)
+        x = common.fully_connected_head(
+            x, dropout=dropout, classes=classes, classifier_activation=classifier_activation
+        )
     else:
         x = common.classifier_head(
             x, include_top=False, pooling=pooling, classes=classes, classifier_activation=classifier_activation
@@ -96,104 +118,128 @@ _META = dict(family="vgg", paper=PAPER, year=2015, input_shape=(224, 224, 3), fe
 # reported_top1: the paper's table 3, single-scale evaluation, trained and tested at S = Q = 256.
 @register_model(**_META, reported_top1=70.4)
 def VGG11(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-          classifier_activation="softmax", name="vgg11", dropout=0.5):
+          classifier_activation="softmax", name="vgg11", dropout=0.5,
+          adaptive_pool=None):
     """VGG-11, configuration A (8 conv + 3 FC layers); 132,863,336 parameters (224x224, 1000 classes).
 
     Family arguments:
         dropout: dropout rate after each of the two 4096-unit layers (paper: 0.5; keras.applications uses none).
+        adaptive_pool: average-pool the last map to this side before the head (torchvision's 7; the identity at
+            224x224), so the head takes any input size; None (default) flattens the map as it is.
     """
     return VGG(11, include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
                pooling=pooling, classes=classes, classifier_activation=classifier_activation, name=name,
-               batch_norm=False, dropout=dropout)
+               batch_norm=False, dropout=dropout, adaptive_pool=adaptive_pool)
 
 
 @register_model(**_META, reported_top1=71.3)
 def VGG13(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-          classifier_activation="softmax", name="vgg13", dropout=0.5):
+          classifier_activation="softmax", name="vgg13", dropout=0.5,
+          adaptive_pool=None):
     """VGG-13, configuration B (10 conv + 3 FC layers); 133,047,848 parameters (224x224, 1000 classes).
 
     Family arguments:
         dropout: dropout rate after each of the two 4096-unit layers (paper: 0.5; keras.applications uses none).
+        adaptive_pool: average-pool the last map to this side before the head (torchvision's 7; the identity at
+            224x224), so the head takes any input size; None (default) flattens the map as it is.
     """
     return VGG(13, include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
                pooling=pooling, classes=classes, classifier_activation=classifier_activation, name=name,
-               batch_norm=False, dropout=dropout)
+               batch_norm=False, dropout=dropout, adaptive_pool=adaptive_pool)
 
 
 @register_model(**_META, reported_top1=73.0)
 def VGG16(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-          classifier_activation="softmax", name="vgg16", dropout=0.5):
+          classifier_activation="softmax", name="vgg16", dropout=0.5,
+          adaptive_pool=None):
     """VGG-16, configuration D (13 conv + 3 FC layers); 138,357,544 parameters, as keras.applications.VGG16.
 
     Family arguments:
         dropout: dropout rate after each of the two 4096-unit layers (paper: 0.5; keras.applications uses none).
+        adaptive_pool: average-pool the last map to this side before the head (torchvision's 7; the identity at
+            224x224), so the head takes any input size; None (default) flattens the map as it is.
     """
     return VGG(16, include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
                pooling=pooling, classes=classes, classifier_activation=classifier_activation, name=name,
-               batch_norm=False, dropout=dropout)
+               batch_norm=False, dropout=dropout, adaptive_pool=adaptive_pool)
 
 
 @register_model(**_META, reported_top1=72.7)
 def VGG19(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-          classifier_activation="softmax", name="vgg19", dropout=0.5):
+          classifier_activation="softmax", name="vgg19", dropout=0.5,
+          adaptive_pool=None):
     """VGG-19, configuration E (16 conv + 3 FC layers); 143,667,240 parameters, as keras.applications.VGG19.
 
     Family arguments:
         dropout: dropout rate after each of the two 4096-unit layers (paper: 0.5; keras.applications uses none).
+        adaptive_pool: average-pool the last map to this side before the head (torchvision's 7; the identity at
+            224x224), so the head takes any input size; None (default) flattens the map as it is.
     """
     return VGG(19, include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
                pooling=pooling, classes=classes, classifier_activation=classifier_activation, name=name,
-               batch_norm=False, dropout=dropout)
+               batch_norm=False, dropout=dropout, adaptive_pool=adaptive_pool)
 
 
 @register_model(**_META)
 def VGG11_BN(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", name="vgg11_bn", dropout=0.5):
+             classifier_activation="softmax", name="vgg11_bn", dropout=0.5,
+             adaptive_pool=None):
     """VGG-11 with batch normalization (torchvision's vgg11_bn); 132,868,840 trainable parameters.
 
     Family arguments:
         dropout: dropout rate after each of the two 4096-unit layers (paper: 0.5; keras.applications uses none).
+        adaptive_pool: average-pool the last map to this side before the head (torchvision's 7; the identity at
+            224x224), so the head takes any input size; None (default) flattens the map as it is.
     """
     return VGG(11, include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
                pooling=pooling, classes=classes, classifier_activation=classifier_activation, name=name,
-               batch_norm=True, dropout=dropout)
+               batch_norm=True, dropout=dropout, adaptive_pool=adaptive_pool)
 
 
 @register_model(**_META)
 def VGG13_BN(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", name="vgg13_bn", dropout=0.5):
+             classifier_activation="softmax", name="vgg13_bn", dropout=0.5,
+             adaptive_pool=None):
     """VGG-13 with batch normalization (torchvision's vgg13_bn); 133,053,736 trainable parameters.
 
     Family arguments:
         dropout: dropout rate after each of the two 4096-unit layers (paper: 0.5; keras.applications uses none).
+        adaptive_pool: average-pool the last map to this side before the head (torchvision's 7; the identity at
+            224x224), so the head takes any input size; None (default) flattens the map as it is.
     """
     return VGG(13, include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
                pooling=pooling, classes=classes, classifier_activation=classifier_activation, name=name,
-               batch_norm=True, dropout=dropout)
+               batch_norm=True, dropout=dropout, adaptive_pool=adaptive_pool)
 
 
 @register_model(**_META)
 def VGG16_BN(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", name="vgg16_bn", dropout=0.5):
+             classifier_activation="softmax", name="vgg16_bn", dropout=0.5,
+             adaptive_pool=None):
     """VGG-16 with batch normalization (torchvision's vgg16_bn); 138,365,992 trainable parameters.
 
     Family arguments:
         dropout: dropout rate after each of the two 4096-unit layers (paper: 0.5; keras.applications uses none).
+        adaptive_pool: average-pool the last map to this side before the head (torchvision's 7; the identity at
+            224x224), so the head takes any input size; None (default) flattens the map as it is.
     """
     return VGG(16, include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
                pooling=pooling, classes=classes, classifier_activation=classifier_activation, name=name,
-               batch_norm=True, dropout=dropout)
+               batch_norm=True, dropout=dropout, adaptive_pool=adaptive_pool)
 
 
 @register_model(**_META)
 def VGG19_BN(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", name="vgg19_bn", dropout=0.5):
+             classifier_activation="softmax", name="vgg19_bn", dropout=0.5,
+             adaptive_pool=None):
     """VGG-19 with batch normalization (torchvision's vgg19_bn); 143,678,248 trainable parameters.
 
     Family arguments:
         dropout: dropout rate after each of the two 4096-unit layers (paper: 0.5; keras.applications uses none).
+        adaptive_pool: average-pool the last map to this side before the head (torchvision's 7; the identity at
+            224x224), so the head takes any input size; None (default) flattens the map as it is.
     """
     return VGG(19, include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
                pooling=pooling, classes=classes, classifier_activation=classifier_activation, name=name,
-               batch_norm=True, dropout=dropout)
+               batch_norm=True, dropout=dropout, adaptive_pool=adaptive_pool)
 

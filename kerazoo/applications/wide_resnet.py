@@ -8,6 +8,12 @@ has 36,479,194 parameters with 10 classes (36.5M in the paper's table), WRN-16-8
 8,949,210 (8.9M) and WRN-16-4 2,748,890 (2.7M). ``count_params()`` also counts BatchNorm's moving statistics; the
 numbers here are trainable parameters, as the paper counts them.
 
+The ImageNet wide ResNets WRN-50-2 and WRN-101-2 (the paper's "WRN-50-2-bottleneck", section 4.3; torchvision's
+``wide_resnet50_2``/``wide_resnet101_2``, also timm's) are a different network: ResNet-50/101 bottlenecks with twice
+the inner width (the 3x3 conv has 128, 256, 512, 1024 channels; outputs as ResNet's) and torchvision's layout (the
+stride on the 3x3 conv, bias-free convolutions). They are specs of the ImageNet ResNet builder
+(``resnet.ResNet``, ``width_per_group=128``): 68,883,240 and 126,886,696 trainable parameters, as torchvision.
+
 Family knobs: ``dropout_rate`` is the paper's dropout between the two convs of every block (0.3 in its "-dropout"
 runs, 0 by default); ``drop_path_rate`` adds stochastic depth (linear decay over blocks, identity at inference).
 """
@@ -18,7 +24,15 @@ import keras
 
 from kerazoo.applications import common
 from kerazoo.applications.registry import FeatureTap, register_model
-from kerazoo.applications.resnet import Stage, conv_bn
+from kerazoo.applications.resnet import (
+    IMAGENET_BLOCKS,
+    ResNet,
+    ResNetSpec,
+    Stage,
+    conv_bn,
+    imagenet_stages,
+    imagenet_taps,
+)
 from kerazoo.layers import DropPath, drop_path_rates
 
 PAPER = "Zagoruyko and Komodakis, Wide Residual Networks (2016)"
@@ -165,3 +179,44 @@ def WRN16_4(*, include_top=True, weights=None, input_tensor=None, input_shape=No
                       input_shape=input_shape, pooling=pooling, classes=classes,
                       classifier_activation=classifier_activation, name=name, dropout_rate=dropout_rate,
                       drop_path_rate=drop_path_rate)
+
+
+# ImageNet WRN-50-2 / WRN-101-2: bottlenecks of twice ResNet's inner width, torchvision's layout.
+IMAGENET_WIDE_SPECS = {
+    depth: ResNetSpec(imagenet_stages(IMAGENET_BLOCKS[depth]), width_per_group=128, stride_in_3x3=True)
+    for depth in (50, 101)
+}
+
+_IMAGENET_META = dict(family="wide_resnet", paper=PAPER, year=2016, input_shape=(224, 224, 3), min_input_size=32,
+                      tags=("heavy",))
+
+
+# reported_top1: WRN-50-2-bottleneck, 21.9 % top-1 error in the paper's ImageNet table (single 224 crop).
+@register_model(**_IMAGENET_META, name="wide_resnet50_2", feature_taps=imagenet_taps(IMAGENET_WIDE_SPECS[50]),
+                reported_top1=78.1)
+def WideResNet50_2(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+                   classes=1000, classifier_activation="softmax", name="wide_resnet50_2", drop_path_rate=0.0):
+    """ImageNet WRN-50-2 (torchvision's ``wide_resnet50_2``): ResNet-50 with 2x wider bottlenecks; 68.9M parameters.
+
+    Family arguments:
+        drop_path_rate: stochastic-depth drop probability of the last block (linear decay over depth).
+    """
+    return ResNet(IMAGENET_WIDE_SPECS[50], include_top=include_top, weights=weights, input_tensor=input_tensor,
+                  input_shape=input_shape, pooling=pooling, classes=classes,
+                  classifier_activation=classifier_activation, name=name, drop_path_rate=drop_path_rate,
+                  conv_bias=False)
+
+
+@register_model(**_IMAGENET_META, name="wide_resnet101_2", feature_taps=imagenet_taps(IMAGENET_WIDE_SPECS[101]))
+def WideResNet101_2(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+                    classes=1000, classifier_activation="softmax", name="wide_resnet101_2", drop_path_rate=0.0):
+    """ImageNet WRN-101-2 (torchvision's ``wide_resnet101_2``): ResNet-101 with 2x wider bottlenecks; 126.9M
+    parameters; not in the paper's tables.
+
+    Family arguments:
+        drop_path_rate: stochastic-depth drop probability of the last block (linear decay over depth).
+    """
+    return ResNet(IMAGENET_WIDE_SPECS[101], include_top=include_top, weights=weights, input_tensor=input_tensor,
+                  input_shape=input_shape, pooling=pooling, classes=classes,
+                  classifier_activation=classifier_activation, name=name, drop_path_rate=drop_path_rate,
+                  conv_bias=False)

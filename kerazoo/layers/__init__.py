@@ -1,5 +1,6 @@
 """Reusable Keras layers that the zoo families need, each usable on its own and serializable by name."""
 
+from kerazoo.layers.adaptive_pool import AdaptiveAveragePooling2D
 from kerazoo.layers.channel_shuffle import ChannelShuffle, ChannelSplit
 from kerazoo.layers.drop_connect import DropConnectDense
 from kerazoo.layers.drop_path import DropPath, drop_path_rates
@@ -11,4 +12,4 @@ from kerazoo.layers.shortcut import ZeroPadShortcut
 from kerazoo.layers.squeeze_excite import squeeze_excite
 from kerazoo.layers.unpooling import MaxPoolingWithArgmax2D, MaxUnpooling2D
 
-__all__ = ["DropConnectDense", "FractalJoin", "FractalPathSampler", "FractionalMaxPooling", "ChannelShuffle", "ChannelSplit", "DropPath", "drop_path_rates", "LocalResponseNormalization", "MaskedConv2D", "causal_mask", "ZeroPadShortcut", "squeeze_excite", "MaxPoolingWithArgmax2D", "MaxUnpooling2D"]
+__all__ = ["AdaptiveAveragePooling2D", "DropConnectDense", "FractalJoin", "FractalPathSampler", "FractionalMaxPooling", "ChannelShuffle", "ChannelSplit", "DropPath", "drop_path_rates", "LocalResponseNormalization", "MaskedConv2D", "causal_mask", "ZeroPadShortcut", "squeeze_excite", "MaxPoolingWithArgmax2D", "MaxUnpooling2D"]
