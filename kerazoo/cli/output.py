@@ -48,7 +48,7 @@ def configure(level: int) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # after absl's start: TF's C++ info/warnings/errors
         if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietImport) for f in sys.meta_path):
             sys.meta_path.insert(0, _QuietImport())
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.setFormatter(logging.Formatter("kerazoo: %(message)s"))
     log.handlers[:] = [handler]
     log.propagate = False
@@ -56,6 +56,17 @@ def configure(level: int) -> None:
     if level == QUIET:
         logging.getLogger().setLevel(logging.ERROR)  # absl's and Keras' Python warnings
         warnings.simplefilter("ignore")
+
+
+class _Stderr(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is at the time (a test's capture, a redirect), not the one of setup."""
+
+    def emit(self, record):
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # logging's contract: a broken stream never raises into the caller
+            self.handleError(record)
 
 
 def stage(message: str) -> None:
