@@ -213,7 +213,7 @@ def user_error(error: BaseException) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parse(parser, argv)
-    output.configure(output.QUIET if args.quiet else output.VERBOSE if args.verbose else output.NORMAL)
+    output.configure(output.QUIET if args.quiet else output.VERBOSE if args.verbose else output.inherited())
     runtime.prefer_onednn(not getattr(args, "no_speed", False))  # before any verb loads TensorFlow
     try:
         preflight(args)

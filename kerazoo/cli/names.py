@@ -59,12 +59,13 @@ def _tfds_version() -> str | None:
 def check_dataset(name: str) -> None:
     """Raise the datasets module's ValueError when ``name`` is neither a kerazoo dataset nor a tensorflow-datasets
     builder. Names are only judged against the builders of the tensorflow-datasets version the index was made with;
-    under another version an unknown name is left to the library (it lists the installed builders)."""
+    under another version an unknown name is left to the library (it lists the installed builders), and so is any
+    name with a colon: a tfds version (``mnist:3.0.1``) or a folder of a format (``coco:DIR``, ``masks:DIR``)."""
     from kerazoo.datasets import GENERATED_DATASETS, LOCAL_DATASETS, _canonical
 
     key = _canonical(name)
     builders = index()["tfds"]["builders"]
-    if key in LOCAL_DATASETS or key in GENERATED_DATASETS or key.split("/")[0].split(":")[0] in builders:
+    if ":" in key or key in LOCAL_DATASETS or key in GENERATED_DATASETS or key.split("/")[0] in builders:
         return
     if index()["tfds"]["version"] != _tfds_version():
         return

@@ -38,6 +38,12 @@ def verbosity() -> int:
     return _state["verbosity"]
 
 
+def inherited() -> int:
+    """The verbosity a parent kerazoo process passed on (`kerazoo launch`'s workers), else the default."""
+    value = os.environ.get(VERBOSITY_ENV, "")
+    return int(value) if value in (str(QUIET), str(NORMAL), str(VERBOSE)) else NORMAL
+
+
 def configure(level: int) -> None:
     """Set the verbosity for this process (and the kerazoo processes it starts); call before TensorFlow loads."""
     _state["verbosity"] = level

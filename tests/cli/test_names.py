@@ -21,7 +21,8 @@ def test_unknown_model_lists_close_names_like_the_registry():
 
 
 def test_datasets():
-    for name in ("fashion_mnist", "Fashion-MNIST", "digits", "fashion_mnist_scenes", "cifar10", "mnist_corrupted/shot_noise"):
+    for name in ("fashion_mnist", "Fashion-MNIST", "digits", "fashion_mnist_scenes", "cifar10", "mnist_corrupted/shot_noise",
+                 "mnist:3.0.1", "masks:/data/shapes"):
         names.check_dataset(name)
     with pytest.raises(ValueError, match=r"Unknown dataset 'fashon_mnist'.*Did you mean: fashion_mnist"):
         names.check_dataset("fashon_mnist")
