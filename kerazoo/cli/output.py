@@ -8,6 +8,10 @@ from C++ before absl's logging is initialized, and ``TF_CPP_MIN_LOG_LEVEL`` does
 descriptor does. So the first ``import tensorflow`` runs with fd 2 pointed at a temporary file, and whatever it
 wrote that is not one of those known lines (a real import error, a warning we have not seen) goes back to stderr.
 The import is caught by a meta-path hook, so verbs that never load TensorFlow do not pay for it.
+
+Stage lines: a library module logs them with ``logging.getLogger(__name__).info("converting to TFLite")``; the
+command shows every ``kerazoo.*`` logger's INFO records as ``kerazoo: converting to TFLite`` on stderr (not with
+``--quiet``), and a program that imports kerazoo as a library sees them only if it configures logging.
 """
 
 from __future__ import annotations
