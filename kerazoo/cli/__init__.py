@@ -82,6 +82,14 @@ def version_text() -> str:
     return f"kerazoo {__version__} ({stack}, python {sys.version.split()[0]})"
 
 
+class _Version(argparse.Action):
+    """``--version``, its text made only when asked for (reading package metadata costs time every --help)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())
+        parser.exit()
+
+
 def _add_verbosity(parser: argparse.ArgumentParser, default) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("-v", "--verbose", action="store_true", default=default,
@@ -96,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keras model zoo and training service: train, evaluate, export and serve CS231n models.",
         formatter_class=_Formatter,
     )
-    parser.add_argument("--version", action="version", version=version_text())
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the versions of kerazoo and its stack")
     _add_verbosity(parser, False)
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB")
     subparsers.required = True

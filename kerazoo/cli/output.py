@@ -16,13 +16,11 @@ command shows every ``kerazoo.*`` logger's INFO records as ``kerazoo: converting
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.util
 import logging
 import os
 import re
 import sys
-import tempfile
 import warnings
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
@@ -52,10 +50,10 @@ def configure(level: int) -> None:
     """Set the verbosity for this process (and the kerazoo processes it starts); call before TensorFlow loads."""
     _state["verbosity"] = level
     os.environ[VERBOSITY_ENV] = str(level)
-    if level >= VERBOSE:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
-    else:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # after absl's start: TF's C++ info/warnings/errors
+    if not os.environ.get("TF_CPP_MIN_LOG_LEVEL"):  # a value the user set stands
+        # After absl's start: TensorFlow's C++ info, warnings and errors (cuInit on a machine without a GPU, ...).
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if level >= VERBOSE else "3"
+    if level < VERBOSE:
         if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietImport) for f in sys.meta_path):
             sys.meta_path.insert(0, _QuietImport())
     handler = _Stderr()
@@ -96,7 +94,7 @@ def _after_keras() -> None:
         keras.config.disable_interactive_logging()
 
 
-class _QuietImport(importlib.abc.MetaPathFinder):
+class _QuietImport:  # a meta-path finder (not importlib.abc's subclass: that module alone costs --help 50 ms)
     """Finds ``tensorflow`` and ``keras`` once each, with a loader that silences fd 2 while TensorFlow executes and
     quiets Keras' progress bars under ``--quiet``."""
 
@@ -116,7 +114,7 @@ class _QuietImport(importlib.abc.MetaPathFinder):
         return spec
 
 
-class _QuietLoader(importlib.abc.Loader):
+class _QuietLoader:
     def __init__(self, loader, *, silence: bool, after=None):
         self.loader, self.silence, self.after = loader, silence, after
 
@@ -136,6 +134,8 @@ class _QuietLoader(importlib.abc.Loader):
             self.after()
 
     def _exec_silenced(self, module):
+        import tempfile
+
         with tempfile.TemporaryFile() as captured:
             sys.stderr.flush()
             saved = os.dup(2)
