@@ -6,7 +6,8 @@ on stderr), ``-v/--verbose`` (also TensorFlow's and absl's own start-up and info
 TensorFlow 2.21 writes its start-up lines (oneDNN, cudart, "All log messages before absl::InitializeLog() ...")
 from C++ before absl's logging is initialized, and ``TF_CPP_MIN_LOG_LEVEL`` does not reach those: only the file
 descriptor does. So the first ``import tensorflow`` runs with fd 2 pointed at a temporary file, and whatever it
-wrote that is not one of those known lines (a real import error, a warning we have not seen) goes back to stderr.
+wrote besides absl's info and warning lines and the CPU-instructions notice (an error line, a Python warning, a
+failed import's output) goes back to stderr.
 The import is caught by a meta-path hook, so verbs that never load TensorFlow do not pay for it.
 
 Stage lines: a library module logs them with ``logging.getLogger(__name__).info("converting to TFLite")``; the
