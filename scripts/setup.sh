@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Create or reuse .venv and install kerazoo with its pinned stack; install Debian's Fashion-MNIST if missing.
-# Reinstalls only when setup.cfg changes (a stamp in .venv records its hash).
+# Create or reuse .venv and install kerazoo with the tested stack (setup.cfg's ranges, pinned by constraints.txt);
+# install Debian's Fashion-MNIST if missing. Reinstalls only when setup.cfg, pyproject.toml or constraints.txt
+# change (a stamp in .venv records their hash). torch comes as its CPU build where a local wheel folder has it
+# (PIP_FIND_LINKS or pip's config, e.g. /opt/wheels); constraints.txt pins its version, not the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,11 +20,11 @@ PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 stamp=".venv/.kerazoo-installed"
-want="$(sha256sum setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1)"
+want="$(sha256sum setup.cfg pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "installing kerazoo and its dependencies into .venv (about a minute)"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  .venv/bin/python -m pip install -q -c constraints.txt -e ".[dev]"
   .venv/bin/python -m pip check
   echo "$want" > "$stamp"
 fi

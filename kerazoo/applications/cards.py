@@ -13,6 +13,10 @@ above it, and the date, machine and command from the file. A bench that trains a
 ``kerazoo train --config CONFIG --seed SEED ...`` and checked with ``kerazoo evaluate RUN``. Recipe files in
 ``configs/`` that train the model but have no measured result yet are listed as such: a card never shows a figure
 that nobody measured.
+
+An installed wheel has no ``bench/``: it carries ``measured_results.json``, the measured results as read from the
+checkout's ``bench/results`` when the package was built (``python -m kerazoo.applications.cards --snapshot``
+writes it; a test keeps it equal to the checkout's), so ``kerazoo models NAME`` shows the same card from either.
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ import yaml
 
 from kerazoo.applications.registry import get_entry, list_models, model_info
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO_ROOT = os.path.dirname(PACKAGE_DIR)
 RESULTS_DIR = os.path.join(REPO_ROOT, "bench", "results")
-CONFIGS_DIR = os.path.join(REPO_ROOT, "configs")
+SNAPSHOT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "measured_results.json")
+CONFIGS_DIR = os.path.join(PACKAGE_DIR, "configs")  # the shipped recipes; a checkout's configs/ links here
 DOCS_DIR = os.path.join(REPO_ROOT, "docs", "models")
 ACCURACY_KEYS = ("test_accuracy", "top1_accuracy")  # clean test-split accuracy of a trained model
 RECIPE_KEYS = ("config", "overrides", "recipe", "seed", "epochs", "dataset", "split")
@@ -113,8 +119,14 @@ def _walk(node, path: tuple, model: str | None, recipe: dict, names: set, found:
             _walk(child, (*path, str(child_key)), model, recipe, names, found)
 
 
-def measured_results(results_dir: str = RESULTS_DIR) -> list[dict]:
-    """Every measured accuracy in the bench result files, each with its recipe, source, date and machine."""
+def measured_results(results_dir: str | None = None) -> list[dict]:
+    """Every measured accuracy in the bench result files, each with its recipe, source, date and machine.
+    ``results_dir`` None: the checkout's ``bench/results``, or (installed) the package's snapshot of it."""
+    if results_dir is None:
+        if not os.path.isdir(RESULTS_DIR):
+            with open(SNAPSHOT_PATH, encoding="utf-8") as f:
+                return json.load(f)
+        results_dir = RESULTS_DIR
     names = set(list_models())
     results = []
     for path in sorted(glob.glob(os.path.join(results_dir, "*.json"))):
@@ -152,7 +164,7 @@ def recipe_configs(configs_dir: str = CONFIGS_DIR) -> dict[str, list[str]]:
 # -- the card -----------------------------------------------------------------------------------------------------
 
 
-def model_card(name: str, *, results_dir: str = RESULTS_DIR, configs_dir: str = CONFIGS_DIR) -> dict:
+def model_card(name: str, *, results_dir: str | None = None, configs_dir: str = CONFIGS_DIR) -> dict:
     """Everything a card shows: registry facts, preprocessing, measured results with recipes, untried recipes."""
     info = model_info(name)
     results = [r for r in measured_results(results_dir) if r["model"].lower() == info["name"]]
@@ -170,6 +182,8 @@ def model_card(name: str, *, results_dir: str = RESULTS_DIR, configs_dir: str = 
 
 def _relative(path) -> str:
     path = str(path)
+    if os.path.dirname(os.path.abspath(path)) == CONFIGS_DIR:  # a shipped recipe: the name `--config` takes
+        return f"configs/{os.path.basename(path)}"
     return os.path.relpath(path, REPO_ROOT) if os.path.isabs(path) and path.startswith(REPO_ROOT) else path
 
 
@@ -246,7 +260,7 @@ def card_text(card: dict) -> str:
     return "\n".join(lines)
 
 
-def write_cards(out_dir: str, names=None, *, results_dir: str = RESULTS_DIR, configs_dir: str = CONFIGS_DIR) -> list:
+def write_cards(out_dir: str, names=None, *, results_dir: str | None = None, configs_dir: str = CONFIGS_DIR) -> list:
     """Write ``OUT_DIR/NAME.md`` for each model (default: every registered one); returns the paths."""
     from kerazoo.io import atomic_write_text
 
@@ -265,6 +279,17 @@ def _paper(card: dict) -> str:
     return card["paper"] if year in card["paper"] else f"{card['paper']} ({year})"
 
 
+def write_snapshot(path: str = SNAPSHOT_PATH, results_dir: str = RESULTS_DIR) -> str:
+    """Write the measured results of ``results_dir`` as the package's snapshot (what an installed wheel shows)."""
+    from kerazoo.io import atomic_write_text
+
+    atomic_write_text(path, json.dumps(measured_results(results_dir), indent=0, sort_keys=True) + "\n")
+    return path
+
+
 if __name__ == "__main__":
-    for written in write_cards(sys.argv[1] if len(sys.argv) > 1 else DOCS_DIR):
-        print(written)
+    if sys.argv[1:] == ["--snapshot"]:
+        print(write_snapshot())
+    else:
+        for written in write_cards(sys.argv[1] if len(sys.argv) > 1 else DOCS_DIR):
+            print(written)

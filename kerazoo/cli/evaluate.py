@@ -39,12 +39,16 @@ def sequence_run_kind(path: str) -> str | None:
 
 
 def run(args):
-    from kerazoo.export import compare_formats, evaluate_artifact, format_table
+    from kerazoo.cli import output
 
     kind = sequence_run_kind(args.path)
     for flag, value, default in (("--beam", args.beam, 1), ("--scenes", args.scenes, None)):
         if value != default and kind != "captioning":
             raise ValueError(f"{flag} applies to captioning runs only; {args.path} is not one.")
+    if os.path.exists(args.path):
+        output.stage(f"evaluating {args.path}")
+    from kerazoo.export import compare_formats, evaluate_artifact, format_table
+
     if kind is not None:
         from kerazoo.sequence import captioning, charrnn
 

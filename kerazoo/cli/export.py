@@ -21,7 +21,21 @@ def register(subparsers):
     p.set_defaults(func=run)
 
 
+# What each format needs beyond the base install (its writer, or the reader of its parity check).
+FORMAT_MODULES = {"saved_model": (), "tflite": ("ai_edge_litert",), "tflite_int8": ("ai_edge_litert",),
+                  "onnx": ("tf2onnx", "onnxruntime")}
+
+
 def run(args):
+    from kerazoo.cli import existing_folder, output, require
+
+    existing_folder("RUN", args.run)
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    for fmt in formats:
+        if fmt not in FORMAT_MODULES:
+            raise ValueError(f"Unknown format {fmt!r} in --formats; choose from {', '.join(FORMAT_MODULES)}.")
+        require(*FORMAT_MODULES[fmt])
+    output.stage(f"exporting {args.run} ({', '.join(formats)}) into {args.repo}/{args.name}")
     from kerazoo.export import export_run
 
     version_dir = export_run(args.run, args.repo, args.name, formats=args.formats, version=args.version,

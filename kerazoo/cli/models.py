@@ -13,15 +13,22 @@ def register(subparsers):
     p.add_argument("name", nargs="?", help="with 'show': the model")
     p.add_argument("--task", default=None, help="only this task (classification, detection, ...)")
     p.add_argument("--out", default=None, help="with 'cards': the folder (default docs/models)")
-    p.add_argument("--results-dir", default=None, help="bench result files to read (default bench/results)")
-    p.add_argument("--configs-dir", default=None, help="recipe files to read (default configs)")
+    p.add_argument("--results-dir", default=None,
+                   help="bench result files to read (default: bench/results, or an installed package's snapshot)")
+    p.add_argument("--configs-dir", default=None, help="recipe files to read (default: the shipped recipes)")
     p.set_defaults(func=run)
 
 
 def run(args):
+    from kerazoo.cli import names
+
+    if args.pattern == "show" and args.name:
+        names.check_model(args.name)
+    elif args.pattern not in ("show", "cards") and not set(args.pattern) & set("*?["):
+        names.check_model(args.pattern)  # a plain name is a card: a typo is answered before TensorFlow loads
     from kerazoo.applications import cards, get_entry, list_models
 
-    sources = {"results_dir": args.results_dir or cards.RESULTS_DIR, "configs_dir": args.configs_dir or cards.CONFIGS_DIR}
+    sources = {"results_dir": args.results_dir, "configs_dir": args.configs_dir or cards.CONFIGS_DIR}
     if args.pattern == "show":
         if not args.name:
             raise ValueError("Missing model name: `kerazoo models show NAME` (e.g. kerazoo models show lenet5).")

@@ -52,7 +52,7 @@ def register(subparsers):
     p.add_argument("--checkpoint", choices=["best", "last"], default="best")
     p.add_argument("--version", type=int, help="version number (default: the next one)")
     p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, out_is_folder=True)
 
 
 def run(args):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
 from kerazoo.cli import add_parser
+
+# NumPy is imported inside the functions: `kerazoo --help` imports every verb module and should stay light.
 
 
 def register(subparsers):
@@ -24,6 +24,7 @@ def register(subparsers):
 def read_image(path: str, shape) -> np.ndarray:
     """A PNG as float32 raw pixels (0-255) with the model's channels, resized to its (height, width) when fixed."""
     import matplotlib.image
+    import numpy as np
     import tensorflow as tf
 
     if not os.path.exists(path):
@@ -46,6 +47,7 @@ def read_image(path: str, shape) -> np.ndarray:
 def predict(run_dir: str, image_path: str, *, out: str | None = None, top: int = 5) -> dict:
     """Predictions of a run's best checkpoint for one image; dense tasks also draw them into ``out``."""
     import keras
+    import numpy as np
 
     from kerazoo.training.run import load_run_config, load_run_info, load_run_model
     from kerazoo.training.tasks import task_for_model
@@ -71,6 +73,7 @@ def predict(run_dir: str, image_path: str, *, out: str | None = None, top: int =
 def _save_png(path: str, picture: np.ndarray) -> None:
     """Writes the picture under a temporary name in the same folder, then renames it (never a partial file)."""
     import matplotlib.pyplot as plt
+    import numpy as np
 
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)

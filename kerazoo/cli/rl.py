@@ -12,7 +12,7 @@ import dataclasses
 import json
 import typing
 
-from kerazoo.cli import _Formatter, add_parser
+from kerazoo.cli import Parser, _Formatter, add_parser
 
 ALGORITHMS = ("dqn", "reinforce", "a2c")
 TRAIN_EXAMPLE = "kerazoo rl train dqn --env CartPole-v1 --steps 50000 --seed 0 --out runs/dqn_cartpole"
@@ -73,7 +73,7 @@ def algorithm_parser(name: str, module) -> argparse.ArgumentParser:
     hints = typing.get_type_hints(cls)
     defaults = cls()
     presets = ", ".join(module.PRESETS) or "none"
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=f"kerazoo rl train {name}", formatter_class=_Formatter,
         description=f"{(module.__doc__ or '').strip().splitlines()[0]}\n\nexample:\n  {TRAIN_EXAMPLE.replace('dqn', name)}",
         epilog=f"Tuned presets (applied under the flags you give) exist for: {presets}. "

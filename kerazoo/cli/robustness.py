@@ -34,7 +34,7 @@ def register(subparsers):
     p.add_argument("--data-dir")
     p.add_argument("--limit", type=int, default=1000, help="attack only the first N examples")
     p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, out_is_folder=True)
 
 
 def run(args):

@@ -28,7 +28,7 @@ def register(subparsers):
     p.add_argument("overrides", nargs="*", metavar="FIELD=VALUE", help="config overrides of every trial")
     p.add_argument("--param", type=parse_range, action="append", required=True, metavar="FIELD=LOW:HIGH",
                    help="a config field to search, log-uniformly between LOW and HIGH (repeatable)")
-    p.add_argument("--config", help="experiment YAML file (configs/*.yaml)")
+    p.add_argument("--config", help="experiment YAML file, or a shipped recipe's name (e.g. fashion_lenet5)")
     p.add_argument("--dataset")
     p.add_argument("--data-dir")
     p.add_argument("--epochs", type=positive_int, default=1, help="epochs per trial")
@@ -38,12 +38,12 @@ def register(subparsers):
     p.add_argument("--stages", type=positive_int, default=2, help="1 = coarse only; more = refine around the best")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="folder for results.json and search.png")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, out_is_folder=True)
 
 
 def run(args):
+    from kerazoo.cli import check_config
     from kerazoo.training import load_config
-    from kerazoo.training.search import search
 
     flags = [f"model.name={args.model}", f"epochs={args.epochs}"]
     for flag, field in (("dataset", "data.dataset"), ("data_dir", "data.data_dir"),
@@ -51,6 +51,9 @@ def run(args):
         if getattr(args, flag) is not None:
             flags.append(f"{field}={getattr(args, flag)}")
     config = load_config(args.config, [*flags, *args.overrides])
+    check_config(config)
+    from kerazoo.training.search import search
+
     result = search(config, dict(args.param), trials=args.trials, stages=args.stages, seed=args.seed, out=args.out)
     print(result.table())
     print(f"best: {result.best['params']} (val accuracy {result.best['val_accuracy']:.4f})")

@@ -64,7 +64,26 @@ def _batching(args):
     return None
 
 
+def check_port_free(flag: str, host: str, port: int | None) -> None:
+    """A fixed port that something already listens on is a one-line error before anything loads."""
+    import socket
+
+    if not port:  # None: that API is off; 0: any free port
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind: TIME_WAIT is no conflict
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise ValueError(f"{flag} {port}: {host}:{port} is not available ({error.strerror}); pick another port "
+                             f"(0: any free one) or stop what holds it.") from None
+
+
 def run(args):
+    if not args.print_model_config:
+        check_port_free("--rest-port", args.host, args.rest_port)
+        check_port_free("--grpc-port", args.host, args.grpc_port)
     logging.basicConfig(level=getattr(logging, args.log_level), format="%(asctime)s %(levelname)s %(message)s")
     from kerazoo.serving import format_model_config, serve
     from kerazoo.serving.config import discover_models

@@ -47,7 +47,7 @@ def register(subparsers):
     )
     p.add_argument("model", nargs="?", help="registered model name (default: the config's, else resnet20)")
     p.add_argument("overrides", nargs="*", metavar="FIELD=VALUE", help="config overrides, e.g. optimizer.lr=0.05")
-    p.add_argument("--config", help="experiment YAML file (configs/*.yaml)")
+    p.add_argument("--config", help="experiment YAML file, or a shipped recipe's name (e.g. fashion_lenet5)")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--dataset", help="dataset name (fashion_mnist, mnist, digits or a tensorflow-datasets name)")
     p.add_argument("--data-dir", help="folder holding the dataset files")
@@ -81,11 +81,12 @@ def register(subparsers):
                         "steps_per_execution=1 precision=float32 threads=0 fused_batch_norm=false")
     p.add_argument("--profile", action="store_true",
                    help="write a TensorBoard trace of a few steps to OUT/tb and print where the time goes")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, out_is_folder=True)
 
 
 def run(args):
-    from kerazoo.training import load_config, train
+    from kerazoo.cli import check_config, output
+    from kerazoo.training import load_config
 
     overrides = list(args.overrides)
     if args.model:
@@ -100,9 +101,10 @@ def run(args):
     if args.no_speed:
         overrides.append("speed=false")
     config = load_config(args.config, overrides)
-    from kerazoo.applications import get_entry
+    check_config(config)  # unknown names and missing folders fail before TensorFlow loads
+    output.stage(f"training {config.model.name} on {config.data.dataset} into {args.out}")
+    from kerazoo.training import train
 
-    get_entry(config.model.name)  # unknown names fail before any data is read
     run_dir = train(config, args.out, overwrite=args.overwrite, profile=args.profile)
     print(f"run written to {run_dir}")
     return 0

@@ -24,7 +24,7 @@ def register(subparsers):
     p.add_argument("--class", dest="class_index", type=int, help="class to explain (None: the example's label, else the prediction)")
     p.add_argument("--limit", type=int, default=500, help="examples used by max_patches, tsne and neighbors")
     p.add_argument("--steps", type=int, help="optimization steps (class_model, deepdream, inversion)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, out_is_folder=True)
 
 
 def run(args):

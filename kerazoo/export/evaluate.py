@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 import numpy as np
 
 from kerazoo import datasets
 from kerazoo.export.runtime import load_predictor
+
+log = logging.getLogger(__name__)  # stage lines; the kerazoo command prints them on stderr (not with --quiet)
 
 
 def _split_arrays(dataset: str, split: str, data_dir, limit: int | None):
@@ -72,11 +75,13 @@ def compare_formats(version_dir: str, *, split=None, data_dir=None, limit=None) 
     if run and os.path.isdir(run):
         from kerazoo.training.run import load_run_model
 
+        log.info("evaluating the run's Keras model on %d images", len(images))
         model = load_run_model(run, meta.get("checkpoint", "best"))
         reference = np.asarray(model.predict(images, verbose=0, batch_size=512), dtype=np.float32)
         rows.append({"format": "keras", "bytes": os.path.getsize(os.path.join(run, "checkpoints", f"{meta.get('checkpoint', 'best')}.keras")),
                      "accuracy": float(np.mean(np.argmax(reference, -1) == labels)), "max_abs_logit_diff": 0.0})
     for fmt in meta["formats"]:
+        log.info("evaluating %s on %d images", fmt, len(images))
         predictor = load_predictor(version_dir, fmt)
         logits = predictor(images)
         rows.append({

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -24,6 +25,8 @@ from kerazoo import datasets
 from kerazoo.applications.common import write_sha256
 from kerazoo.export.repository import new_version
 from kerazoo.export.runtime import FORMAT_FILES, load_predictor
+
+log = logging.getLogger(__name__)  # stage lines; the kerazoo command prints them on stderr (not with --quiet)
 
 FORMATS = tuple(FORMAT_FILES)
 BYTES_SIGNATURE = "serving_bytes"  # classifiers' second signature: encoded image files in, same outputs
@@ -181,18 +184,28 @@ def export_run(
     reference = np.asarray(model.predict(check_images, verbose=0, batch_size=256), dtype=np.float32)
 
     with new_version(repo, name, version) as (tmp, number):
+        log.info("writing the SavedModel")
         write_saved_model(model, tmp)
-        write_warmup_requests(tmp, name, check_images[:1], with_bytes=None not in model.input_shape[1:])
+        try:
+            write_warmup_requests(tmp, name, check_images[:1], with_bytes=None not in model.input_shape[1:])
+        except ModuleNotFoundError as error:  # the base install: TF Serving's protos come with the serving extra
+            if (error.name or "").split(".")[0] != "tensorflow_serving":
+                raise
+            log.warning("no warm-up requests in the version (they need pip install \"kerazoo[serving]\")")
         if "tflite" in formats:
+            log.info("converting to TFLite (float)")
             write_tflite(tmp, os.path.join(tmp, FORMAT_FILES["tflite"]))
         if "tflite_int8" in formats:
+            log.info("converting to TFLite (int8, calibrated on %d training images)", representative_examples)
             representative, _ = _take(data.dataset, data.train_split, data.data_dir, representative_examples)
             write_tflite(tmp, os.path.join(tmp, FORMAT_FILES["tflite_int8"]), representative)
         if "onnx" in formats:
+            log.info("converting to ONNX")
             write_onnx(tmp, os.path.join(tmp, FORMAT_FILES["onnx"]))
 
         report = {"formats": {}, "parity_examples": int(len(check_images)), "parity_split": check_split}
         for fmt in formats:
+            log.info("checking %s against the Keras model on %d images", fmt, len(check_images))
             path = tmp if fmt == "saved_model" else os.path.join(tmp, FORMAT_FILES[fmt])
             predictor = load_predictor(path)
             figures = parity(reference, predictor(check_images), fmt)

@@ -15,6 +15,7 @@ compressed Keras model) and ``optimize_report.json`` (one row per stage: accurac
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 import tempfile
 
@@ -22,6 +23,8 @@ import numpy as np
 
 from kerazoo.optimize.finetune import RunData, accuracy, layer_sparsity, without_optimizer
 from kerazoo.optimize.report import add_ratios, format_table, stage_row, write_report
+
+log = logging.getLogger(__name__)  # stage lines; the kerazoo command prints them on stderr (not with --quiet)
 
 
 def _measure(stage: str, model, folder: str, data: dict, latency_runs: int) -> dict:
@@ -117,6 +120,7 @@ def compress_run(run_dir: str, out: str, *, lowrank: float | int | None = None, 
         rows = [_measure("dense", model, os.path.join(work, "dense"), data, latency_runs)]
         ranks = None
         if lowrank is not None:
+            log.info("low-rank factorization, then %d fine-tuning epochs", finetune_epochs)
             from kerazoo.optimize.finetune import fine_tune
             from kerazoo.optimize.lowrank import factorize
 
@@ -125,10 +129,12 @@ def compress_run(run_dir: str, out: str, *, lowrank: float | int | None = None, 
                 fine_tune(model, train_ds, epochs=finetune_epochs, lr=lr, verbose=verbose)
             rows.append(_measure("lowrank", model, os.path.join(work, "lowrank"), data, latency_runs))
         if prune is not None:
+            log.info("pruning to %s sparsity over %d epochs", m_by_n or prune, finetune_epochs)
             model = pruning.prune_model(model, train_ds, sparsity=prune, epochs=finetune_epochs, schedule=schedule,
                                         exclude=exclude, m_by_n=m_by_n, lr=lr, verbose=verbose)
             rows.append(_measure("pruned", model, os.path.join(work, "pruned"), data, latency_runs))
         if cluster is not None:
+            log.info("clustering the weights into %d values over %d epochs", cluster, finetune_epochs)
             model = clustering.cluster_model(model, train_ds, clusters=cluster, epochs=finetune_epochs,
                                              exclude=exclude, preserve_sparsity=prune is not None, lr=lr / 10,
                                              verbose=verbose)
@@ -140,8 +146,10 @@ def compress_run(run_dir: str, out: str, *, lowrank: float | int | None = None, 
         with new_version(repo, name, version) as (tmp, number):
             without_optimizer(model).save(os.path.join(tmp, "model.keras"))
             modes = ["float32"] + ([quantize] if quantize not in (None, "float32") and not qat else [])
+            log.info("converting to TFLite (%s)", ", ".join(modes))
             files = quantization.write_tflite_files(model, tmp, modes, representative)
             if qat:
+                log.info("quantization-aware training over %d epochs", finetune_epochs)
                 scheme = quantization.preserving_scheme(sparsity=prune is not None, clusters=cluster is not None)
                 qat_model = quantization.quantization_aware(model, train_ds, epochs=finetune_epochs, lr=lr / 10,
                                                             scheme=scheme, verbose=verbose)

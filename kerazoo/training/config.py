@@ -1,6 +1,7 @@
 """Experiment configuration: typed dataclasses, YAML files and ``section.field=value`` overrides.
 
     config = load_config("configs/cifar_resnet20.yaml", overrides=["optimizer.lr=0.05", "epochs=3"])
+    config = load_config("fashion_lenet5")   # a recipe shipped in the package (kerazoo/configs/), by name
 
 Unknown fields and ill-typed values are errors that name the field. The resolved config is written to the run
 directory as ``config.yaml`` and is all that later verbs need to rebuild the model and its data.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import re
 import types
 import typing
@@ -248,12 +250,47 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
+RECIPES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
+"""The recipes shipped in the package (the checkout's ``configs/`` links here)."""
+
+
+def recipe_names() -> list[str]:
+    """The shipped recipes' names (``fashion_lenet5``, ...), sorted."""
+    return sorted(f[:-5] for f in os.listdir(RECIPES_DIR) if f.endswith(".yaml"))
+
+
+def recipe_path(name_or_path: str) -> str:
+    """The YAML file ``name_or_path`` names: an existing file, else a shipped recipe by name (``fashion_lenet5``,
+    ``fashion_lenet5.yaml`` or ``configs/fashion_lenet5.yaml``, so the documented paths work from any folder and
+    from an installed wheel). Anything else is a FileNotFoundError listing the close recipe names."""
+    if os.path.isfile(name_or_path):
+        return name_or_path
+    head, tail = os.path.split(name_or_path)
+    stem = tail[:-5] if tail.endswith(".yaml") else tail
+    if head in ("", "configs") and stem in recipe_names():
+        return os.path.join(RECIPES_DIR, f"{stem}.yaml")
+    close = difflib.get_close_matches(stem, recipe_names(), n=3)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise FileNotFoundError(f"Config {name_or_path!r} is neither a file nor a shipped recipe "
+                            f"({', '.join(recipe_names())}).{hint}")
+
+
+def read_yaml(path: str):
+    """A YAML file's content; malformed YAML is a one-line ValueError naming the file, line and column."""
+    with open(path, encoding="utf-8") as f:
+        try:
+            return yaml.safe_load(f)
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+            raise ValueError(f"Malformed YAML in {path}{where}: {problem}.") from None
+
+
 def load_config(path: str | None = None, overrides: list[str] = ()) -> TrainConfig:
-    """Defaults, then the YAML file at ``path`` (if any), then the overrides."""
-    data = {}
-    if path:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f) or {}
+    """Defaults, then the YAML file at ``path`` (if any; a file or a shipped recipe's name, see
+    :func:`recipe_path`), then the overrides."""
+    data = read_yaml(recipe_path(path)) or {} if path else {}
     return config_from_dict(apply_overrides(data, list(overrides)))
 
 

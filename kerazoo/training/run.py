@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import time
+import zipfile
 
 import keras
 
@@ -275,6 +276,9 @@ def load_run_model(run_dir: str, which: str = "best", *, compile: bool = True) -
     if not os.path.exists(path):
         raise FileNotFoundError(f"{run_dir} has no checkpoint yet ({folder} holds no best.keras or last.keras).")
     verify_sha256(path)
+    if not zipfile.is_zipfile(path):  # Keras would call it "not found"; without a .sha256 this is the only check
+        raise ValueError(f"Checkpoint {path} is corrupt or incomplete: not a .keras (zip) archive, and no "
+                         f"{os.path.basename(path)}.sha256 beside it to say more. Train the run again.")
     importlib.import_module("kerazoo.losses")  # registers the losses a checkpoint's compile config may name
     load_plugins()  # registers the task packages' layers (a detector's BoxDecoder) in a process that trained nothing
     return keras.saving.load_model(path, safe_mode=True, compile=compile)

@@ -61,3 +61,17 @@ def test_card_figure_is_reproduced_by_its_recipe_and_kerazoo_evaluate(idx_data_d
         figures.append(json.loads(capsys.readouterr().out)["accuracy"])
     assert abs(figures[0] - result["value"]) * 100 <= 0.3, "evaluate disagrees with the run's own summary"
     assert abs(figures[1] - result["value"]) * 100 <= 0.3, f"the recipe did not reproduce: {figures}"
+
+
+def test_the_packaged_snapshot_is_the_checkouts_results():
+    """An installed wheel has no bench/results: its cards read the snapshot, which must equal what the checkout's
+    result files give (regenerate: python -m kerazoo.applications.cards --snapshot)."""
+    with open(cards.SNAPSHOT_PATH, encoding="utf-8") as f:
+        snapshot = json.load(f)
+    assert snapshot == json.loads(json.dumps(cards.measured_results(cards.RESULTS_DIR)))
+
+
+def test_without_bench_results_the_card_reads_the_snapshot(monkeypatch, tmp_path):
+    checkout = cards.card_text(cards.model_card("resnet20"))
+    monkeypatch.setattr(cards, "RESULTS_DIR", str(tmp_path / "no_bench"))
+    assert cards.card_text(cards.model_card("resnet20")) == checkout

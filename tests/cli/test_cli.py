@@ -86,10 +86,12 @@ def test_train_on_a_stream_of_scenes(capsys, tmp_path, idx_data_dir):
 
 
 def test_export_and_evaluate_verbs(capsys, trained_run, tmp_path):
-    code, out, _ = run(capsys, "export", trained_run, "--repo", str(tmp_path), "--name", "m", "--formats", "tflite")
+    code, out, err = run(capsys, "export", trained_run, "--repo", str(tmp_path), "--name", "m", "--formats", "tflite")
     assert code == 0 and "exported" in out and "tflite" in out
-    code, out, _ = run(capsys, "evaluate", str(tmp_path / "m" / "1"))
+    assert "kerazoo: converting to TFLite (float)\n" in err and "kerazoo: checking tflite against" in err  # stages
+    code, out, err = run(capsys, "evaluate", str(tmp_path / "m" / "1"))
     assert code == 0 and "saved_model" in out and "tflite" in out and "test accuracy" in out
+    assert "kerazoo: evaluating tflite on" in err
     code, out, _ = run(capsys, "evaluate", str(tmp_path / "m" / "1" / "model.tflite"))
     assert code == 0 and '"accuracy"' in out
     code, _, err = run(capsys, "evaluate", str(tmp_path / "nothing"))

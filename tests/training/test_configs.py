@@ -37,3 +37,25 @@ def test_cifar_recipe_is_the_papers():
     # lr / 10 at 32k and 48k iterations, stop at 64k (He et al. 2016, section 4.2)
     assert [e * steps_per_epoch // 1000 for e in config.schedule.step_epochs] == [32, 48]
     assert config.epochs * steps_per_epoch // 1000 == 64 and config.schedule.step_factor == 0.1
+
+
+def test_recipes_load_by_name_from_any_folder(tmp_path, monkeypatch):
+    from kerazoo.training.config import recipe_names, recipe_path
+
+    monkeypatch.chdir(tmp_path)  # no configs/ here: the shipped recipes are found in the package
+    assert {"fashion_lenet5", "cifar_resnet20"} <= set(recipe_names())
+    for spelling in ("fashion_lenet5", "fashion_lenet5.yaml", "configs/fashion_lenet5.yaml"):
+        assert load_config(spelling).model.name == "lenet5"
+    with pytest.raises(FileNotFoundError, match=r"'fashion_lenet' is neither a file nor a shipped recipe.*Did you mean: fashion_lenet5"):
+        recipe_path("fashion_lenet")
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "fashion_lenet5.yaml").write_text("epochs: 2\n")
+    assert load_config("configs/fashion_lenet5.yaml").epochs == 2  # a file of that path comes first
+
+
+def test_malformed_yaml_is_one_line_naming_the_place(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("model:\n  name: lenet5\n  kwargs: {a: 1\n")
+    with pytest.raises(ValueError) as error:
+        load_config(str(path))
+    assert str(error.value).startswith(f"Malformed YAML in {path} at line 4") and "\n" not in str(error.value)
