@@ -48,9 +48,11 @@ class ModelConfig:
 class DataConfig:
     dataset: str = "fashion_mnist"
     data_dir: typing.Optional[str] = None
-    train_split: str = "train[:55000]"
-    val_split: str = "train[55000:]"
-    """Held out from the training split, so "best" checkpoints never see the test set."""
+    train_split: typing.Optional[str] = None
+    """null: the dataset's default (``HELD_OUT_SPLITS``): all of ``train`` but the validation part."""
+    val_split: typing.Optional[str] = None
+    """Held out from the training split, so "best" checkpoints never see the test set; "" for none. null: the
+    dataset's default (``HELD_OUT_SPLITS``): the last 5,000 of the MNIST family's 60,000, else the last 10%."""
     test_split: str = "test"
     batch_size: int = 128
     """Global batch size (split evenly over the replicas)."""
@@ -261,6 +263,24 @@ def dump_config(config: TrainConfig) -> str:
     return yaml.safe_dump(config_to_dict(config), sort_keys=False)
 
 
+HELD_OUT_SPLITS = {
+    "fashion_mnist": ("train[:55000]", "train[55000:]"),
+    "mnist": ("train[:55000]", "train[55000:]"),
+    "fashion_mnist_scenes": ("train[:55000]", "train[55000:]"),  # slices of the Fashion-MNIST items scenes draw on
+}
+"""(train_split, val_split) that null splits resolve to, per dataset; any other dataset holds out its last 10%."""
+DEFAULT_HELD_OUT_SPLITS = ("train[:90%]", "train[90%:]")
+
+
+def _resolve_splits(data: DataConfig) -> None:
+    # A fixed count suits only the 60,000-image MNIST family: 'train[55000:]' of digits (1,437 images) is empty.
+    train_split, val_split = HELD_OUT_SPLITS.get(data.dataset, DEFAULT_HELD_OUT_SPLITS)
+    if data.train_split is None:
+        data.train_split = "train" if data.val_split == "" else train_split  # no validation: train on all
+    if data.val_split is None:
+        data.val_split = val_split
+
+
 CHOICES = {
     "optimizer.name": ("sgd", "adam", "adamw", "rmsprop"),
     "schedule.name": ("constant", "step", "cosine", "sgdr"),
@@ -272,7 +292,8 @@ CHOICES = {
 
 
 def validate(config: TrainConfig) -> TrainConfig:
-    """Check values that types alone do not catch; every message names the field."""
+    """Check values that types alone do not catch (every message names the field); resolve null splits."""
+    _resolve_splits(config.data)
     values = {
         "optimizer.name": config.optimizer.name,
         "schedule.name": config.schedule.name,

@@ -52,13 +52,19 @@ class Task:
         return train, val
 
     def build(self, config, info: datasets.DatasetInfo) -> keras.Model:
-        """Raw pixels → normalization (the dataset's mean/std) → the zoo model → logits."""
-        from kerazoo.applications import create_model
+        """Raw pixels → normalization (the dataset's mean/std) → the zoo model → logits.
+
+        Images are resized inside the model to ``model.input_size``, or, when that is null and they are smaller than
+        the architecture's smallest input (digits' 8x8 for LeNet-5), to that smallest input."""
+        from kerazoo.applications import create_model, get_entry
 
         inputs = keras.Input(shape=info.image_shape, name="images")
         x = normalize(inputs, info)
-        if config.model.input_size:
-            x = keras.layers.Resizing(config.model.input_size, config.model.input_size, name="resize")(x)
+        side = config.model.input_size
+        if not side and min(info.image_shape[:2]) < get_entry(config.model.name).min_input_size:
+            side = get_entry(config.model.name).min_input_size
+        if side:
+            x = keras.layers.Resizing(side, side, name="resize")(x)
         return create_model(
             config.model.name, input_tensor=x, classes=info.num_classes, classifier_activation=None,
             **config.model.kwargs,
