@@ -145,7 +145,7 @@ class TrainConfig:
     where the last stopped, so a split larger than one epoch gives every epoch new examples."""
     seed: int = 0
     strategy: str = "auto"
-    """auto, default, one_device, mirrored, multi_worker, tpu or parameter_server."""
+    """auto, default, one_device, mirrored, multi_worker or tpu (no parameter_server: Keras 3's fit cannot drive it)."""
     precision: str = "auto"
     """auto (mixed precision on GPUs with tensor cores, float32 elsewhere), float32, mixed_float16 or mixed_bfloat16."""
     jit_compile: typing.Union[bool, str] = "auto"
@@ -285,7 +285,7 @@ CHOICES = {
     "optimizer.name": ("sgd", "adam", "adamw", "rmsprop"),
     "schedule.name": ("constant", "step", "cosine", "sgdr"),
     "schedule.averaging": ("none", "ema", "polyak"),
-    "strategy": ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu", "parameter_server"),
+    "strategy": ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu"),
     "precision": ("auto", "float32", "mixed_float16", "mixed_bfloat16"),
     "adversarial.method": ("none", "fgsm", "pgd"),
 }
@@ -302,6 +302,10 @@ def validate(config: TrainConfig) -> TrainConfig:
         "precision": config.precision,
         "adversarial.method": config.adversarial.method,
     }
+    if config.strategy == "parameter_server":
+        from kerazoo.training.strategy import NO_PARAMETER_SERVER
+
+        raise ValueError(f"Config field 'strategy': {NO_PARAMETER_SERVER}")
     for path, value in values.items():
         if value not in CHOICES[path]:
             raise ValueError(f"Config field {path!r} must be one of {', '.join(CHOICES[path])}; got {value!r}.")

@@ -62,3 +62,12 @@ def test_scientific_notation_is_a_float():
 def test_null_splits_resolve_to_the_datasets_default(overrides, splits):
     config = load_config(overrides=overrides)
     assert (config.data.train_split, config.data.val_split) == splits
+
+
+def test_parameter_server_is_refused_with_the_reason():
+    from kerazoo.training.strategy import make_strategy
+
+    with pytest.raises(ValueError, match="'strategy': strategy 'parameter_server' is not supported.*ClusterCoordinator"):
+        load_config(overrides=["strategy=parameter_server"])
+    with pytest.raises(ValueError, match="use 'multi_worker'"):
+        make_strategy("parameter_server")
