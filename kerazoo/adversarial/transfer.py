@@ -124,15 +124,17 @@ def substitute_transfer_report(target_path: str, *, dataset=None, split=None, da
                                eps: float = 0.1, steps: int = 20, substitute_model: str = "lenet5",
                                source_path: str | None = None) -> dict:
     """The whole black-box attack on an exported artifact or run: train a substitute from the target's answers on
-    the split's first ``seed_examples`` images (or use the model at ``source_path``), then craft examples on the
-    next ``limit`` images and measure how many fool the target."""
+    the split's first ``seed_examples`` images, then craft examples on the next ``limit`` images and measure how many
+    fool the target. With ``source_path`` no substitute is trained: examples are crafted on that model, on the
+    split's first ``limit`` images."""
     from kerazoo.adversarial.robustness import load_attackable
     from kerazoo.export.evaluate import _resolve_data, _split_arrays
     from kerazoo.export.runtime import load_predictor
 
     target = load_predictor(target_path)
     dataset, split, data_dir = _resolve_data(target_path, dataset, split, data_dir)
-    images, labels = _split_arrays(dataset, split, data_dir, None if limit is None else seed_examples + limit)
+    seeds = 0 if source_path is not None else seed_examples  # a given source needs no images to learn from
+    images, labels = _split_arrays(dataset, split, data_dir, None if limit is None else seeds + limit)
     report = {"target": target_path, "target_format": target.fmt, "dataset": dataset, "split": split}
     if source_path is None:
         classes = int(target(images[:1]).shape[-1])

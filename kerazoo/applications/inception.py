@@ -267,6 +267,23 @@ def googlenet_aux_head(x, *, classes: int, classifier_activation, name: str):
     return keras.layers.Dense(classes, activation=classifier_activation, name=f"{name}_predictions")(x)
 
 
+AUX_LOSS_WEIGHTS = (0.3, 0.3)
+"""Section 5: "their loss gets added to the total loss of the network with a discount weight (0.3)"."""
+
+
+def auxiliary_heads(model, *, spec: InceptionSpec = GOOGLENET, classifier_activation=None) -> list:
+    """The auxiliary classifiers of section 5 put on a built GoogLeNet without them (``model``: a graph holding the
+    ``stage{s}_block{b}_concat`` maps of ``spec.aux_after``); returns their output tensors (layers ``aux1_*``,
+    ``aux2_*``). ``keras.Model(model.inputs, [model.output, *heads])`` trains them while ``model`` itself, which
+    checkpoints and exports keep, never holds them."""
+    classes = int(model.output_shape[-1])
+    return [
+        googlenet_aux_head(model.get_layer(f"stage{s}_block{b}_concat").output, classes=classes,
+                           classifier_activation=classifier_activation, name=f"aux{n}")
+        for n, (s, b) in enumerate(spec.aux_after, start=1)
+    ]
+
+
 def Inception(
     spec: InceptionSpec,
     *,

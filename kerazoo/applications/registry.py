@@ -519,7 +519,7 @@ def _features_model(entry: ModelEntry, out_indices, kwargs, in_chans=None):
         )
     indices = [i % len(taps) for i in indices]
     backbone = _build(entry, kwargs, in_chans)
-    tap_outputs = [backbone.get_layer(t.layer).output for t in taps]
+    tap_outputs = [_exact_stride(backbone.get_layer(t.layer).output, backbone.inputs[0], t) for t in taps]
     inputs = backbone.inputs[0] if len(backbone.inputs) == 1 else backbone.inputs  # one array in, as the builders
     model = keras.Model(inputs, [tap_outputs[i] for i in indices], name=f"{backbone.name}_features")
     model.feature_info = FeatureInfo(
@@ -528,6 +528,26 @@ def _features_model(entry: ModelEntry, out_indices, kwargs, in_chans=None):
         indices,
     )
     return model
+
+
+def _exact_stride(feature_map, image, tap: FeatureTap):
+    """``feature_map`` zero-padded to ceil(image side / reduction), the size a 'same'-padded network gives.
+
+    Valid (unpadded) convolutions shave the border (LeNet-5's stride-4 map of a 32x32 image is 5x5, not 8x8), which
+    would leave a dense head's upsampling by ``reduction`` short; the shave is symmetric, so is the padding.
+    """
+    import keras
+
+    target = [None if side is None else -(-side // tap.reduction) for side in image.shape[1:3]]
+    have = feature_map.shape[1:3]
+    if None in target or None in have or list(have) == target:
+        return feature_map
+    missing = [t - h for t, h in zip(target, have)]
+    if min(missing) < 0:
+        raise ValueError(f"Feature tap {tap.layer!r} declares reduction {tap.reduction} but its map is "
+                         f"{have[0]}x{have[1]} for a {image.shape[1]}x{image.shape[2]} image.")
+    padding = tuple((m // 2, m - m // 2) for m in missing)
+    return keras.layers.ZeroPadding2D(padding, name=f"{tap.layer}_pad_to_stride")(feature_map)
 
 
 @functools.lru_cache(maxsize=None)

@@ -21,7 +21,8 @@ def register(subparsers):
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="CONTENT STYLE [STYLE ...] | train-fast STYLE [STYLE ...] | apply NET.keras CONTENT")
-    p.add_argument("--out", required=True, help="output PNG (a .keras file for train-fast)")
+    p.add_argument("--out", required=True, help="the stylized image, a PNG (a .keras file for train-fast)")
+    p.add_argument("--comparison", metavar="PNG", help="also write a figure of the content, styles and result")
     p.add_argument("--network", default="vgg19", help="zoo model used as the loss network")
     p.add_argument("--weights", help="local weights file of the loss network (e.g. ImageNet VGG-19, notop)")
     p.add_argument("--style-weights", help="comma-separated blend weights, one per style image")
@@ -48,13 +49,15 @@ def run(args):
         import keras
 
         transform = keras.saving.load_model(paths[0], safe_mode=True)
-        style.stylize(transform, read_image(paths[1]), size=args.size, out=args.out)
+        style.stylize(transform, read_image(paths[1]), size=args.size, out=args.out, comparison=args.comparison)
         print(args.out)
         return 0
     if mode == "transfer" and len(paths) < 2:
         raise ValueError("Usage: kerazoo style CONTENT STYLE [STYLE ...] --out out.png")
     if not paths:
         raise ValueError("Usage: kerazoo style train-fast STYLE [STYLE ...] --out net.keras")
+    if mode == "train-fast" and args.comparison:
+        raise ValueError("--comparison draws a stylized image: use it with CONTENT STYLE or apply, not train-fast.")
     weights = [float(w) for w in args.style_weights.split(",")] if args.style_weights else None
     if args.weights is None:
         print(f"note: {style.WEIGHTS_NOTE}")
@@ -68,6 +71,6 @@ def run(args):
         print(f"{args.out}: loss {result.losses[0]:.4g} → {result.losses[-1]:.4g} in {args.steps} steps")
         return 0
     result = style.gatys(read_image(paths[0]), [read_image(p) for p in paths[1:]], optimizer=args.optimizer,
-                         size=args.size, out=args.out, **common)
+                         size=args.size, out=args.out, comparison=args.comparison, **common)
     print(f"{args.out}: style loss {result.style_loss_before:.4g} → {result.style_loss_after:.4g}")
     return 0

@@ -55,8 +55,7 @@ def register(subparsers):
     p.add_argument("--batch-size", type=positive_int, help="global batch size")
     p.add_argument("--lr", type=float, help="learning rate at the base batch size")
     p.add_argument("--seed", type=int)
-    p.add_argument("--strategy", choices=["auto", "default", "one_device", "mirrored", "multi_worker", "tpu",
-                                          "parameter_server"])
+    p.add_argument("--strategy", choices=["auto", "default", "one_device", "mirrored", "multi_worker", "tpu"])
     p.add_argument("--precision", choices=["auto", "float32", "mixed_float16", "mixed_bfloat16"])
     p.add_argument("--steps-per-epoch", type=positive_int,
                    help="cap the steps of each epoch (the next epoch goes on through the data)")

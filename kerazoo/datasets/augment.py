@@ -79,8 +79,6 @@ def _color(image, shape):
 def _pca_lighting(image, shape):
     import tensorflow as tf
 
-    if shape[-1] != 3:
-        raise ValueError(f"Invalid augment: pca_lighting needs RGB images. Received: image_shape={tuple(shape)!r}")
     alpha = tf.random.normal([3], stddev=0.1)
     noise = tf.linalg.matvec(tf.constant(PCA_EIGENVECTORS), alpha * tf.constant(PCA_EIGENVALUES))
     return tf.clip_by_value(image + 255.0 * noise, 0.0, 255.0)
@@ -108,6 +106,9 @@ def _flip(image, shape):
     return tf.image.random_flip_left_right(image)
 
 
+RGB_ONLY = ("pca_lighting",)
+"""Augmentations defined on RGB pixels only."""
+
 _FUNCTIONS = {"crop": _pad_crop, "scale": _scale, "flip": _flip, "color": _color, "pca_lighting": _pca_lighting,
               "erase": _erase}
 
@@ -116,6 +117,11 @@ def example_fn(augment, image_shape):
     """A ``(image, label) → (image, label)`` map applying the per-example augmentations named in ``augment``."""
     names = [name for name in AUGMENTATIONS if name in check_names(augment)]
     shape = tuple(image_shape)
+    rgb_only = [name for name in names if name in RGB_ONLY]
+    if rgb_only and shape[-1] != 3:
+        # Checked here, before tf.data traces the map, so the mistake is one line rather than a graph traceback.
+        raise ValueError(f"Invalid augment: {', '.join(rgb_only)} needs RGB images; these have {shape[-1]} "
+                         f"channel(s). Received: augment={list(augment)!r}, image_shape={shape!r}")
 
     def apply(image, label):
         for name in names:

@@ -13,7 +13,29 @@ NAME = "lr_range"
 MEANING = ("The loss should fall over some range of learning rates and blow up past it. The suggested rate is "
            "where the smoothed loss falls fastest; one well above the configured rate's neighbourhood that still "
            "trains means the configured one is too low, and a configured rate past the blow-up point is too high. "
-           "If the loss never falls at any rate, the model or the data pipeline is broken.")
+           "If the loss never falls at any rate, or never below what predicting the label frequencies gives (the "
+           "output ignores the input: dead ReLUs, zero weights), the model or the data pipeline is broken.")
+LEARNED = 0.05
+"""The best smoothed loss must be this fraction below the label-frequency baseline (and below the start)."""
+
+
+def blew_up(loss: float, losses: list) -> bool:
+    """Non-finite, or 4x the best loss so far and above the first: a near-zero loss that rises a little (0.002 to
+    0.009) has not blown up."""
+    if not is_finite(loss):
+        return True
+    return bool(losses) and loss > max(4 * min(losses), losses[0])
+
+
+def label_frequency_loss(loss_fn, labels, num_classes: int) -> float | None:
+    """The loss of the best input-independent answer: logits = log of the batch's label frequencies (None for
+    labels that are not class ids, e.g. mixup's soft targets)."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        return None
+    frequencies = np.bincount(labels, minlength=num_classes) / len(labels)
+    logits = np.log(np.maximum(frequencies, 1e-7)).astype("float32")
+    return float(loss_fn(labels, np.tile(logits, (len(labels), 1))))
 
 
 def smooth(values, beta: float = 0.7) -> np.ndarray:
@@ -33,7 +55,7 @@ def check(ctx) -> CheckResult:
     for rate in rates:
         model.optimizer.learning_rate = float(rate)
         loss, _ = model.train_on_batch(ctx.images, ctx.labels)
-        if not is_finite(loss) or (losses and loss > 4 * min(losses)):
+        if blew_up(loss, losses):
             break
         losses.append(float(loss))
     tried = rates[: len(losses)]
@@ -48,10 +70,17 @@ def check(ctx) -> CheckResult:
     if ctx.out:
         figures["plot"] = _plot(tried, losses, smoothed, suggested, ctx.configured_lr, ctx.out)
     drop = 1 - smoothed.min() / smoothed[0]
+    baseline = label_frequency_loss(ctx.loss_fn(), ctx.labels, ctx.num_classes)
+    figures["label_frequency_loss"] = baseline
     summary = (f"suggested lr {fmt(suggested)} (steepest descent), loss blows up at "
                f"{fmt(blow_up) if blow_up else '>' + fmt(high)}; configured {fmt(ctx.configured_lr)}; "
                f"best smoothed loss {drop:.0%} below the start")
-    if drop < 0.05:
+    if baseline is not None and smoothed.min() > (1 - LEARNED) * baseline:
+        status = FAIL
+        summary = (f"the loss never falls below {fmt(baseline)}, what the label frequencies alone give (best "
+                   f"smoothed {fmt(float(smoothed.min()))}): the output ignores the input, no lr to suggest")
+        figures["suggested_lr"] = None
+    elif drop < LEARNED:
         status = FAIL
     elif blow_up is not None and ctx.configured_lr >= blow_up:
         status, summary = WARN, summary + " - the configured lr is past the blow-up point"

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)  # stage lines; the kerazoo command prints the
 
 FORMATS = tuple(FORMAT_FILES)
 BYTES_SIGNATURE = "serving_bytes"  # classifiers' second signature: encoded image files in, same outputs
+CLASSIFY_SIGNATURE = "classify"  # classifiers' third: serialized tf.Examples in, TF Serving's classify outputs
+CLASSIFY_METHOD = "tensorflow/serving/classify"
+EXAMPLE_FEATURE = "images"  # the tf.Example feature holding an image's raw pixels, H*W*C floats in row-major order
 WARMUP_FILE = "tf_serving_warmup_requests"  # TF Serving's name, under assets.extra/
 FLOAT_TOLERANCE = 1e-4  # max |logit diff| relative to the logit range
 INT8_MIN_AGREEMENT = 0.98  # top-1 agreement
@@ -44,9 +47,13 @@ def parse_formats(formats) -> tuple[str, ...]:
     return tuple(dict.fromkeys(["saved_model", *formats]))  # the SavedModel is the source of the others
 
 
-def write_saved_model(model, path: str, serving_outputs=None) -> None:
+def write_saved_model(model, path: str, serving_outputs=None, class_names=None) -> None:
     """SavedModel with ``serving_default``: ``images`` → {``probabilities``, ``logits``}, or, for other tasks,
-    the named outputs of ``serving_outputs(model, images)`` (a Task's hook, e.g. segmentation masks)."""
+    the named outputs of ``serving_outputs(model, images)`` (a Task's hook, e.g. segmentation masks).
+
+    Classifiers of a fixed input size also get ``serving_bytes`` (encoded image files) and ``classify``, TF Serving's
+    classification API: serialized tf.Examples (feature ``images``: the raw pixels, H*W*C floats) → ``classes``
+    (``class_names``, default "0", "1", ...) and ``scores`` (the probabilities), both [batch, classes]."""
     import keras
     import tensorflow as tf
 
@@ -62,10 +69,43 @@ def write_saved_model(model, path: str, serving_outputs=None) -> None:
     spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32, name="images")
     archive.add_endpoint(name="serving_default", fn=serve, input_signature=[spec])
     shape = tuple(model.input_shape[1:])
-    if serving_outputs is None and None not in shape:  # classifiers also take encoded files
+    classify = serving_outputs is None and None not in shape
+    if classify:  # classifiers also take encoded files and tf.Examples
         archive.add_endpoint(name=BYTES_SIGNATURE, fn=lambda image_bytes: serve(decode_image_bytes(image_bytes, shape)),
                              input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+        count = int(model.output_shape[-1])
+        labels = tf.constant([str(c) for c in (class_names if class_names is not None else range(count))])
+        if labels.shape[0] != count:
+            raise ValueError(f"Invalid class_names: expected {count} names (the model's outputs). "
+                             f"Received: {len(class_names)} names")
+
+        def classify_examples(inputs):
+            features = tf.io.parse_example(
+                inputs, {EXAMPLE_FEATURE: tf.io.FixedLenFeature([int(np.prod(shape))], tf.float32)})
+            scores = serve(tf.reshape(features[EXAMPLE_FEATURE], [-1, *shape]))["probabilities"]
+            return {"classes": tf.tile(labels[None], [tf.shape(scores)[0], 1]), "scores": scores}
+
+        archive.add_endpoint(name=CLASSIFY_SIGNATURE, fn=classify_examples,
+                             input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
     archive.write_out(path, verbose=False)
+    if classify:
+        _set_method_name(path, CLASSIFY_SIGNATURE, CLASSIFY_METHOD)
+
+
+def _set_method_name(path: str, signature: str, method: str) -> None:
+    """TF2's SavedModel writer marks every signature as predict; TF Serving routes ``:classify`` only to a signature
+    whose SignatureDef says classify, so set it in ``saved_model.pb`` (the version folder is still a temp dir)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    from kerazoo.io import atomic_file
+
+    pb = os.path.join(path, "saved_model.pb")
+    proto = saved_model_pb2.SavedModel()
+    with open(pb, "rb") as f:
+        proto.ParseFromString(f.read())
+    proto.meta_graphs[0].signature_def[signature].method_name = method
+    with atomic_file(pb) as tmp, open(tmp, "wb") as f:
+        f.write(proto.SerializeToString())
 
 
 def decode_image_bytes(image_bytes, shape):
@@ -185,7 +225,7 @@ def export_run(
 
     with new_version(repo, name, version) as (tmp, number):
         log.info("writing the SavedModel")
-        write_saved_model(model, tmp)
+        write_saved_model(model, tmp, class_names=list(info.class_names))
         try:
             write_warmup_requests(tmp, name, check_images[:1], with_bytes=None not in model.input_shape[1:])
         except ModuleNotFoundError as error:  # the base install: TF Serving's protos come with the serving extra
@@ -234,7 +274,8 @@ def export_run(
             "input": {"name": "images", "shape": list(info.image_shape), "dtype": "float32", "range": [0, 255],
                       "preprocessing": "inside the model (normalization by the training split's mean/std)"},
             "outputs": ["probabilities", "logits"],
-            "signatures": ["serving_default", *([BYTES_SIGNATURE] if None not in model.input_shape[1:] else [])],
+            "signatures": ["serving_default", *([BYTES_SIGNATURE, CLASSIFY_SIGNATURE]
+                                                 if None not in model.input_shape[1:] else [])],
             "class_names": list(info.class_names),
             "formats": list(formats),
             "card": _card_fields(config.model.name, model, run_dir),

@@ -50,9 +50,11 @@ class ModelConfig:
 class DataConfig:
     dataset: str = "fashion_mnist"
     data_dir: typing.Optional[str] = None
-    train_split: str = "train[:55000]"
-    val_split: str = "train[55000:]"
-    """Held out from the training split, so "best" checkpoints never see the test set."""
+    train_split: typing.Optional[str] = None
+    """null: the dataset's default (``HELD_OUT_SPLITS``): all of ``train`` but the validation part."""
+    val_split: typing.Optional[str] = None
+    """Held out from the training split, so "best" checkpoints never see the test set; "" for none. null: the
+    dataset's default (``HELD_OUT_SPLITS``): the last 5,000 of the MNIST family's 60,000, else the last 10%."""
     test_split: str = "test"
     batch_size: int = 128
     """Global batch size (split evenly over the replicas)."""
@@ -145,7 +147,7 @@ class TrainConfig:
     where the last stopped, so a split larger than one epoch gives every epoch new examples."""
     seed: int = 0
     strategy: str = "auto"
-    """auto, default, one_device, mirrored, multi_worker, tpu or parameter_server."""
+    """auto, default, one_device, mirrored, multi_worker or tpu (no parameter_server: Keras 3's fit cannot drive it)."""
     precision: str = "auto"
     """auto (mixed precision on GPUs with tensor cores, float32 elsewhere), float32, mixed_float16 or mixed_bfloat16."""
     jit_compile: typing.Union[bool, str] = "auto"
@@ -298,18 +300,37 @@ def dump_config(config: TrainConfig) -> str:
     return yaml.safe_dump(config_to_dict(config), sort_keys=False)
 
 
+HELD_OUT_SPLITS = {
+    "fashion_mnist": ("train[:55000]", "train[55000:]"),
+    "mnist": ("train[:55000]", "train[55000:]"),
+    "fashion_mnist_scenes": ("train[:55000]", "train[55000:]"),  # slices of the Fashion-MNIST items scenes draw on
+}
+"""(train_split, val_split) that null splits resolve to, per dataset; any other dataset holds out its last 10%."""
+DEFAULT_HELD_OUT_SPLITS = ("train[:90%]", "train[90%:]")
+
+
+def _resolve_splits(data: DataConfig) -> None:
+    # A fixed count suits only the 60,000-image MNIST family: 'train[55000:]' of digits (1,437 images) is empty.
+    train_split, val_split = HELD_OUT_SPLITS.get(data.dataset, DEFAULT_HELD_OUT_SPLITS)
+    if data.train_split is None:
+        data.train_split = "train" if data.val_split == "" else train_split  # no validation: train on all
+    if data.val_split is None:
+        data.val_split = val_split
+
+
 CHOICES = {
     "optimizer.name": ("sgd", "adam", "adamw", "rmsprop"),
     "schedule.name": ("constant", "step", "cosine", "sgdr"),
     "schedule.averaging": ("none", "ema", "polyak"),
-    "strategy": ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu", "parameter_server"),
+    "strategy": ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu"),
     "precision": ("auto", "float32", "mixed_float16", "mixed_bfloat16"),
     "adversarial.method": ("none", "fgsm", "pgd"),
 }
 
 
 def validate(config: TrainConfig) -> TrainConfig:
-    """Check values that types alone do not catch; every message names the field."""
+    """Check values that types alone do not catch (every message names the field); resolve null splits."""
+    _resolve_splits(config.data)
     values = {
         "optimizer.name": config.optimizer.name,
         "schedule.name": config.schedule.name,
@@ -318,6 +339,10 @@ def validate(config: TrainConfig) -> TrainConfig:
         "precision": config.precision,
         "adversarial.method": config.adversarial.method,
     }
+    if config.strategy == "parameter_server":
+        from kerazoo.training.strategy import NO_PARAMETER_SERVER
+
+        raise ValueError(f"Config field 'strategy': {NO_PARAMETER_SERVER}")
     for path, value in values.items():
         if value not in CHOICES[path]:
             raise ValueError(f"Config field {path!r} must be one of {', '.join(CHOICES[path])}; got {value!r}.")

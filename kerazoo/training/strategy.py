@@ -12,12 +12,19 @@ def _tf():
     return tf
 
 
+NO_PARAMETER_SERVER = (
+    "strategy 'parameter_server' is not supported: ParameterServerStrategy trains only through tf.distribute's "
+    "ClusterCoordinator, which Keras 3's Model.fit (kerazoo's training loop) does not drive; use 'multi_worker' "
+    "(synchronous data parallelism over the same TF_CONFIG cluster)."
+)
+
+
 def make_strategy(name: str):
     """Build the strategy named ``name``.
 
     ``auto`` picks TPU when a cluster resolver finds one, Mirrored for several GPUs, OneDevice for one GPU, and the
-    default strategy otherwise. ``multi_worker`` and ``parameter_server`` read the cluster from ``TF_CONFIG`` (set by
-    ``kerazoo launch`` locally, or by the scheduler on a cluster).
+    default strategy otherwise. ``multi_worker`` reads the cluster from ``TF_CONFIG`` (set by ``kerazoo launch``
+    locally, or by the scheduler on a cluster). There is no ``parameter_server``: see ``NO_PARAMETER_SERVER``.
     """
     tf = _tf()
     if name == "auto":
@@ -50,12 +57,9 @@ def make_strategy(name: str):
             raise ValueError("strategy='tpu' but no TPU was found by TPUClusterResolver; use 'auto' or another strategy.")
         return _tpu_strategy(tpu)
     if name == "parameter_server":
-        _require_tf_config("parameter_server")
-        resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
-        return tf.distribute.ParameterServerStrategy(resolver)
+        raise ValueError(NO_PARAMETER_SERVER)
     raise ValueError(
-        "Invalid strategy: expected auto, default, one_device, mirrored, multi_worker, tpu or parameter_server. "
-        f"Received: strategy={name!r}"
+        f"Invalid strategy: expected auto, default, one_device, mirrored, multi_worker or tpu. Received: strategy={name!r}"
     )
 
 

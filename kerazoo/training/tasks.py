@@ -52,22 +52,38 @@ class Task:
         return train, val
 
     def build(self, config, info: datasets.DatasetInfo) -> keras.Model:
-        """Raw pixels → normalization (the dataset's mean/std) → the zoo model → logits."""
-        from kerazoo.applications import create_model
+        """Raw pixels → normalization (the dataset's mean/std) → the zoo model → logits.
+
+        Images are resized inside the model to ``model.input_size``, or, when that is null and they are smaller than
+        the architecture's smallest input (digits' 8x8 for LeNet-5), to that smallest input."""
+        from kerazoo.applications import create_model, get_entry
+
+        kwargs = {k: v for k, v in config.model.kwargs.items() if k != "aux_classifiers"}  # heads: see trainer()
 
         inputs = keras.Input(shape=info.image_shape, name="images")
         x = normalize(inputs, info)
-        if config.model.input_size:
-            x = keras.layers.Resizing(config.model.input_size, config.model.input_size, name="resize")(x)
+        side = config.model.input_size
+        if not side and min(info.image_shape[:2]) < get_entry(config.model.name).min_input_size:
+            side = get_entry(config.model.name).min_input_size
+        if side:
+            x = keras.layers.Resizing(side, side, name="resize")(x)
         return create_model(
-            config.model.name, input_tensor=x, classes=info.num_classes, classifier_activation=None,
-            **config.model.kwargs,
+            config.model.name, input_tensor=x, classes=info.num_classes, classifier_activation=None, **kwargs,
         )
 
     def trainer(self, model: keras.Model, config) -> keras.Model:
         """The model ``fit`` runs: adversarial training (``config.adversarial``) or distillation from a teacher run
-        (``config.distill``) wrap the classifier here; checkpoints and exports keep ``model`` itself."""
+        (``config.distill``) wrap the classifier here, as do GoogLeNet's auxiliary classifiers
+        (``model.kwargs.aux_classifiers``); checkpoints and exports keep ``model`` itself (no auxiliary heads)."""
         method = getattr(getattr(config, "adversarial", None), "method", "none")
+        if config.model.kwargs.get("aux_classifiers"):
+            from kerazoo.applications.inception import AUX_LOSS_WEIGHTS, auxiliary_heads
+
+            if method != "none" or getattr(getattr(config, "distill", None), "teacher", None):
+                raise ValueError("Config field 'model.kwargs.aux_classifiers' trains with the paper's auxiliary "
+                                 "losses; it excludes 'adversarial.method' and 'distill.teacher'.")
+            network = keras.Model(model.inputs, [model.output, *auxiliary_heads(model)], name=f"{model.name}_aux")
+            return AuxiliaryClassifierTrainer(network, training_loss(config), AUX_LOSS_WEIGHTS)
         if method != "none":
             from kerazoo.adversarial.training import adversarial_trainer
 
@@ -118,6 +134,38 @@ def label_accuracy(y_true, y_pred):
         y_true = keras.ops.argmax(y_true, axis=-1)
     y_true = keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32")
     return keras.ops.cast(keras.ops.equal(y_true, keras.ops.cast(keras.ops.argmax(y_pred, axis=-1), "int32")), "float32")
+
+
+class AuxiliaryClassifierTrainer(keras.Model):
+    """Trains a network with outputs ``[main, aux1, aux2, ...]`` on loss(main) + Σ weight_i · loss(aux_i) (GoogLeNet:
+    1, 0.3, 0.3), while predicting, validating and reporting metrics on the main output alone.
+
+    Args:
+        network: images → [main logits, auxiliary logits ...].
+        loss: the loss of every output (the main one is also the compiled loss).
+        aux_weights: one weight per auxiliary output.
+    """
+
+    def __init__(self, network, loss, aux_weights, **kwargs):
+        super().__init__(name=kwargs.pop("name", "auxiliary_trainer"), **kwargs)
+        if len(network.outputs) != 1 + len(aux_weights):
+            raise ValueError(f"Invalid aux_weights: expected one per auxiliary output ({len(network.outputs) - 1}). "
+                             f"Received: aux_weights={tuple(aux_weights)!r}")
+        self.network, self.aux_loss, self.aux_weights = network, loss, tuple(float(w) for w in aux_weights)
+        self._aux_logits = ()
+
+    def call(self, images, training=False):
+        main, *aux = self.network(images, training=training)
+        self._aux_logits = tuple(aux)  # read by compute_loss in the same step (one forward pass)
+        return main
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        loss = super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+        if not training:  # validation loss is the main classifier's, the one inference uses
+            return loss
+        for weight, logits in zip(self.aux_weights, self._aux_logits):
+            loss = loss + weight * self.aux_loss(y, logits, sample_weight=sample_weight)
+        return loss
 
 
 def training_loss(config):

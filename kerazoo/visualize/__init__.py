@@ -34,7 +34,7 @@ from kerazoo.visualize.occlusion import occlusion_map
 
 __all__ = [
     "METHODS", "visualize", "activations", "class_model", "deepdream", "filters", "gradcam", "guided_backprop",
-    "inversion", "max_patches", "neighbors", "occlusion_map", "saliency", "tsne", "find_gradcam_layer",
+    "inversion", "inversion_layer", "max_patches", "neighbors", "occlusion_map", "saliency", "tsne", "find_gradcam_layer",
     "find_layer", "guided_model", "penultimate_features", "read_image", "receptive_field", "split_at",
     "value_and_gradient", "ClassVisualization", "DeepDream", "GradCAM", "GuidedReLU", "Inversion", "MaxPatches",
     "Neighbours", "ReceptiveField", "FIGURE_PIXELS",
@@ -53,6 +53,22 @@ def check_method(method: str) -> str:
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise ValueError(f"Unknown method {method!r}.{hint} Methods: {', '.join(METHODS)}.")
     return method
+
+
+def inversion_layer(model, model_name: str) -> str:
+    """The layer feature inversion reconstructs from by default: the middle feature tap of the model's family
+    (ResNet-20: stage 2 of 3). Mahendran and Vedaldi's reconstructions stay recognisable up to the middle layers and
+    turn abstract after them (a Fashion-MNIST ResNet-20's last stage gives pixel correlation 0.69, stage 2 0.89);
+    models without taps use the last spatial layer."""
+    from kerazoo.applications import get_entry
+
+    try:
+        taps = get_entry(model_name).feature_taps
+    except ValueError:
+        taps = ()
+    names = {layer.name for layer in model.layers}
+    present = [tap.layer for tap in taps if tap.layer in names]
+    return present[len(present) // 2] if present else find_gradcam_layer(model)
 
 
 def visualize(run_dir: str, method: str, *, out: str, image: str | None = None, dataset: str | None = None,
@@ -82,6 +98,8 @@ def visualize(run_dir: str, method: str, *, out: str, image: str | None = None, 
     picture = read_image(image, shape) if image else images[index]
     label = None if image else int(labels[index])
     steps_kw = {} if steps is None else {"steps": steps}
+    if method == "inversion" and layer is None:
+        layer = inversion_layer(model, config.model.name)
     if method in LAYER_METHODS and layer is None:
         layer = find_gradcam_layer(model)  # the last layer with spatial feature maps
     if method == "filters":

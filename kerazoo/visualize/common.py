@@ -220,6 +220,20 @@ def save_figure(fig, path: str, title: str) -> str:
     return path
 
 
+def save_image(image, path: str) -> str:
+    """Write raw pixels (H, W, C), clipped to 0-255, as a PNG of the image's own size to ``path`` (temp name, then
+    rename); return the path."""
+    from PIL import Image
+
+    if not str(path).lower().endswith(".png"):
+        raise ValueError(f"Invalid out: expected a path ending in .png. Received: out={path!r}")
+    pixels = np.clip(np.rint(np.asarray(image, dtype="float32")), 0, 255).astype(np.uint8)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_file(path) as tmp:
+        Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(tmp, format="PNG")
+    return path
+
+
 def show_map(fig, ax, values, title: str, *, cmap="viridis", image=None, alpha=0.5, colorbar=True):
     """Draw a heat map (optionally over ``image``) with a colour bar on ``ax``."""
     if image is not None:

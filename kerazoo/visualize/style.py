@@ -25,7 +25,7 @@ from keras import ops
 
 from kerazoo.losses.style import content_loss, gram_matrix, style_loss, total_variation
 from kerazoo.visualize.ascent import check_positive, optimize_image
-from kerazoo.visualize.common import display_image, find_layer, fit_image, new_figure, save_figure
+from kerazoo.visualize.common import display_image, find_layer, fit_image, new_figure, save_figure, save_image
 from kerazoo.visualize.gradients import gradient_function
 
 WEIGHTS_NOTE = (
@@ -151,10 +151,12 @@ class StyleTransfer:
 
 def gatys(content, styles, *, network: LossNetwork | None = None, style_weights=None, content_weight: float = 1.0,
           style_weight: float = 10.0, tv_weight: float = 1e-5, steps: int = 100, optimizer: str = "lbfgs",
-          learning_rate: float = 5.0, size: int | None = None, out: str | None = None) -> StyleTransfer:
+          learning_rate: float = 5.0, size: int | None = None, out: str | None = None,
+          comparison: str | None = None) -> StyleTransfer:
     """Stylize ``content`` (H, W, 3 raw pixels) with ``styles`` (one image or a list to blend) by optimizing the
     pixels from the content image: ``steps`` L-BFGS iterations (scipy) or Adam steps (``learning_rate`` in pixel
-    units). ``size`` resizes the content (longer side) first; styles are resized to the content's size."""
+    units). ``size`` resizes the content (longer side) first; styles are resized to the content's size.
+    ``out``: write the stylized image there (PNG); ``comparison``: a figure of content, styles and result there."""
     if optimizer not in ("lbfgs", "adam"):
         raise ValueError(f"Invalid optimizer: expected 'lbfgs' or 'adam'. Received: optimizer={optimizer!r}")
     check_positive("steps", steps, integer=True)
@@ -178,7 +180,9 @@ def gatys(content, styles, *, network: LossNetwork | None = None, style_weights=
                            style_loss_after=float(ops.convert_to_numpy(after_s)[0]),
                            content_loss_after=float(ops.convert_to_numpy(after_c)[0]), steps_run=int(steps_run))
     if out:
-        _plot_transfer(content, styles, image, out, f"Gatys style transfer ({optimizer}, {steps} steps): style loss "
+        save_image(image, out)
+    if comparison:
+        _plot_transfer(content, styles, image, comparison, f"Gatys style transfer ({optimizer}, {steps} steps): style loss "
                        f"{result.style_loss_before:.3g} → {result.style_loss_after:.3g}")
     return result
 
@@ -317,18 +321,22 @@ def train_fast(styles, content_images, *, network: LossNetwork | None = None, st
     return FastStyleTraining(model=transform, losses=losses)
 
 
-def stylize(transform: keras.Model, content, *, size: int | None = None, out: str | None = None) -> np.ndarray:
-    """Apply a trained transformation network to ``content`` (cropped to a multiple of 4 on each side)."""
+def stylize(transform: keras.Model, content, *, size: int | None = None, out: str | None = None,
+            comparison: str | None = None) -> np.ndarray:
+    """Apply a trained transformation network to ``content`` (cropped to a multiple of 4 on each side). ``out``:
+    write the stylized image there (PNG); ``comparison``: a figure of content and result there."""
     content = _rgb(content, size)
     height, width = (content.shape[0] // 4) * 4, (content.shape[1] // 4) * 4
     content = content[:height, :width]
     image = ops.convert_to_numpy(transform(content[None], training=False))[0]
     if out:
+        save_image(image, out)
+    if comparison:
         fig, axes = new_figure(1, 2)
         for ax, (label, picture) in zip(axes[0], (("content", content), ("stylized", image))):
             ax.imshow(display_image(picture))
             ax.set_title(label, fontsize=9)
-        save_figure(fig, out, f"Fast style transfer with {transform.name}")
+        save_figure(fig, comparison, f"Fast style transfer with {transform.name}")
     return image
 
 

@@ -78,3 +78,18 @@ def test_cli_attack_trains_a_substitute_against_a_run(trained_run, tmp_path, cap
     assert 0 <= report["transfer_rate"] <= 1 and json.loads(capsys.readouterr().out) == report
     code = main(["attack", str(tmp_path / "missing.onnx")])
     assert code == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_cli_attack_with_a_source_attacks_limit_images(trained_run, tmp_path, capsys):
+    import json
+
+    from kerazoo.cli import main
+
+    out = tmp_path / "transfer.json"
+    code = main(["attack", trained_run, "--source", trained_run, "--limit", "5", "--attack", "fgsm",
+                 "--seed-examples", "150", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    report = json.loads(out.read_text())
+    assert report["examples"] == 5 and report["source"] == {"model": trained_run}
+    # the source is the target: every example that fools it fools the target
+    assert report["transfer_rate"] == 1.0 or report["transfer_candidates"] == 0

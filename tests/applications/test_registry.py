@@ -119,17 +119,19 @@ def test_pooling_options(name):
 ])
 def test_features_only_taps(name):
     entry = get_entry(name)
-    side = max(entry.min_input_size, 128)
-    model = create_model(name, features_only=True, input_shape=(side, side, entry.input_shape[-1]))
+    side = entry.input_shape[0]  # the default input: LeNet-5's valid convolutions gave 14 and 5 at 32 (2.29, 6.4)
+    model = create_model(name, features_only=True, input_shape=entry.input_shape)
     info = model.feature_info
     assert len(info) == len(model.outputs) == len(entry.feature_taps)
     reductions = [f["reduction"] for f in info]
     assert reductions == sorted(reductions), "reductions must never decrease"
     for f, out in zip(info, model.outputs):
         assert f["channels"] > 0 and out.shape[-1] == f["channels"]
-        # Valid (unpadded) convolutions shave a few pixels, so compare the rounded ratio.
-        assert round(side / out.shape[1]) == f["reduction"], f"{f['layer']} is not at stride {f['reduction']}"
-    last = create_model(name, features_only=True, out_indices=[-1], input_shape=(side, side, entry.input_shape[-1]))
+        # Exact: side / reduction, rounded up where it does not divide (AlexNet's 227), as 'same' padding gives.
+        assert out.shape[1] == out.shape[2] == -(-side // f["reduction"]), f"{f['layer']} is not at {f['reduction']}"
+        if side % f["reduction"] == 0:
+            assert side / out.shape[1] == f["reduction"]
+    last = create_model(name, features_only=True, out_indices=[-1], input_shape=entry.input_shape)
     assert last.feature_info == info[-1:]
 
 
@@ -159,3 +161,15 @@ def test_registry_entries_are_consistent():
     for name, entry in _REGISTRY.items():
         assert name == name.lower()
         assert len(entry.input_shape) == 3 and entry.year > 1980 and entry.paper
+
+
+def test_features_only_pads_valid_convolution_maps_to_the_declared_stride():
+    # LeNet-5 at 32x32: S2 is 14x14 and S4 5x5 (valid 5x5 convolutions); the taps declare strides 2 and 4.
+    model = create_model("lenet5", features_only=True, input_shape=(32, 32, 1))
+    assert [tuple(out.shape[1:3]) for out in model.outputs] == [(16, 16), (8, 8)]
+    images = np.random.default_rng(0).uniform(size=(1, 32, 32, 1)).astype("float32")
+    deep = keras.ops.convert_to_numpy(model(images)[1])
+    inner = keras.ops.convert_to_numpy(keras.Model(model.inputs, model.get_layer("s4_pool").output)(images))
+    assert inner.shape[1:3] == (5, 5)
+    np.testing.assert_allclose(deep[:, 1:6, 1:6], inner, rtol=1e-6)  # the real map, centred (3 = 1 + 2 pixels)
+    assert not deep[:, 0].any() and not deep[:, 6:].any()

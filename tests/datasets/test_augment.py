@@ -46,6 +46,16 @@ def test_pca_lighting_shifts_colour_along_imagenet_components(rgb):
         apply(["pca_lighting"], rgb[..., :1])
 
 
+def test_rgb_augmentation_on_a_greyscale_dataset_is_a_one_line_error(tmp_path, capsys):
+    from kerazoo.cli import main
+
+    code = main(["train", "lenet5", "--dataset", "digits", "--epochs", "1", "--out", str(tmp_path / "run"),
+                 "data.augment=[crop,pca_lighting]"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "pca_lighting needs RGB images; these have 1 channel(s)" in err
+    assert len(err.splitlines()) == 1 and 'File "' not in err  # not the tf.data tracing traceback
+
+
 def test_erase_fills_one_rectangle(rgb):
     image = np.zeros((16, 16, 1), "float32")
     erased = [apply(["erase"], image, seed) != 0 for seed in range(8)]

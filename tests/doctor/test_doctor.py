@@ -3,6 +3,7 @@
 import json
 
 import keras
+import numpy as np
 import pytest
 
 from kerazoo.doctor import CHECKS, DoctorOptions, diagnose
@@ -67,6 +68,27 @@ def test_dead_relus_are_flagged():
     assert report["activations"].status == "fail"
     assert report["activations"].figures["layers"]["conv1"]["dead_fraction"] == 1.0
     assert report["overfit_small_subset"].status == "fail"
+
+
+def test_lr_range_fails_a_network_whose_relus_are_all_dead():
+    # Only the logits' bias learns: the loss falls to the label frequencies' cross-entropy and never below it.
+    report = run(lambda: small_cnn(bias=-50.0), checks=["lr_range"])
+    result = report["lr_range"]
+    assert result.status == "fail" and "label frequencies" in result.summary, report.table()
+    assert result.figures["suggested_lr"] is None
+    healthy = run(small_cnn, checks=["lr_range"])["lr_range"]
+    assert healthy.status == "pass" and healthy.figures["min_loss"] < 0.95 * healthy.figures["label_frequency_loss"]
+
+
+def test_lr_range_blow_up_is_a_rise_above_the_start_not_a_near_zero_wobble():
+    from kerazoo.doctor.lr_range import blew_up, label_frequency_loss
+
+    assert not blew_up(0.009, [2.3, 1.0, 0.01, 0.002])  # 4.5x the best, but far below the start
+    assert blew_up(9.5, [2.3, 1.0, 0.01, 0.002]) and blew_up(float("nan"), [2.3])
+    assert not blew_up(2.0, [2.3, 1.0]) and blew_up(4.1, [2.3, 1.0])
+    xent = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    labels = np.array([0, 0, 0, 1])  # frequencies 3/4, 1/4: entropy 0.5623 nats
+    assert label_frequency_loss(xent, labels, 3) == pytest.approx(0.5623, abs=1e-4)
 
 
 def test_unknown_check_suggests_names():

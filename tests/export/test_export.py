@@ -148,3 +148,49 @@ def test_export_writes_tf_serving_warmup_requests_and_a_bytes_signature(exported
         card = json.load(f)["card"]
     assert card["model"] == "lenet5" and card["params"] > 0 and card["input_shape"] == [28, 28, 1]
     assert "test_accuracy" in card["measured"]
+
+
+def test_classifier_answers_tf_serving_classify_over_rest_and_grpc(exported):
+    import urllib.request
+
+    import grpc
+    import tensorflow as tf
+    from tensorflow.core.example import example_pb2, feature_pb2
+    from tensorflow.core.protobuf import saved_model_pb2
+    from tensorflow_serving.apis import classification_pb2, prediction_service_pb2_grpc
+
+    from kerazoo.serving import serve
+
+    repo, version_dir = exported
+    proto = saved_model_pb2.SavedModel.FromString(open(os.path.join(version_dir, "saved_model.pb"), "rb").read())
+    assert proto.meta_graphs[0].signature_def["classify"].method_name == "tensorflow/serving/classify"
+    with open(os.path.join(version_dir, "kerazoo.json")) as f:
+        card = json.load(f)
+    assert "classify" in card["signatures"]
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 28, 28, 1)).astype("float32")
+    expected = tf.saved_model.load(version_dir).signatures["serving_default"](images=tf.constant(pixels))
+    expected = expected["probabilities"].numpy()
+    labels = [str(name) for name in card["class_names"]]
+
+    server = serve(repo, rest_port=0, grpc_port=0, poll_interval=0)
+    try:
+        body = json.dumps({"signature_name": "classify",  # serving_default stays the predict signature
+                           "examples": [{"images": image.ravel().tolist()} for image in pixels]}).encode()
+        request = urllib.request.Request(f"{server.rest_url}/v1/models/lenet:classify", data=body, method="POST")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            rows = json.load(response)["result"]
+        assert [[label for label, _ in row] for row in rows] == [labels] * 2
+        np.testing.assert_allclose([[score for _, score in row] for row in rows], expected, rtol=1e-4, atol=1e-6)
+
+        grpc_request = classification_pb2.ClassificationRequest()
+        grpc_request.model_spec.name, grpc_request.model_spec.signature_name = "lenet", "classify"
+        for image in pixels:
+            grpc_request.input.example_list.examples.append(example_pb2.Example(features=feature_pb2.Features(
+                feature={"images": feature_pb2.Feature(float_list=feature_pb2.FloatList(value=image.ravel()))})))
+        with grpc.insecure_channel(server.grpc_address) as channel:
+            answer = prediction_service_pb2_grpc.PredictionServiceStub(channel).Classify(grpc_request, timeout=60)
+        rows = answer.result.classifications
+        assert [[c.label for c in row.classes] for row in rows] == [labels] * 2
+        np.testing.assert_allclose([[c.score for c in row.classes] for row in rows], expected, rtol=1e-4, atol=1e-6)
+    finally:
+        server.stop()

@@ -48,3 +48,26 @@ def test_scientific_notation_is_a_float():
     assert config.optimizer.lr == 0.001 and config.optimizer.weight_decay == 5e-05
     with pytest.raises(ValueError, match="'optimizer.lr' must be float"):
         load_config(overrides=["optimizer.lr=fast"])
+
+
+@pytest.mark.parametrize(
+    "overrides, splits",
+    [
+        ([], ("train[:55000]", "train[55000:]")),  # Fashion-MNIST's 55k / 5k
+        (["data.dataset=digits"], ("train[:90%]", "train[90%:]")),  # train[55000:] of 1,437 images would be empty
+        (["data.dataset=digits", "data.val_split=''"], ("train", "")),  # no validation: all of train
+        (["data.dataset=digits", "data.train_split=train[:100]"], ("train[:100]", "train[90%:]")),
+    ],
+)
+def test_null_splits_resolve_to_the_datasets_default(overrides, splits):
+    config = load_config(overrides=overrides)
+    assert (config.data.train_split, config.data.val_split) == splits
+
+
+def test_parameter_server_is_refused_with_the_reason():
+    from kerazoo.training.strategy import make_strategy
+
+    with pytest.raises(ValueError, match="'strategy': strategy 'parameter_server' is not supported.*ClusterCoordinator"):
+        load_config(overrides=["strategy=parameter_server"])
+    with pytest.raises(ValueError, match="use 'multi_worker'"):
+        make_strategy("parameter_server")

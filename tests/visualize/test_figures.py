@@ -50,16 +50,17 @@ def test_cli_style_transfer_train_fast_and_apply(tmp_path, capsys):
         io.imsave(paths[name], getattr(data, name)()[::16, ::16])
     common = ["--network", "lenet5", "--size", "16", "--steps", "2"]
     assert main(["style", paths["astronaut"], paths["coffee"], paths["chelsea"], "--style-weights", "0.5,0.5",
-                 "--out", str(tmp_path / "styled.png"), *common]) == 0
+                 "--out", str(tmp_path / "styled.png"), "--comparison", str(tmp_path / "figure.png"), *common]) == 0
     out = capsys.readouterr().out
     assert "cannot be downloaded here" in out and "style loss" in out
-    assert_non_blank_png(str(tmp_path / "styled.png"))
+    assert mpimg.imread(str(tmp_path / "styled.png")).shape[:2] == (16, 16)  # the image itself, at --size
+    assert_non_blank_png(str(tmp_path / "figure.png"))
     net = str(tmp_path / "net.keras")
     assert main(["style", "train-fast", paths["coffee"], "--content", paths["astronaut"], paths["chelsea"],
                  "--batch-size", "2", "--out", net, *common]) == 0
     assert os.path.exists(net) and os.path.exists(net + ".sha256")
     assert main(["style", "apply", net, paths["chelsea"], "--out", str(tmp_path / "fast.png")]) == 0
-    assert_non_blank_png(str(tmp_path / "fast.png"))
+    assert mpimg.imread(str(tmp_path / "fast.png")).shape[:2] == (16, 28)  # the 19x29 photo cropped to multiples of 4
     capsys.readouterr()
     assert main(["style", "only_one.png", "--out", str(tmp_path / "x.png")]) == 2
     assert "Usage: kerazoo style CONTENT STYLE" in capsys.readouterr().err

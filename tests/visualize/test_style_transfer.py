@@ -3,10 +3,11 @@
 import keras
 import numpy as np
 import pytest
+from PIL import Image
 from skimage import data
 
 from kerazoo.losses.style import gram_matrix
-from kerazoo.visualize import style
+from kerazoo.visualize import FIGURE_PIXELS, style
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +29,12 @@ def test_gatys_lowers_the_style_loss_by_90_percent(network, optimizer, tmp_path)
     # Measured: 0.569 → 0.0077 (L-BFGS, 20 iterations) and → 0.0093 (Adam, 40 steps), a 98 % drop.
     steps = {"lbfgs": 20, "adam": 40}[optimizer]
     result = style.gatys(data.astronaut(), data.coffee(), network=network, size=32, steps=steps,
-                         optimizer=optimizer, out=str(tmp_path / "gatys.png"))
+                         optimizer=optimizer, out=str(tmp_path / "gatys.png"), comparison=str(tmp_path / "figure.png"))
     assert result.style_loss_after <= 0.1 * result.style_loss_before
-    assert result.image.shape == (32, 32, 3) and (tmp_path / "gatys.png").exists()
+    assert result.image.shape == (32, 32, 3)
+    written = np.asarray(Image.open(tmp_path / "gatys.png"))  # the stylized image itself, not a figure
+    np.testing.assert_array_equal(written, np.clip(np.rint(result.image), 0, 255).astype(np.uint8))
+    assert Image.open(tmp_path / "figure.png").size == FIGURE_PIXELS
 
 
 def test_blended_targets_mix_the_gram_matrices(network):
