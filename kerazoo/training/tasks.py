@@ -57,8 +57,10 @@ class Task:
 
         inputs = keras.Input(shape=info.image_shape, name="images")
         x = normalize(inputs, info)
-        if config.model.input_size:
-            x = keras.layers.Resizing(config.model.input_size, config.model.input_size, name="resize")(x)
+        size = config.model.input_size
+        if size:
+            height, width = (size, size) if isinstance(size, int) else size
+            x = keras.layers.Resizing(height, width, name="resize")(x)
         return create_model(
             config.model.name, input_tensor=x, classes=info.num_classes, classifier_activation=None,
             **config.model.kwargs,

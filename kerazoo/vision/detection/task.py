@@ -128,12 +128,25 @@ class DetectionTask(DenseTask):
                                 class_names=info.class_names)
         return {"split": split or config.data.test_split, "examples": len(truth), **figures}
 
+    def to_original(self, prediction, original, size, resize) -> dict:
+        """Detection boxes (normalized to the model's input) normalized to the original image instead; the masks
+        stay as they are (they are relative to their boxes)."""
+        from kerazoo.datasets.dense import to_original_boxes
+
+        height, width = size
+        y1, x1, y2, x2 = np.moveaxis(np.asarray(prediction["detection_boxes"], np.float32), -1, 0)
+        pixels = np.stack([x1 * width, y1 * height, x2 * width, y2 * height], axis=-1)
+        x1, y1, x2, y2 = np.moveaxis(to_original_boxes(pixels, *original, size, resize), -1, 0)
+        rows, cols = original
+        return {**prediction, "detection_boxes": np.stack([y1 / rows, x1 / cols, y2 / rows, x2 / cols], axis=-1)}
+
     def draw(self, image, prediction, info) -> np.ndarray:
-        """Boxes and class names of the detections scoring at least ``DRAW_THRESHOLD``."""
+        """Boxes, class names and scores of the detections scoring at least ``DRAW_THRESHOLD``."""
         batch = {k: np.asarray(v)[None] for k, v in prediction.items()}
         found = to_pixel_detections(batch, tuple(np.shape(image)[:2]))[0]
         keep = found["scores"] >= DRAW_THRESHOLD
-        boxes = {"boxes": found["boxes"][keep][None], "labels": found["classes"][keep][None]}
+        boxes = {"boxes": found["boxes"][keep][None], "labels": found["classes"][keep][None],
+                 "confidences": found["scores"][keep][None]}
         drawn = keras.visualization.draw_bounding_boxes(
             _rgb(image)[None], boxes, bounding_box_format="xyxy", class_mapping=dict(enumerate(info.class_names)),
             color=(255, 64, 64), line_thickness=1, text_thickness=1, font_scale=0.4)
