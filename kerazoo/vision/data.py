@@ -146,7 +146,7 @@ def _load_folder(dataset, split, task, *, shuffle, seed, limit, max_objects):
     records = dense.split_records(source, split, task)[:limit]
     if not records:
         raise ValueError(f"Split {split!r} of {dataset!r} is empty.")
-    most = max(len(r.labels) for splits in source.splits.values() for r in splits)
+    most = max(int((~r.crowd).sum()) for splits in source.splits.values() for r in splits)  # crowds: no boxes
     max_objects = max(1, min(max_objects, most))
     keys = {"image": ((None, None, 3), tf.uint8), "boxes": ((None, 4), tf.float32), "labels": ((None,), tf.int32),
             "crowd": ((None,), tf.bool)}
