@@ -20,7 +20,7 @@ import numpy as np
 
 from kerazoo.datasets.dense import DenseRecord, DenseSource, check_record_boxes
 
-__all__ = ["open_coco", "decode_masks", "SPLIT_FILE"]
+__all__ = ["open_coco", "decode_masks", "write_coco", "SPLIT_FILE"]
 
 SPLIT_FILE = "instances_{split}*.json"
 """Annotation files under ``DIR/annotations``: ``instances_train2017.json`` is the ``train`` split."""
@@ -139,3 +139,43 @@ def decode_masks(segmentations, height: int, width: int) -> np.ndarray:
                 rle["counts"] = rle["counts"].encode("ascii")
         masks[k] = mask_utils.decode(rle).astype(bool)
     return masks
+
+
+def write_coco(root: str, split: str, examples, class_names) -> str:
+    """Writes ``examples`` (dicts of the dense schema: ``image`` uint8 [H, W, C], ``boxes`` "xyxy", ``labels``, and
+    optionally ``masks`` bool [n, H, W], as compressed RLE) as the COCO split ``split`` of ``root``: the images as
+    ``root/split/NNNNNN.png`` and ``root/annotations/instances_{split}.json`` (written under a temporary name, then
+    renamed). Category ids are 1..C in the order of ``class_names``. Returns the JSON's path."""
+    from PIL import Image
+    from pycocotools import mask as mask_utils
+
+    folder = os.path.join(root, split)
+    os.makedirs(folder, exist_ok=True)
+    os.makedirs(os.path.join(root, "annotations"), exist_ok=True)
+    images, annotations = [], []
+    for number, example in enumerate(examples, start=1):
+        pixels = np.asarray(example["image"], np.uint8)
+        pixels = pixels[..., 0] if pixels.ndim == 3 and pixels.shape[-1] == 1 else pixels
+        name = f"{number:06d}.png"
+        Image.fromarray(pixels).save(os.path.join(folder, name))
+        height, width = pixels.shape[:2]
+        images.append({"id": number, "file_name": name, "height": int(height), "width": int(width)})
+        masks = example.get("masks")
+        for k, (box, label) in enumerate(zip(np.asarray(example["boxes"], np.float64).reshape(-1, 4),
+                                             np.asarray(example["labels"]).reshape(-1))):
+            x1, y1, x2, y2 = (float(v) for v in box)
+            record = {"id": len(annotations) + 1, "image_id": number, "category_id": int(label) + 1, "iscrowd": 0,
+                      "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1)}
+            if masks is not None:
+                rle = mask_utils.encode(np.asfortranarray(np.asarray(masks[k], np.uint8)))
+                record["segmentation"] = {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
+                record["area"] = float(np.asarray(masks[k]).sum())
+            annotations.append(record)
+    data = {"images": images, "annotations": annotations,
+            "categories": [{"id": k + 1, "name": str(name)} for k, name in enumerate(class_names)]}
+    path = os.path.join(root, "annotations", f"instances_{split}.json")
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+    return path

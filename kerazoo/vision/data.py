@@ -32,9 +32,9 @@ from kerazoo.datasets import dense, scenes
 __all__ = ["load_dense", "dense_info", "image_size_of", "TFDS_SOURCES", "DEFAULT_IMAGE_SIZE"]
 
 TFDS_SOURCES = {
-    "coco/2017": ("localization", "detection"),  # tfds' coco/2017 has boxes but no instance masks
-    "voc/2012": ("localization", "detection"),
-    "voc/2007": ("localization", "detection"),
+    "coco/2017": ("detection",),  # tfds' coco/2017 has boxes but no instance masks
+    "voc/2012": ("detection",),
+    "voc/2007": ("detection",),
     "scene_parse150": ("segmentation",),  # ADE20K's 150-class scene parsing benchmark
 }
 """tensorflow-datasets names kerazoo maps to the dense format, and the tasks each can feed."""
@@ -131,8 +131,6 @@ def load_dense(
     import tensorflow as tf
 
     ds = ds.map(_fit_example(size, resize, task, max_objects), num_parallel_calls=tf.data.AUTOTUNE)
-    if task == "localization":  # images without an object have no class to learn
-        ds = ds.filter(lambda image, targets: targets["class"] >= 0)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
@@ -143,7 +141,10 @@ def _load_folder(dataset, split, task, *, shuffle, seed, limit, max_objects):
     source = dense.open_source(dataset)
     if task not in source.tasks():
         raise ValueError(f"Dataset {dataset!r} has no {task!r} labels: it feeds {list(source.tasks())}.")
-    records = dense.split_records(source, split, task)[:limit]
+    records = dense.split_records(source, split, task)
+    if task == "localization":  # images without an object have no class to learn
+        records = [r for r in records if not r.crowd.all()]
+    records = records[:limit]
     if not records:
         raise ValueError(f"Split {split!r} of {dataset!r} is empty.")
     most = max(int((~r.crowd).sum()) for splits in source.splits.values() for r in splits)  # crowds: no boxes
@@ -166,7 +167,9 @@ def _load_folder(dataset, split, task, *, shuffle, seed, limit, max_objects):
             yield {key: example[key] for key in keys}
 
     signature = {key: tf.TensorSpec(shape, dtype) for key, (shape, dtype) in keys.items()}
-    return tf.data.Dataset.from_generator(examples, output_signature=signature), max_objects
+    ds = tf.data.Dataset.from_generator(examples, output_signature=signature)
+    # a known length: the training service takes steps_per_epoch (and the schedules) from it
+    return ds.apply(tf.data.experimental.assert_cardinality(len(records))), max_objects
 
 
 def _builder(dataset: str, task: str, data_dir):

@@ -111,3 +111,26 @@ def test_degenerate_boxes_are_counted_skips_and_missing_files_are_named(tmp_path
     with pytest.raises(ValueError, match="Did you mean: coco:DIR"):
         dense.open_source(f"cocoo:{root}")
     assert [c["id"] for c in COCO_CATEGORIES] == [3, 7]
+
+
+def test_write_coco_round_trips_through_the_loader(tmp_path):
+    from dense_formats import draw_scene
+
+    from kerazoo.datasets.coco import write_coco as export
+
+    rng = np.random.default_rng(5)
+    examples = []
+    for height, width in ((30, 50), (44, 36)):
+        image, objects = draw_scene(rng, height, width)
+        examples.append({"image": image, "boxes": np.array([b for _, b in objects], np.float32),
+                         "labels": np.array([label for label, _ in objects]),
+                         "masks": np.stack([_mask(image.shape[:2], b) for _, b in objects])})
+    export(str(tmp_path), "train", examples, ("red", "green"))
+    source = dense.open_source(f"coco:{tmp_path}")
+    assert source.class_names == ("red", "green") and not list(tmp_path.glob("annotations/*.tmp*"))
+    for record, example in zip(source.splits["train"], examples):
+        loaded = dense.read_example(record, source)
+        np.testing.assert_array_equal(loaded["image"], example["image"])
+        np.testing.assert_array_equal(loaded["boxes"], example["boxes"])
+        np.testing.assert_array_equal(loaded["labels"], example["labels"])
+        np.testing.assert_array_equal(loaded["masks"], example["masks"])

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
+import yaml
 from dense_formats import write_coco, write_masks, write_voc
 
 from kerazoo.cli import main
@@ -137,6 +138,8 @@ def test_train_evaluate_predict_on_a_folder(folders, model, tmp_path, capsys):
         summary = json.load(f)
     with open(os.path.join(out, "dataset.json")) as f:
         assert json.load(f)["image_shape"] == [*SIZE, 3]
+    with open(os.path.join(out, "config.yaml")) as f:  # the folder's length is known: 6 images, batches of 3
+        assert yaml.safe_load(f)["resolved"]["steps_per_epoch"] == 2
     capsys.readouterr()
     assert main(["evaluate", out]) == 0
     figures = json.loads(capsys.readouterr().out)
