@@ -29,7 +29,8 @@ import numpy as np
 
 from kerazoo.datasets import dense, scenes
 
-__all__ = ["load_dense", "dense_info", "image_size_of", "TFDS_SOURCES", "DEFAULT_IMAGE_SIZE"]
+__all__ = ["load_dense", "dense_info", "image_size_of", "graph_placement", "place_images", "TFDS_SOURCES",
+           "DEFAULT_IMAGE_SIZE"]
 
 TFDS_SOURCES = {
     "coco/2017": ("detection",),  # tfds' coco/2017 has boxes but no instance masks
@@ -243,10 +244,35 @@ def _tfds_detection(dataset):
     return convert
 
 
-def _fit_example(size, policy, task, max_objects):
-    """Maps an original-size example to the model's ``size``: (float32 pixels [H, W, 3], the task's targets).
+def graph_placement(height, width, size, policy: str = "letterbox"):
+    """``kerazoo.datasets.dense.placement`` in TensorFlow ops, for sizes known only when the graph runs:
+    (new height, new width, top, left) as int32 tensors."""
+    import tensorflow as tf
 
-    The graph twin of ``kerazoo.datasets.dense.placement`` (the round-trip test holds them together)."""
+    target_h, target_w = size
+    if policy == "stretch":
+        return tf.constant(target_h), tf.constant(target_w), tf.constant(0), tf.constant(0)
+    height, width = tf.cast(height, tf.float64), tf.cast(width, tf.float64)
+    scale = tf.minimum(target_h / height, target_w / width)
+    new_h = tf.clip_by_value(tf.cast(tf.floor(height * scale + 0.5), tf.int32), 1, target_h)
+    new_w = tf.clip_by_value(tf.cast(tf.floor(width * scale + 0.5), tf.int32), 1, target_w)
+    return new_h, new_w, (target_h - new_h) // 2, (target_w - new_w) // 2
+
+
+def place_images(images, size, policy: str = "letterbox"):
+    """A batch of same-sized raw-pixel ``images`` [B, h, w, C] brought to the model's ``size`` as the loader does
+    (bilinear): (placed [B, H, W, C], (new height, new width, top, left))."""
+    import tensorflow as tf
+
+    shape = tf.shape(images)
+    place = graph_placement(shape[1], shape[2], size, policy)
+    resized = tf.image.resize(tf.cast(images, tf.float32), tf.stack(place[:2]), method="bilinear")
+    placed = tf.image.pad_to_bounding_box(resized, place[2], place[3], *size)
+    return tf.ensure_shape(placed, (None, *size, None)), place
+
+
+def _fit_example(size, policy, task, max_objects):
+    """Maps an original-size example to the model's ``size``: (float32 pixels [H, W, 3], the task's targets)."""
     import tensorflow as tf
 
     target_h, target_w = size
@@ -254,14 +280,7 @@ def _fit_example(size, policy, task, max_objects):
     def fit(example):
         image = example["image"]
         shape = tf.shape(image)
-        height, width = tf.cast(shape[0], tf.float64), tf.cast(shape[1], tf.float64)
-        if policy == "stretch":
-            new_h, new_w, top, left = tf.constant(target_h), tf.constant(target_w), 0, 0
-        else:
-            scale = tf.minimum(target_h / height, target_w / width)
-            new_h = tf.clip_by_value(tf.cast(tf.floor(height * scale + 0.5), tf.int32), 1, target_h)
-            new_w = tf.clip_by_value(tf.cast(tf.floor(width * scale + 0.5), tf.int32), 1, target_w)
-            top, left = (target_h - new_h) // 2, (target_w - new_w) // 2
+        new_h, new_w, top, left = graph_placement(shape[0], shape[1], size, policy)
 
         def place(pixels, method):
             resized = tf.image.resize(pixels, tf.stack([new_h, new_w]), method=method)

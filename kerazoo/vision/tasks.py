@@ -171,25 +171,38 @@ class DenseTask(Task):
         raise NotImplementedError
 
     def predict_image(self, model, image, *, resize: str = "letterbox") -> dict:
-        """Predictions for one raw-pixel image [h, w, C] of any size (a batch of one through ``serving_outputs``),
-        in the image's own pixels: it is brought to the model's size as the loader does (``resize``), and the
-        predictions are mapped back (:meth:`to_original`)."""
+        """Predictions for one raw-pixel image [h, w, C] of any size, in the image's own pixels
+        (:meth:`original_outputs` on a batch of one)."""
+        batch = keras.ops.convert_to_tensor(np.asarray(image, np.float32)[None])
+        return {k: keras.ops.convert_to_numpy(v)[0] for k, v in self.original_outputs(model, batch, resize).items()}
+
+    def original_outputs(self, model, images, resize: str = "letterbox") -> dict:
+        """``serving_outputs`` for a batch of same-sized raw-pixel ``images`` of any size: they are brought to the
+        model's size as the loader brings its images (``resize``), and the outputs mapped back to their pixels
+        (:meth:`outputs_to_original`). Images at the model's size pass unchanged."""
         import tensorflow as tf
 
-        image = np.asarray(image, np.float32)
-        size = tuple(model.inputs[0].shape[1:3])
-        height, width = image.shape[:2]
-        place = None if (height, width) == size else dense.placement(height, width, size, resize)
-        if place is not None:
-            new_h, new_w, top, left = place
-            resized = tf.image.resize(image, (new_h, new_w), method="bilinear")
-            image = tf.image.pad_to_bounding_box(resized, top, left, *size).numpy()
-        batch = keras.ops.convert_to_tensor(image[None])
-        prediction = {k: keras.ops.convert_to_numpy(v)[0] for k, v in self.serving_outputs(model, batch).items()}
-        return prediction if place is None else self.to_original(prediction, (height, width), size, resize)
+        from kerazoo.vision.data import place_images
 
-    def to_original(self, prediction: dict, original, size, resize: str) -> dict:
-        """``prediction`` made at the model's ``size`` (H, W), in the pixels of the ``original`` (h, w) image."""
+        size = tuple(model.inputs[0].shape[1:3])
+        if tuple(images.shape[1:3]) == size:
+            return self.serving_outputs(model, images)
+        placed, place = place_images(images, size, resize)
+        outputs = self.serving_outputs(model, placed)
+        return self.outputs_to_original(outputs, tf.shape(images)[1:3], place, size)
+
+    def export_outputs(self, config, info):
+        """(outputs function, input shape) of the exported ``serving_default``: a model trained on data of any
+        size (a folder or a tfds name) takes images of any size and answers in their pixels
+        (:meth:`original_outputs`, ``data.resize``); one trained on the scenes takes their fixed size."""
+        if config.data.dataset == "fashion_mnist_scenes":
+            return self.serving_outputs, None
+        resize = config.data.resize
+        return (lambda model, images: self.original_outputs(model, images, resize)), (None, None, info.image_shape[-1])
+
+    def outputs_to_original(self, outputs: dict, original, place, size) -> dict:
+        """``outputs`` made at the model's ``size`` (H, W) for images placed there at ``place`` (new height, new
+        width, top, left), in the pixels of the ``original`` (h, w) images (TensorFlow ops: it runs in exports)."""
         raise NotImplementedError
 
     def draw(self, image, prediction: dict, info) -> np.ndarray:
@@ -214,6 +227,19 @@ def _folder_split(dataset: str, split: str) -> str:
     if not dense.is_dense_path(dataset):
         return split
     return {DataConfig.train_split: "train", DataConfig.val_split: "val"}.get(split, split)
+
+
+def boxes_to_original(boxes, original, place):
+    """"xyxy" pixel ``boxes`` [..., 4] at the model's size → pixels of the ``original`` (h, w) image, which was
+    placed at ``place`` (new height, new width, top, left); clipped to it. The inverse of the loader's transform
+    (``kerazoo.datasets.dense.to_original_boxes`` in TensorFlow ops)."""
+    import tensorflow as tf
+
+    new_h, new_w, top, left = (tf.cast(v, tf.float32) for v in place)
+    height, width = tf.cast(original[0], tf.float32), tf.cast(original[1], tf.float32)
+    shift = tf.stack([left, top, left, top])
+    scale = tf.stack([width / new_w, height / new_h, width / new_w, height / new_h])
+    return tf.clip_by_value((tf.cast(boxes, tf.float32) - shift) * scale, 0.0, tf.stack([width, height, width, height]))
 
 
 def class_colors(count: int) -> np.ndarray:
@@ -298,14 +324,14 @@ class SegmentationTask(DenseTask):
         return {"probabilities": keras.ops.softmax(logits, axis=-1),
                 "masks": keras.ops.cast(keras.ops.argmax(logits, axis=-1), "int32")}
 
-    def to_original(self, prediction, original, size, resize) -> dict:
+    def outputs_to_original(self, outputs, original, place, size) -> dict:
         """The probabilities of the image's part of the model's input, resized (bilinear) to the original size."""
         import tensorflow as tf
 
-        new_h, new_w, top, left = dense.placement(*original, size, resize)
-        window = prediction["probabilities"][top:top + new_h, left:left + new_w]
-        probabilities = tf.image.resize(window, original, method="bilinear").numpy()
-        return {"probabilities": probabilities, "masks": np.argmax(probabilities, -1).astype(np.int32)}
+        new_h, new_w, top, left = place
+        window = outputs["probabilities"][:, top:top + new_h, left:left + new_w]
+        probabilities = tf.image.resize(window, original, method="bilinear")
+        return {"probabilities": probabilities, "masks": tf.cast(tf.argmax(probabilities, -1), tf.int32)}
 
     def draw(self, image, prediction, info) -> np.ndarray:
         """The predicted classes coloured over the image, and a legend of the classes found at its right."""
@@ -376,8 +402,8 @@ class LocalizationTask(DenseTask):
                 "classes": keras.ops.cast(keras.ops.argmax(logits, -1), "int32"),
                 "boxes": keras.ops.cast(out["box"], "float32") * scale}
 
-    def to_original(self, prediction, original, size, resize) -> dict:
-        return {**prediction, "boxes": dense.to_original_boxes(prediction["boxes"], *original, size, resize)}
+    def outputs_to_original(self, outputs, original, place, size) -> dict:
+        return {**outputs, "boxes": boxes_to_original(outputs["boxes"], original, place)}
 
     def draw(self, image, prediction, info) -> np.ndarray:
         boxes = {"boxes": prediction["boxes"][None, None], "labels": prediction["classes"][None, None]}

@@ -14,6 +14,7 @@ from dense_formats import write_coco, write_masks, write_voc
 
 from kerazoo.cli import main
 from kerazoo.datasets import dense
+from kerazoo.datasets.voc import VOC_CLASSES
 from kerazoo.vision.data import dense_info, load_dense
 
 SIZE = (48, 64)
@@ -113,6 +114,39 @@ def test_dense_models_need_a_fixed_size():
         load_dense("voc/2007", "train", "detection", resize="crop")
 
 
+def _task_config(root, model, prefix="coco"):
+    from kerazoo.training import load_config
+
+    return load_config(overrides=[f"model.name={model}", "model.kwargs.backbone=lenet5", f"data.dataset={prefix}:{root}",
+                                  f"model.input_size=[{SIZE[0]}, {SIZE[1]}]", "data.batch_size=2"])
+
+
+def test_predictions_map_back_to_the_original_image(folders):
+    """predict_image (the graph mapping, also exported) agrees with the loader's NumPy inverse on a 60x80 image."""
+    from kerazoo.training.tasks import get_task
+
+    root, drawn = folders["coco"]
+    image = np.pad(drawn["train"][0][0].astype(np.float32), ((0, 0), (0, 20), (0, 0)))  # 60x100
+    task = get_task("localization")
+    config = _task_config(root, "localizer")
+    model = task.build(config, task.dataset_info(config))
+    new_h, new_w, top, left = dense.placement(60, 100, SIZE)
+    assert (new_h, new_w, top, left) == (38, 64, 5, 0)
+    placed = tf.image.pad_to_bounding_box(tf.image.resize(image, (new_h, new_w)), top, left, *SIZE)
+    at_model_size = task.predict_image(model, placed.numpy())
+    prediction = task.predict_image(model, image)
+    np.testing.assert_allclose(prediction["boxes"], dense.to_original_boxes(at_model_size["boxes"], 60, 100, SIZE),
+                               atol=1e-3)
+    np.testing.assert_allclose(prediction["probabilities"], at_model_size["probabilities"], atol=1e-5)
+    segmenter = get_task("segmentation")
+    config = _task_config(folders["masks"][0], "fcn8s", "masks")
+    model = segmenter.build(config, segmenter.dataset_info(config))
+    prediction = segmenter.predict_image(model, image, resize="stretch")
+    assert prediction["masks"].shape == (60, 100) and prediction["probabilities"].shape == (60, 100, 3)
+    picture = segmenter.draw(image, prediction, segmenter.dataset_info(config))
+    assert picture.shape[:2] == (60, 100 + 96) and picture.dtype == np.uint8  # the image at its size, the legend
+
+
 COMMON = ["data.augment=[flip]", "jit_compile=false", "strategy=default", "optimizer.name=adam",
           "optimizer.lr=0.003", "optimizer.weight_decay=0", f"model.input_size=[{SIZE[0]}, {SIZE[1]}]",
           "--epochs", "1", "--batch-size", "3", "--seed", "0"]
@@ -159,3 +193,20 @@ def test_train_evaluate_predict_on_a_folder(folders, model, tmp_path, capsys):
     assert main(["predict", out, path, "--out", picture_path]) == 0
     picture = np.asarray(Image.open(picture_path))
     assert picture.shape[0] >= image.shape[0] and picture.shape[1] >= image.shape[1]  # the original size (+ legend)
+    if model not in ("ssd", "unet"):
+        return
+    # exported, it takes images of any size and answers in their pixels, with the class names in its metadata
+    from kerazoo.training.run import load_run_model
+    from kerazoo.training.tasks import task_for_model
+
+    repo = str(tmp_path / "models")
+    assert main(["export", out, "--repo", repo, "--name", model]) == 0
+    with open(os.path.join(repo, model, "1", "kerazoo.json")) as f:
+        meta = json.load(f)
+    assert meta["input"]["shape"] == [None, None, 3] and meta["input"]["model_size"] == list(SIZE)
+    assert meta["class_names"] == (["red", "green"] if prefix == "coco" else list(VOC_CLASSES))
+    served = tf.saved_model.load(os.path.join(repo, model, "1")).signatures["serving_default"](
+        images=tf.constant(image[None].astype(np.float32)))
+    expected = task_for_model(model).predict_image(load_run_model(out), image.astype(np.float32))
+    for key, value in expected.items():
+        np.testing.assert_allclose(served[key].numpy()[0], value, atol=1e-3)

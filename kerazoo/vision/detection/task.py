@@ -128,17 +128,19 @@ class DetectionTask(DenseTask):
                                 class_names=info.class_names)
         return {"split": split or config.data.test_split, "examples": len(truth), **figures}
 
-    def to_original(self, prediction, original, size, resize) -> dict:
+    def outputs_to_original(self, outputs, original, place, size) -> dict:
         """Detection boxes (normalized to the model's input) normalized to the original image instead; the masks
         stay as they are (they are relative to their boxes)."""
-        from kerazoo.datasets.dense import to_original_boxes
+        import tensorflow as tf
 
-        height, width = size
-        y1, x1, y2, x2 = np.moveaxis(np.asarray(prediction["detection_boxes"], np.float32), -1, 0)
-        pixels = np.stack([x1 * width, y1 * height, x2 * width, y2 * height], axis=-1)
-        x1, y1, x2, y2 = np.moveaxis(to_original_boxes(pixels, *original, size, resize), -1, 0)
-        rows, cols = original
-        return {**prediction, "detection_boxes": np.stack([y1 / rows, x1 / cols, y2 / rows, x2 / cols], axis=-1)}
+        from kerazoo.vision.tasks import boxes_to_original
+
+        height, width = (float(v) for v in size)
+        y1, x1, y2, x2 = tf.unstack(tf.cast(outputs["detection_boxes"], tf.float32), axis=-1)
+        pixels = tf.stack([x1 * width, y1 * height, x2 * width, y2 * height], axis=-1)
+        x1, y1, x2, y2 = tf.unstack(boxes_to_original(pixels, original, place), axis=-1)
+        rows, cols = tf.cast(original[0], tf.float32), tf.cast(original[1], tf.float32)
+        return {**outputs, "detection_boxes": tf.stack([y1 / rows, x1 / cols, y2 / rows, x2 / cols], axis=-1)}
 
     def draw(self, image, prediction, info) -> np.ndarray:
         """Boxes, class names and scores of the detections scoring at least ``DRAW_THRESHOLD``."""
