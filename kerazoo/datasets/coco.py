@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 
-from kerazoo.datasets.dense import DenseRecord, DenseSource, check_record_boxes
+from kerazoo.datasets.dense import DenseRecord, DenseSource, check_image, check_record_boxes
 
 __all__ = ["open_coco", "decode_masks", "write_coco", "SPLIT_FILE"]
 
@@ -85,6 +85,8 @@ def _records(data: dict, path: str, label_of: dict, names: tuple, dirs: list, sk
         found = _find_image(dirs, image["file_name"])
         if found is None:
             missing.append(image["file_name"])
+        else:
+            check_image(found, height, width)
         images[image["id"]] = (found, height, width, [])
     if missing:
         raise FileNotFoundError(f"Missing image files in {path}: {len(missing)} named there are in none of "

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["DenseRecord", "DenseSource", "FORMATS", "RESIZE_POLICIES", "open_source", "split_records",
-           "read_example", "read_image", "read_label_png", "placement", "to_original_boxes", "check_record_boxes",
+           "read_example", "read_image", "read_label_png", "check_image", "placement", "to_original_boxes", "check_record_boxes",
            "is_dense_path", "BOX_TOLERANCE", "VOID"]
 
 log = logging.getLogger(__name__)
@@ -178,6 +178,21 @@ def read_image(path: str) -> np.ndarray:
             return np.asarray(image.convert("RGB"), np.uint8)
     except (UnidentifiedImageError, OSError) as error:
         raise ValueError(f"Invalid image file {path}: {error}") from None
+
+
+def check_image(path: str, height: int, width: int) -> None:
+    """Reads only the header of an image file: a file that is no image, or whose size is not the annotation's, is a
+    ValueError naming it (before any pipeline runs)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            size = image.size
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError(f"Invalid image file {path}: {error}") from None
+    if size != (width, height):
+        raise ValueError(f"Invalid image {path}: the annotation says {width}x{height} pixels, the file has "
+                         f"{size[0]}x{size[1]}.")
 
 
 def read_label_png(path: str) -> np.ndarray:

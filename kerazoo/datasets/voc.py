@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ElementTree
 
 import numpy as np
 
-from kerazoo.datasets.dense import DenseRecord, DenseSource, check_record_boxes
+from kerazoo.datasets.dense import DenseRecord, DenseSource, check_image, check_record_boxes
 
 __all__ = ["open_voc", "VOC_CLASSES", "voc_palette"]
 
@@ -130,6 +130,7 @@ def _record(root: str, image_id: str, parsed, label_of: dict) -> DenseRecord:
             height, width, objects = image.height, image.width, []
     else:
         height, width, objects = parsed
+        check_image(image_path, height, width)
     unknown = [name for name, _ in objects if name not in label_of]
     if unknown:
         raise ValueError(f"Invalid annotation for {image_id!r} in {root}: unknown class {unknown[0]!r}; the classes "

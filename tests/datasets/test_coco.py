@@ -86,6 +86,13 @@ def test_malformed_annotations_are_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="1 named there are in none of .* e.g. 'gone.png'"):
         dense.open_source(f"coco:{root}")
 
+    def wrong_size(data):
+        data["images"][1]["file_name"], data["images"][1]["height"] = "001.png", 44
+
+    _rewrite(root, wrong_size)
+    with pytest.raises(ValueError, match=r"001.png: the annotation says 90x44 pixels, the file has 90x45"):
+        dense.open_source(f"coco:{root}")
+
     def empty_image(data):
         data["images"][1]["file_name"], data["images"][1]["width"] = "001.png", 0
 
