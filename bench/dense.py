@@ -19,6 +19,8 @@
     # steps_per_epoch=188 --sections segmentation --models unet --epochs 100 --results dense_unet_stream100; the U-Net
     # goal (mIoU 0.852, 5 h 10 min): a ResNet-20 classifier, then four cycles with --set model.init_from=RUN, each on
     # the stream's next scenes (BENCHMARKS.md, "A fourth cycle on new scenes")
+    # the COCO-folder path against the scenes loader, same scenes (320x240 COCO export, read back by coco:DIR):
+    python bench/dense.py --sections detection,coco_export --models ssd --results dense_coco_export
 
 Every model trains with ``kerazoo.training.train`` on scenes made from Fashion-MNIST's training items (validation
 scenes from held-out training items) and is scored on 1,000 scenes made only from the test items:

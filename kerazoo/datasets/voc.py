@@ -98,8 +98,10 @@ def open_voc(root: str) -> DenseSource:
     """Reads and checks every split's annotations (see the module docstring)."""
     main, segmentation = _lists(root, "Main"), _lists(root, "Segmentation")
     if not main and not segmentation:
+        inner = sorted(d for d in os.listdir(root) if d.startswith(("VOC", "VOCdevkit")))
+        hint = f" Did you mean: voc:{os.path.join(root, inner[0])}?" if inner else ""
         raise FileNotFoundError(f"Invalid dataset voc:{root}: expected split lists in ImageSets/Main/ or "
-                                f"ImageSets/Segmentation/ (train.txt, val.txt).")
+                                f"ImageSets/Segmentation/ (train.txt, val.txt).{hint}")
     ids = dict.fromkeys(i for lists in (main, segmentation) for names in lists.values() for i in names)
     parsed = {}
     for image_id in ids:

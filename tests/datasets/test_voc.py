@@ -45,3 +45,10 @@ def test_bad_annotations_are_clear_errors(tmp_path):
     os.remove(tmp_path / "JPEGImages" / "train_001.jpg")
     with pytest.raises(FileNotFoundError, match="no JPEGImages/train_001.jpg"):
         dense.open_source(f"voc:{tmp_path}")
+
+
+def test_the_devkit_folder_is_pointed_at_its_year(tmp_path):
+    write_voc(str(tmp_path / "VOC2007"), counts=(("train", 1),))
+    with pytest.raises(FileNotFoundError, match=r"Did you mean: voc:.*VOC2007\?"):
+        dense.open_source(f"voc:{tmp_path}")
+    assert len(dense.open_source(f"voc:{tmp_path / 'VOC2007'}").splits["train"]) == 1
