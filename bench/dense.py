@@ -181,8 +181,9 @@ def coco_export(args, done: dict) -> dict:
     root = os.path.join(args.out, "scenes_coco")
     # the scenes the loader makes for the RECIPE's splits (seed 0; validation: a fifth of the training scenes, as
     # DenseTask._val_limit), written once
-    for split, items, count in (("train", "train[:55000]", args.train_scenes),
-                                ("val", "train[55000:]", max(args.train_scenes // 5, 32)), ("test", "test", args.test_scenes)):
+    splits = (("train", "train[:55000]", args.train_scenes), ("val", "train[55000:]", max(args.train_scenes // 5, 32)),
+              ("test", "test", args.test_scenes))
+    for split, items, count in splits:
         if not os.path.exists(os.path.join(root, "annotations", f"instances_{split}.json")):
             scenes = make_scenes(items, count)
             write_coco(root, split, (_exported(scenes, n) for n in range(len(scenes))), FASHION_CLASSES)

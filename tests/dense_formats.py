@@ -19,7 +19,8 @@ VOC_NAMES = ("cat", "dog")
 
 
 def draw_scene(rng, height, width, objects=2):
-    """(uint8 image [H, W, 3], [(label, (x1, y1, x2, y2))...]) with non-overlapping rectangles ("xyxy", x2 exclusive)."""
+    """(uint8 image [H, W, 3], [(label, (x1, y1, x2, y2))...]): non-overlapping rectangles ("xyxy", x2 exclusive)
+    of label 0 in the left half and label 1 in the right half."""
     image = rng.integers(0, 30, size=(height, width, 3)).astype(np.uint8)
     placed = []
     for label in range(objects):

@@ -127,7 +127,10 @@ def _segmentation(annotation: dict, box):
 
 def decode_masks(segmentations, height: int, width: int) -> np.ndarray:
     """bool [n, height, width] instance masks from COCO polygons, uncompressed or compressed RLE (pycocotools)."""
-    from pycocotools import mask as mask_utils
+    try:
+        from pycocotools import mask as mask_utils
+    except ImportError:
+        raise ImportError("COCO masks are decoded by pycocotools: pip install 'kerazoo[vision]'.") from None
 
     masks = np.zeros((len(segmentations), height, width), bool)
     for k, segmentation in enumerate(segmentations):

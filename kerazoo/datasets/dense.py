@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["DenseRecord", "DenseSource", "FORMATS", "RESIZE_POLICIES", "open_source", "split_records",
-           "read_example", "read_image", "read_label_png", "check_image", "placement", "to_original_boxes", "check_record_boxes",
+           "read_example", "read_image", "read_label_png", "check_image", "placement", "to_original_boxes",
+           "check_record_boxes",
            "is_dense_path", "BOX_TOLERANCE", "VOID"]
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ log = logging.getLogger(__name__)
 FORMATS = ("coco", "voc", "masks")
 """Format prefixes of ``--dataset PREFIX:DIR``."""
 RESIZE_POLICIES = ("letterbox", "stretch")
-"""``letterbox``: scale to fit keeping the aspect ratio, pad the rest with 0 (centred); ``stretch``: resize each axis."""
+"""``letterbox``: scale to fit keeping the aspect ratio, pad the rest with 0 (centred); ``stretch``: resize each
+axis."""
 BOX_TOLERANCE = 1.0
 """Pixels a box may stick out of its image (annotation tools round): clipped; further out is an error."""
 VOID = 255

@@ -295,7 +295,8 @@ def _fit_example(size, policy, task, max_objects):
         shift = tf.cast(tf.stack([left, top] * 2), tf.float32)
         boxes = example["boxes"] * scale + shift
         keep = tf.logical_not(example["crowd"])  # crowd regions are neither objects to find nor background
-        boxes, labels = tf.boolean_mask(boxes, keep)[:max_objects], tf.boolean_mask(example["labels"], keep)[:max_objects]
+        boxes = tf.boolean_mask(boxes, keep)[:max_objects]
+        labels = tf.boolean_mask(example["labels"], keep)[:max_objects]
         pad = max_objects - tf.shape(labels)[0]
         if task == "localization":
             first = tf.concat([boxes, -tf.ones((1, 4))], 0)[0]

@@ -117,8 +117,9 @@ def test_dense_models_need_a_fixed_size():
 def _task_config(root, model, prefix="coco"):
     from kerazoo.training import load_config
 
-    return load_config(overrides=[f"model.name={model}", "model.kwargs.backbone=lenet5", f"data.dataset={prefix}:{root}",
-                                  f"model.input_size=[{SIZE[0]}, {SIZE[1]}]", "data.batch_size=2"])
+    return load_config(overrides=[f"model.name={model}", "model.kwargs.backbone=lenet5",
+                                  f"data.dataset={prefix}:{root}", f"model.input_size=[{SIZE[0]}, {SIZE[1]}]",
+                                  "data.batch_size=2"])
 
 
 def test_predictions_map_back_to_the_original_image(folders):
