@@ -117,8 +117,21 @@ def open_source(dataset: str) -> DenseSource:
     root = os.path.abspath(os.path.expanduser(root))
     if not os.path.isdir(root):
         raise FileNotFoundError(f"Invalid dataset {dataset!r}: no folder {root}.")
-    stamp = tuple(sorted((entry.name, entry.stat().st_mtime_ns) for entry in os.scandir(root)))
-    return _open_cached(prefix, root, stamp)
+    return _open_cached(prefix, root, _stamp(root))
+
+
+ANNOTATION_DIRS = ("", "annotations", "Annotations", "ImageSets/Main", "ImageSets/Segmentation", "SegmentationClass",
+                   "masks")
+"""Folders whose files' modification times key the cache of opened sources (an edited annotation is read again)."""
+
+
+def _stamp(root: str) -> tuple:
+    stamp = []
+    for folder in ANNOTATION_DIRS:
+        path = os.path.join(root, folder)
+        if os.path.isdir(path):
+            stamp += [(folder, e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in os.scandir(path)]
+    return tuple(sorted(stamp))
 
 
 _CACHE: dict = {}

@@ -113,6 +113,12 @@ def test_degenerate_boxes_are_counted_skips_and_missing_files_are_named(tmp_path
         source = dense.open_source(f"coco:{root}")
     assert source.skipped == {"boxes without area": 1} and "skipped 1 boxes without area" in caplog.text
     assert len(source.splits["train"][0].labels) == 1 + 1  # the other object and the crowd
+
+    def mended(data):
+        data["annotations"][0]["bbox"] = [5, 5, 4, 8]
+
+    _rewrite(root, mended)  # an edited annotation file is read again, not taken from the cache
+    assert not dense.open_source(f"coco:{root}").skipped
     with pytest.raises(FileNotFoundError, match="annotations/instances_train.json"):
         dense.open_source(f"coco:{tmp_path / 'train'}")
     with pytest.raises(ValueError, match="Did you mean: coco:DIR"):
