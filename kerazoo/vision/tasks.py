@@ -25,7 +25,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from kerazoo.datasets import dense
+from kerazoo.datasets import dense, scenes
 from kerazoo.training.tasks import Task, normalize, register_task
 from kerazoo.vision import backbone as bb
 from kerazoo.vision.augment import dense_augmenter
@@ -98,7 +98,7 @@ class DenseTask(Task):
         data = config.data
         info = self.dataset_info(config)
         options = {}
-        if data.dataset != "fashion_mnist_scenes":
+        if data.dataset != scenes.NAME:  # the scenes keep their canvas
             options = {"image_size": info.image_shape[:2], "resize": data.resize}
         ds = load_dense(data.dataset, _folder_split(data.dataset, split), self.data_task, batch_size=data.batch_size,
                         data_dir=data.data_dir, seed=config.seed, limit=limit, shuffle=shuffle, stream=stream,
@@ -195,7 +195,7 @@ class DenseTask(Task):
         """(outputs function, input shape) of the exported ``serving_default``: a model trained on data of any
         size (a folder or a tfds name) takes images of any size and answers in their pixels
         (:meth:`original_outputs`, ``data.resize``); one trained on the scenes takes their fixed size."""
-        if config.data.dataset == "fashion_mnist_scenes":
+        if config.data.dataset == scenes.NAME:
             return self.serving_outputs, None
         resize = config.data.resize
         return (lambda model, images: self.original_outputs(model, images, resize)), (None, None, info.image_shape[-1])
@@ -239,7 +239,8 @@ def boxes_to_original(boxes, original, place):
     height, width = tf.cast(original[0], tf.float32), tf.cast(original[1], tf.float32)
     shift = tf.stack([left, top, left, top])
     scale = tf.stack([width / new_w, height / new_h, width / new_w, height / new_h])
-    return tf.clip_by_value((tf.cast(boxes, tf.float32) - shift) * scale, 0.0, tf.stack([width, height, width, height]))
+    limit = tf.stack([width, height, width, height])
+    return tf.clip_by_value((tf.cast(boxes, tf.float32) - shift) * scale, 0.0, limit)
 
 
 def class_colors(count: int) -> np.ndarray:
