@@ -19,6 +19,8 @@
     # steps_per_epoch=188 --sections segmentation --models unet --epochs 100 --results dense_unet_stream100; the U-Net
     # goal (mIoU 0.852, 5 h 10 min): a ResNet-20 classifier, then four cycles with --set model.init_from=RUN, each on
     # the stream's next scenes (BENCHMARKS.md, "A fourth cycle on new scenes")
+    # the COCO-folder path against the scenes loader, same scenes (320x240 COCO export, read back by coco:DIR):
+    python bench/dense.py --sections detection,coco_export --models ssd --results dense_coco_export
 
 Every model trains with ``kerazoo.training.train`` on scenes made from Fashion-MNIST's training items (validation
 scenes from held-out training items) and is scored on 1,000 scenes made only from the test items:
@@ -27,7 +29,9 @@ scenes from held-out training items) and is scored on 1,000 scenes made only fro
 - transfer: U-Net whose backbone starts from a Fashion-MNIST classification run (frozen for the first epochs, then
   fine-tuned at a tenth of the learning rate) against the same U-Net from scratch;
 - detection: COCO mAP@[.5:.95], mAP@.5, mAP@.75 (pycocotools) of RetinaNet, SSD, Faster R-CNN and Mask R-CNN (plus
-  its mask AP); goal: single-shot mAP@.5 >= 0.90.
+  its mask AP); goal: single-shot mAP@.5 >= 0.90;
+- coco_export: the detectors again, on the same scenes written as a COCO folder of 320x240 images and read back by
+  ``--dataset coco:DIR`` (``--sections detection,coco_export --models ssd``: both, and the mAP@.5 difference).
 Writes bench/results/dense.json. A section is a function ``name(args, done) -> dict`` in ``SECTIONS`` (``done``: the
 results of the sections before it).
 """
@@ -147,8 +151,54 @@ def detection(args, done: dict) -> dict:
     return results
 
 
+EXPORT_SCALE, EXPORT_SIZE = 2.5, (240, 320)
+"""coco_export: each 96x96 scene enlarged 2.5 times and centred in a 320x240 image (40 px of black at each side)."""
+
+
+def _exported(scenes, n: int) -> dict:
+    """Scene ``n`` as the 320x240 image of the COCO export, its boxes moved with it (the dense schema's dict)."""
+    import numpy as np
+    from PIL import Image
+
+    side = int(round(scenes.images.shape[1] * EXPORT_SCALE))
+    left = (EXPORT_SIZE[1] - side) // 2
+    image = np.zeros(EXPORT_SIZE, np.uint8)
+    image[:, left:left + side] = np.asarray(Image.fromarray(scenes.images[n, ..., 0]).resize((side, side),
+                                                                                            Image.BILINEAR))
+    count = int(scenes.num_objects[n])
+    boxes = scenes.boxes[n, :count] * EXPORT_SCALE + np.array([left, 0, left, 0], np.float32)
+    return {"image": image, "boxes": boxes, "labels": scenes.classes[n, :count]}
+
+
+def coco_export(args, done: dict) -> dict:
+    """The detectors on a COCO-format export of the scenes at 320x240, read back through ``coco:DIR`` and letterboxed
+    to 96x128 (each scene back at its 96x96), against the same detectors on the scenes loader (section detection):
+    the same mAP within noise shows the folder path end to end. Test scenes as in the other sections."""
+    from kerazoo.datasets import FASHION_CLASSES
+    from kerazoo.datasets.coco import write_coco
+    from kerazoo.datasets.scenes import make_scenes
+
+    root = os.path.join(args.out, "scenes_coco")
+    # the scenes the loader makes for the RECIPE's splits (seed 0; validation: a fifth of the training scenes, as
+    # DenseTask._val_limit), written once
+    splits = (("train", "train[:55000]", args.train_scenes), ("val", "train[55000:]", max(args.train_scenes // 5, 32)),
+              ("test", "test", args.test_scenes))
+    for split, items, count in splits:
+        if not os.path.exists(os.path.join(root, "annotations", f"instances_{split}.json")):
+            scenes = make_scenes(items, count)
+            write_coco(root, split, (_exported(scenes, n) for n in range(len(scenes))), FASHION_CLASSES)
+    extra = [*DETECTION_RECIPE, f"data.dataset=coco:{root}", "model.input_size=[96, 128]", "data.resize=letterbox"]
+    results = {name: fit(args, name, args.backbone, epochs=args.detection_epochs or args.epochs, extra=extra,
+                         tag="_coco") for name in chosen(args, DETECTORS)}
+    for name, result in results.items():
+        if name in done.get("detection", {}):
+            result["mAP50_minus_scenes_loader"] = round(result["mAP50"] - done["detection"][name]["mAP50"], 4)
+    return results
+
+
 HEADS = ("localizer", *SEGMENTERS, *DETECTORS)
-SECTIONS = {"localization": localization, "segmentation": segmentation, "transfer": transfer, "detection": detection}
+SECTIONS = {"localization": localization, "segmentation": segmentation, "transfer": transfer, "detection": detection,
+            "coco_export": coco_export}
 
 
 def main():

@@ -15,7 +15,8 @@ def register(subparsers):
         example="kerazoo predict runs/unet scene.png --out pred.png",
     )
     p.add_argument("run", help="run directory (written by kerazoo train)")
-    p.add_argument("image", help="PNG image (any size; converted to the model's channels and size)")
+    p.add_argument("image", help="PNG image (any size; converted to the model's channels; classifiers: to its size, "
+                                  "dense models: predicted and drawn at the image's own size)")
     p.add_argument("--out", help="dense tasks: where to write the picture of the prediction (PNG)")
     p.add_argument("--top", type=int, default=5, help="classifiers: how many classes to print")
     p.set_defaults(func=run)
@@ -55,7 +56,9 @@ def predict(run_dir: str, image_path: str, *, out: str | None = None, top: int =
     config, info = load_run_config(run_dir), load_run_info(run_dir)
     task = task_for_model(config.model.name)
     model = load_run_model(run_dir)
-    image = read_image(image_path, info.image_shape)
+    # dense tasks take the image at its own size and draw on it (predict_image maps the predictions back)
+    image = read_image(image_path, info.image_shape if task.name == "classification" else
+                       (None, None, info.image_shape[-1]))
     if task.name == "classification":
         logits = model(image[None], training=False)
         probs = keras.ops.convert_to_numpy(keras.ops.softmax(logits))[0]
@@ -63,7 +66,7 @@ def predict(run_dir: str, image_path: str, *, out: str | None = None, top: int =
         return {"top": [(info.class_names[i], float(probs[i])) for i in order]}
     if not out:
         raise ValueError(f"Missing --out: a {task.name} run draws its prediction into a PNG file.")
-    prediction = task.predict_image(model, image)
+    prediction = task.predict_image(model, image, resize=config.data.resize)
     picture = task.draw(image, prediction, info)
     _save_png(out, picture)
     return {"task": task.name, "out": out, **{k: np.asarray(v).tolist() for k, v in prediction.items()

@@ -49,7 +49,8 @@ def register(subparsers):
     p.add_argument("overrides", nargs="*", metavar="FIELD=VALUE", help="config overrides, e.g. optimizer.lr=0.05")
     p.add_argument("--config", help="experiment YAML file, or a shipped recipe's name (e.g. fashion_lenet5)")
     p.add_argument("--out", required=True, help="run directory")
-    p.add_argument("--dataset", help="dataset name (fashion_mnist, mnist, digits or a tensorflow-datasets name)")
+    p.add_argument("--dataset", help="dataset name (fashion_mnist, mnist, digits or a tensorflow-datasets name); "
+                   "dense heads also fashion_mnist_scenes, coco:DIR, voc:DIR, masks:DIR")
     p.add_argument("--data-dir", help="folder holding the dataset files")
     p.add_argument("--epochs", type=positive_int)
     p.add_argument("--batch-size", type=positive_int, help="global batch size")

@@ -47,9 +47,10 @@ def parse_formats(formats) -> tuple[str, ...]:
     return tuple(dict.fromkeys(["saved_model", *formats]))  # the SavedModel is the source of the others
 
 
-def write_saved_model(model, path: str, serving_outputs=None, class_names=None) -> None:
+def write_saved_model(model, path: str, serving_outputs=None, class_names=None, input_shape=None) -> None:
     """SavedModel with ``serving_default``: ``images`` → {``probabilities``, ``logits``}, or, for other tasks,
     the named outputs of ``serving_outputs(model, images)`` (a Task's hook, e.g. segmentation masks).
+    ``input_shape``: (H, W, C) of ``images`` when not the model's (e.g. (None, None, 3): any size).
 
     Classifiers of a fixed input size also get ``serving_bytes`` (encoded image files) and ``classify``, TF Serving's
     classification API: serialized tf.Examples (feature ``images``: the raw pixels, H*W*C floats) → ``classes``
@@ -66,7 +67,7 @@ def write_saved_model(model, path: str, serving_outputs=None, class_names=None) 
         logits = tf.cast(model(images, training=False), tf.float32)
         return {"probabilities": tf.nn.softmax(logits), "logits": logits}
 
-    spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32, name="images")
+    spec = tf.TensorSpec([None, *(input_shape or model.input_shape[1:])], tf.float32, name="images")
     archive.add_endpoint(name="serving_default", fn=serve, input_signature=[spec])
     shape = tuple(model.input_shape[1:])
     classify = serving_outputs is None and None not in shape
@@ -296,8 +297,11 @@ def _export_task_run(task, model, config, info, run_dir, repo, name, version, ch
                          f"Received: formats={list(formats)}")
     images, _ = next(iter(task.batches(config, config.data.val_split or config.data.test_split, 8)))
     expected = {k: np.asarray(v) for k, v in task.serving_outputs(model, images).items()}
+    # dense models trained on data of any size take images of any size and answer in their pixels
+    outputs, input_shape = task.export_outputs(config, info) if hasattr(task, "export_outputs") else (
+        task.serving_outputs, None)
     with new_version(repo, name, version) as (tmp, number):
-        write_saved_model(model, tmp, task.serving_outputs)
+        write_saved_model(model, tmp, outputs, input_shape)
         served = tf.saved_model.load(tmp).signatures["serving_default"](images=tf.constant(images))
         diffs = {k: float(np.max(np.abs(served[k].numpy().astype(np.float64) - v))) for k, v in expected.items()}
         failed = {k: d for k, d in diffs.items() if d > FLOAT_TOLERANCE * max(1.0, float(np.ptp(expected[k])))}
@@ -310,8 +314,10 @@ def _export_task_run(task, model, config, info, run_dir, repo, name, version, ch
             "name": name, "version": number, "model": config.model.name, "task": task.name,
             "run": os.path.abspath(run_dir), "checkpoint": checkpoint,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "dataset": info.name, "input": {"name": "images", "shape": list(info.image_shape), "dtype": "float32",
-                                            "range": [0, 255]},
+            "dataset": info.name, "input": {"name": "images", "shape": list(input_shape or info.image_shape),
+                                            "dtype": "float32", "range": [0, 255],
+                                            **({"model_size": list(info.image_shape[:2]),
+                                                "resize": config.data.resize} if input_shape else {})},
             "outputs": sorted(expected), "class_names": list(info.class_names), "formats": ["saved_model"],
         }
         _write_json(os.path.join(tmp, "kerazoo.json"), metadata)

@@ -26,9 +26,11 @@ class ModelConfig:
     """Registered model name (``kerazoo models`` lists them)."""
     kwargs: dict = field(default_factory=dict)
     """Extra builder arguments, e.g. ``{drop_path_rate: 0.1}`` or ``{alpha: 0.5}``."""
-    input_size: typing.Optional[int] = None
-    """Resize images to this side inside the model, before the network (e.g. 32 for MobileNetV2, VGG or SqueezeNet,
-    whose smallest input is 32, on 28x28 Fashion-MNIST); the model still takes the dataset's raw images."""
+    input_size: typing.Union[int, list, None] = None
+    """Classifiers: resize images to this side (or [height, width]) inside the model, before the network (e.g. 32
+    for MobileNetV2, VGG or SqueezeNet, whose smallest input is 32, on 28x28 Fashion-MNIST); the model still takes
+    the dataset's raw images. Dense heads on data of any image size (coco:DIR, voc:DIR, masks:DIR, tfds): the
+    training resolution, images brought to it by ``data.resize`` (default 320x320)."""
     backbone_from: typing.Optional[str] = None
     """Dense heads: a classification run whose backbone weights start the head (transfer learning)."""
     freeze_epochs: int = 0
@@ -65,6 +67,9 @@ class DataConfig:
     """Generated datasets (fashion_mnist_scenes): train on new examples drawn without end instead of a fixed set, so
     no example is seen twice and memory stays constant however long the schedule; needs ``steps_per_epoch``. A resumed
     run goes on with the scenes after those of its backed-up epochs."""
+    resize: str = "letterbox"
+    """Dense heads on data of any image size: how images reach ``model.input_size``: letterbox (aspect ratio kept,
+    padded) or stretch; boxes and masks move with them, predictions are mapped back to the original image."""
     stream_start: typing.Optional[int] = None
     """With ``stream``: the first training scene (the stream's scenes are numbered from 0). null: 0, or, with
     ``model.init_from``, the scene after the last one that run (and the runs it was started from) drew from the same

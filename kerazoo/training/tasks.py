@@ -62,11 +62,12 @@ class Task:
 
         inputs = keras.Input(shape=info.image_shape, name="images")
         x = normalize(inputs, info)
-        side = config.model.input_size
-        if not side and min(info.image_shape[:2]) < get_entry(config.model.name).min_input_size:
-            side = get_entry(config.model.name).min_input_size
-        if side:
-            x = keras.layers.Resizing(side, side, name="resize")(x)
+        size = config.model.input_size
+        if not size and min(info.image_shape[:2]) < get_entry(config.model.name).min_input_size:
+            size = get_entry(config.model.name).min_input_size
+        if size:
+            height, width = (size, size) if isinstance(size, int) else size
+            x = keras.layers.Resizing(height, width, name="resize")(x)
         return create_model(
             config.model.name, input_tensor=x, classes=info.num_classes, classifier_activation=None, **kwargs,
         )

@@ -81,6 +81,9 @@ def backbone_features(x, backbone: str, *, levels: int, min_levels: int | None =
     _check_levels(entry, levels if min_levels is None else min_levels, eligible)
     taps = eligible[-min(levels, len(eligible)):]
     height, width = x.shape[1], x.shape[2]
+    if height is None or width is None:
+        raise ValueError(f"Invalid input_shape: dense heads need a fixed image size (strides and decoder shapes "
+                         f"depend on it). Received: {tuple(x.shape[1:])}; set model.input_size (e.g. [240, 320]).")
     largest = max(t.reduction for t in taps)
     if min(height, width) < largest:
         raise ValueError(

@@ -5,8 +5,14 @@ and draws them (the contract is ``kerazoo.training.tasks.Task``'s; this module a
 
     task.callbacks(model, config, run_dir)  # extra fit callbacks: backbone fine-tuning (unfreeze after N epochs)
     task.serving_outputs(model, images)     # named outputs of the exported ``serving_default`` signature
-    task.predict_image(model, image)        # one raw-pixel image [H, W, C] → dict of NumPy predictions
+    task.predict_image(model, image, resize=...)  # one raw-pixel image of any size → its predictions (NumPy), in
+                                                  # the image's own pixels
     task.draw(image, prediction, info)      # RGB uint8 picture of the prediction on the image (``kerazoo predict``)
+
+Data of any image size (``coco:DIR``, ``voc:DIR``, ``masks:DIR``, tfds names) trains at ``model.input_size`` (one
+side or [height, width]; default ``kerazoo.vision.data.DEFAULT_IMAGE_SIZE``), images brought to it by
+``data.resize`` (letterbox or stretch); ``predict_image`` takes an image at its own size and maps the predictions
+back to it.
 
 Transfer learning (``--backbone-from RUN``, config ``model.backbone_from``): the backbone's weights are copied
 from a classification run's checkpoint, and the model scales pixels as that classifier did; with
@@ -19,6 +25,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from kerazoo.datasets import dense, scenes
 from kerazoo.training.tasks import Task, normalize, register_task
 from kerazoo.vision import backbone as bb
 from kerazoo.vision.augment import dense_augmenter
@@ -77,7 +84,7 @@ class DenseTask(Task):
     """Which targets ``load_dense`` yields for this task."""
 
     def dataset_info(self, config):
-        return dense_info(config.data.dataset, data_dir=config.data.data_dir)
+        return dense_info(config.data.dataset, data_dir=config.data.data_dir, image_size=config.model.input_size)
 
     def classes(self, info) -> int:
         """The ``classes`` argument the head is built with."""
@@ -90,9 +97,12 @@ class DenseTask(Task):
     def _load(self, config, split, *, limit, shuffle=None, augment=(), stream=False):
         data = config.data
         info = self.dataset_info(config)
-        ds = load_dense(data.dataset, split, self.data_task, batch_size=data.batch_size, data_dir=data.data_dir,
-                        seed=config.seed, limit=limit, shuffle=shuffle, stream=stream,
-                        stream_start=data.stream_start or 0)
+        options = {}
+        if data.dataset != scenes.NAME:  # the scenes keep their canvas
+            options = {"image_size": info.image_shape[:2], "resize": data.resize}
+        ds = load_dense(data.dataset, _folder_split(data.dataset, split), self.data_task, batch_size=data.batch_size,
+                        data_dir=data.data_dir, seed=config.seed, limit=limit, shuffle=shuffle, stream=stream,
+                        stream_start=data.stream_start or 0, **options)
         augmenter = dense_augmenter(augment, self.data_task, seed=config.seed)
         if augmenter is not None:  # training batches only: boxes and masks move with the pixels
             ds = ds.map(augmenter, num_parallel_calls=-1)  # -1: tf.data.AUTOTUNE
@@ -160,10 +170,40 @@ class DenseTask(Task):
         """Named outputs of the exported signature for a batch of raw-pixel ``images``."""
         raise NotImplementedError
 
-    def predict_image(self, model, image) -> dict:
-        """Predictions for one raw-pixel image [H, W, C] (a batch of one through ``serving_outputs``)."""
+    def predict_image(self, model, image, *, resize: str = "letterbox") -> dict:
+        """Predictions for one raw-pixel image [h, w, C] of any size, in the image's own pixels
+        (:meth:`original_outputs` on a batch of one)."""
         batch = keras.ops.convert_to_tensor(np.asarray(image, np.float32)[None])
-        return {k: keras.ops.convert_to_numpy(v)[0] for k, v in self.serving_outputs(model, batch).items()}
+        return {k: keras.ops.convert_to_numpy(v)[0] for k, v in self.original_outputs(model, batch, resize).items()}
+
+    def original_outputs(self, model, images, resize: str = "letterbox") -> dict:
+        """``serving_outputs`` for a batch of same-sized raw-pixel ``images`` of any size: they are brought to the
+        model's size as the loader brings its images (``resize``), and the outputs mapped back to their pixels
+        (:meth:`outputs_to_original`). Images at the model's size pass unchanged."""
+        import tensorflow as tf
+
+        from kerazoo.vision.data import place_images
+
+        size = tuple(model.inputs[0].shape[1:3])
+        if tuple(images.shape[1:3]) == size:
+            return self.serving_outputs(model, images)
+        placed, place = place_images(images, size, resize)
+        outputs = self.serving_outputs(model, placed)
+        return self.outputs_to_original(outputs, tf.shape(images)[1:3], place, size)
+
+    def export_outputs(self, config, info):
+        """(outputs function, input shape) of the exported ``serving_default``: a model trained on data of any
+        size (a folder or a tfds name) takes images of any size and answers in their pixels
+        (:meth:`original_outputs`, ``data.resize``); one trained on the scenes takes their fixed size."""
+        if config.data.dataset == scenes.NAME:
+            return self.serving_outputs, None
+        resize = config.data.resize
+        return (lambda model, images: self.original_outputs(model, images, resize)), (None, None, info.image_shape[-1])
+
+    def outputs_to_original(self, outputs: dict, original, place, size) -> dict:
+        """``outputs`` made at the model's ``size`` (H, W) for images placed there at ``place`` (new height, new
+        width, top, left), in the pixels of the ``original`` (h, w) images (TensorFlow ops: it runs in exports)."""
+        raise NotImplementedError
 
     def draw(self, image, prediction: dict, info) -> np.ndarray:
         """RGB uint8 [H, W, 3] picture of ``prediction`` on ``image``."""
@@ -177,6 +217,52 @@ class DenseTask(Task):
 def _rgb(image) -> np.ndarray:
     image = np.asarray(image, np.float32)
     return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
+
+
+def _folder_split(dataset: str, split: str) -> str:
+    """A folder's own split for the config's default ones (made for Fashion-MNIST's 60,000 training images):
+    ``train[:55000]`` → ``train``, ``train[55000:]`` → ``val``; any other split as it is."""
+    from kerazoo.training.config import DataConfig
+
+    if not dense.is_dense_path(dataset):
+        return split
+    return {DataConfig.train_split: "train", DataConfig.val_split: "val"}.get(split, split)
+
+
+def boxes_to_original(boxes, original, place):
+    """"xyxy" pixel ``boxes`` [..., 4] at the model's size → pixels of the ``original`` (h, w) image, which was
+    placed at ``place`` (new height, new width, top, left); clipped to it. The inverse of the loader's transform
+    (``kerazoo.datasets.dense.to_original_boxes`` in TensorFlow ops)."""
+    import tensorflow as tf
+
+    new_h, new_w, top, left = (tf.cast(v, tf.float32) for v in place)
+    height, width = tf.cast(original[0], tf.float32), tf.cast(original[1], tf.float32)
+    shift = tf.stack([left, top, left, top])
+    scale = tf.stack([width / new_w, height / new_h, width / new_w, height / new_h])
+    limit = tf.stack([width, height, width, height])
+    return tf.clip_by_value((tf.cast(boxes, tf.float32) - shift) * scale, 0.0, limit)
+
+
+def class_colors(count: int) -> np.ndarray:
+    """uint8 [count, 3]: the colour of each class id (VOC's palette; 0, the background, is black)."""
+    from kerazoo.datasets.voc import voc_palette
+
+    return voc_palette(count)
+
+
+def draw_legend(picture, names, colors, *, width: int = 96) -> np.ndarray:
+    """``picture`` with a panel of ``width`` pixels at its right: a colour swatch and the name of each class."""
+    from PIL import Image, ImageDraw
+
+    height = max(picture.shape[0], 12 * len(names) + 4)
+    canvas = Image.new("RGB", (picture.shape[1] + width, height), (255, 255, 255))
+    canvas.paste(Image.fromarray(np.asarray(picture, np.uint8)), (0, 0))
+    pen = ImageDraw.Draw(canvas)
+    for row, (name, color) in enumerate(zip(names, colors)):
+        x, y = picture.shape[1] + 4, 2 + 12 * row
+        pen.rectangle([x, y, x + 9, y + 9], fill=tuple(int(c) for c in color), outline=(0, 0, 0))
+        pen.text((x + 13, y - 1), str(name), fill=(0, 0, 0))
+    return np.asarray(canvas, np.uint8)
 
 
 def class_iou(metric: keras.metrics.MeanIoU) -> np.ndarray:
@@ -239,11 +325,27 @@ class SegmentationTask(DenseTask):
         return {"probabilities": keras.ops.softmax(logits, axis=-1),
                 "masks": keras.ops.cast(keras.ops.argmax(logits, axis=-1), "int32")}
 
+    def outputs_to_original(self, outputs, original, place, size) -> dict:
+        """The probabilities of the image's part of the model's input, resized (bilinear) to the original size."""
+        import tensorflow as tf
+
+        new_h, new_w, top, left = place
+        window = outputs["probabilities"][:, top:top + new_h, left:left + new_w]
+        probabilities = tf.image.resize(window, original, method="bilinear")
+        return {"probabilities": probabilities, "masks": tf.cast(tf.argmax(probabilities, -1), tf.int32)}
+
     def draw(self, image, prediction, info) -> np.ndarray:
+        """The predicted classes coloured over the image, and a legend of the classes found at its right."""
         masks = prediction["masks"]
+        classes = self.classes(info)
+        colors = class_colors(classes)
         colored = keras.visualization.draw_segmentation_masks(
-            _rgb(image)[None], masks[None, ..., None], num_classes=self.classes(info), alpha=0.5, ignore_index=0)
-        return np.asarray(keras.ops.convert_to_numpy(colored)[0], np.uint8)
+            _rgb(image)[None], masks[None, ..., None], num_classes=classes, alpha=0.5, ignore_index=0,
+            color_mapping={k: tuple(int(c) for c in colors[k]) for k in range(classes)})
+        picture = np.asarray(keras.ops.convert_to_numpy(colored)[0], np.uint8)
+        found = [k for k in np.unique(masks) if k > 0]
+        names = ("background", *info.class_names)
+        return draw_legend(picture, [names[k] for k in found], colors[found])
 
 
 class LocalizationTask(DenseTask):
@@ -300,6 +402,9 @@ class LocalizationTask(DenseTask):
         return {"probabilities": keras.ops.softmax(logits, -1),
                 "classes": keras.ops.cast(keras.ops.argmax(logits, -1), "int32"),
                 "boxes": keras.ops.cast(out["box"], "float32") * scale}
+
+    def outputs_to_original(self, outputs, original, place, size) -> dict:
+        return {**outputs, "boxes": boxes_to_original(outputs["boxes"], original, place)}
 
     def draw(self, image, prediction, info) -> np.ndarray:
         boxes = {"boxes": prediction["boxes"][None, None], "labels": prediction["classes"][None, None]}

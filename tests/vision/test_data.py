@@ -22,7 +22,7 @@ def test_voc_boxes_become_absolute_xyxy(tmp_path):
     label = np.array([[3, 7], [1, 2]], np.int64)
     with tfds.testing.mock_data(as_dataset_fn=_examples({"image": image, "objects": {"bbox": bbox, "label": label}})):
         images, targets = next(iter(load_dense("voc/2012", "validation", "detection", batch_size=2, image_size=50,
-                                               max_objects=3, data_dir=str(tmp_path))))
+                                               resize="stretch", max_objects=3, data_dir=str(tmp_path))))
     assert images.shape == (2, 50, 50, 3)
     np.testing.assert_allclose(targets["boxes"][0].numpy(), [[10, 5, 30, 25], [0, 0, 50, 50], [-1, -1, -1, -1]],
                                atol=1e-4)

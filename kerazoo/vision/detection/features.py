@@ -30,6 +30,9 @@ def pyramid_levels(backbone: str, x, strides, *, width: int, top_down: bool, bac
     if not strides or strides != sorted(set(strides)) or any(s < 1 or s & (s - 1) for s in strides):
         raise ValueError(f"Invalid anchor_levels: expected increasing powers of two. Received: anchor_levels={strides}")
     height, width_px = x.shape[1], x.shape[2]
+    if height is None or width_px is None:
+        raise ValueError(f"Invalid input_shape: detectors need a fixed image size (their anchors depend on it). "
+                         f"Received: {tuple(x.shape[1:])}; set model.input_size (e.g. [240, 320]).")
     if min(height, width_px) < strides[-1]:
         raise ValueError(
             f"Invalid input_shape: the image ({height}x{width_px}) is smaller than the largest stride "

@@ -128,12 +128,27 @@ class DetectionTask(DenseTask):
                                 class_names=info.class_names)
         return {"split": split or config.data.test_split, "examples": len(truth), **figures}
 
+    def outputs_to_original(self, outputs, original, place, size) -> dict:
+        """Detection boxes (normalized to the model's input) normalized to the original image instead; the masks
+        stay as they are (they are relative to their boxes)."""
+        import tensorflow as tf
+
+        from kerazoo.vision.tasks import boxes_to_original
+
+        height, width = (float(v) for v in size)
+        y1, x1, y2, x2 = tf.unstack(tf.cast(outputs["detection_boxes"], tf.float32), axis=-1)
+        pixels = tf.stack([x1 * width, y1 * height, x2 * width, y2 * height], axis=-1)
+        x1, y1, x2, y2 = tf.unstack(boxes_to_original(pixels, original, place), axis=-1)
+        rows, cols = tf.cast(original[0], tf.float32), tf.cast(original[1], tf.float32)
+        return {**outputs, "detection_boxes": tf.stack([y1 / rows, x1 / cols, y2 / rows, x2 / cols], axis=-1)}
+
     def draw(self, image, prediction, info) -> np.ndarray:
-        """Boxes and class names of the detections scoring at least ``DRAW_THRESHOLD``."""
+        """Boxes, class names and scores of the detections scoring at least ``DRAW_THRESHOLD``."""
         batch = {k: np.asarray(v)[None] for k, v in prediction.items()}
         found = to_pixel_detections(batch, tuple(np.shape(image)[:2]))[0]
         keep = found["scores"] >= DRAW_THRESHOLD
-        boxes = {"boxes": found["boxes"][keep][None], "labels": found["classes"][keep][None]}
+        boxes = {"boxes": found["boxes"][keep][None], "labels": found["classes"][keep][None],
+                 "confidences": found["scores"][keep][None]}
         drawn = keras.visualization.draw_bounding_boxes(
             _rgb(image)[None], boxes, bounding_box_format="xyxy", class_mapping=dict(enumerate(info.class_names)),
             color=(255, 64, 64), line_thickness=1, text_thickness=1, font_scale=0.4)
