@@ -21,6 +21,7 @@ FLAG_FIELDS = {
     "backbone_from": "model.backbone_from",
     "freeze_epochs": "model.freeze_epochs",
     "init_from": "model.init_from",
+    "weights": "model.weights",
     "adversarial": "adversarial.method",
     "eps": "adversarial.eps",
     "adv_steps": "adversarial.steps",
@@ -74,6 +75,8 @@ def register(subparsers):
     p.add_argument("--freeze-epochs", type=positive_int, help="with --backbone-from: epochs before unfreezing it")
     p.add_argument("--init-from", metavar="RUN",
                    help="start every weight from a run of the same model (train it further on a new schedule)")
+    p.add_argument("--weights", help="classifiers: start from pretrained weights (imagenet, a tag, or a weights file) "
+                                     "with a new head; transfer.head_epochs=1 transfer.lr_factor=0.1 by default")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run instead of resuming it")
     p.add_argument("--no-speed", action="store_true",
                    help="plain settings instead of the fast defaults (no XLA, 1 step per execution, float32, TF's "

@@ -52,8 +52,14 @@ class Task:
         return train, val
 
     def build(self, config, info: datasets.DatasetInfo) -> keras.Model:
-        """Raw pixels → normalization (the dataset's mean/std) → the zoo model → logits."""
+        """Raw pixels → normalization (the dataset's mean/std) → the zoo model → logits; with ``model.weights``,
+        the pretrained network (its own preprocessing) and a new head (kerazoo.training.transfer)."""
         from kerazoo.applications import create_model
+
+        if getattr(config.model, "weights", None):
+            from kerazoo.training.transfer import build_transfer_model
+
+            return build_transfer_model(config, info)
 
         inputs = keras.Input(shape=info.image_shape, name="images")
         x = normalize(inputs, info)
@@ -82,6 +88,10 @@ class Task:
         return model
 
     def compile(self, trainer: keras.Model, config, optimizer) -> None:
+        from kerazoo.training import transfer
+
+        if transfer.uses_phases(config):  # phase 1: the head alone (TransferPhases unfreezes the rest)
+            transfer.freeze_backbone(trainer, optimizer)
         trainer.compile(
             optimizer=optimizer,
             loss=training_loss(config),
@@ -93,6 +103,10 @@ class Task:
     def callbacks(self, model: keras.Model, config, run_dir: str) -> list:
         """The task's own callbacks, on every worker (e.g. backbone fine-tuning); ones that write files return
         nothing unless ``kerazoo.training.strategy.is_chief()``."""
+        from kerazoo.training import transfer
+
+        if transfer.uses_phases(config):
+            return [transfer.TransferPhases(model, config.transfer.head_epochs)]
         return []
 
     def evaluate(self, model: keras.Model, config, *, split: str | None = None, limit: int | None = None) -> dict:
