@@ -21,6 +21,7 @@ from kerazoo.applications.pretrained import files
 from kerazoo.applications.pretrained.preprocess import preprocess_input
 
 KA = keras.applications
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def randomize(model, seed=0):
@@ -191,7 +192,7 @@ def test_no_network_says_where_to_put_the_file(monkeypatch):
 
     monkeypatch.setattr(keras.utils, "get_file", offline)
     tag = pretrained.get_tag("vgg16", "keras_in1k_notop")
-    with pytest.raises(RuntimeError, match=f"put the file {tag.filename} .* in {files.weights_dir()}"):
+    with pytest.raises(RuntimeError, match=f"put the file {tag.filename} .* at {files.weights_dir()}/{tag.filename}"):
         files.source_file(tag)
 
 
@@ -282,3 +283,56 @@ def test_every_keras_tag_has_a_converter_and_a_published_file():
     v2 = [t for m in ("mobilenetv2", "mobilenetv2_035", "mobilenetv2_140") for t in pretrained.weight_tags(m)]
     assert sorted({t.builder_kwargs.get("alpha", None) for t in v2 if t.builder_kwargs}) == [0.5, 0.75, 1.3]
     assert len(v2) == 6 * 2
+
+
+def test_cli_predict_prints_top5_imagenet_names(small_mobilenet, tmp_path, capsys):
+    from PIL import Image
+
+    from kerazoo.cli import main
+
+    reference, source = small_mobilenet
+    tag = pretrained.get_tag("mobilenet_025", "keras_in1k_r128")
+    os.makedirs(files.weights_dir())
+    with open(source, "rb") as src, open(os.path.join(files.weights_dir(), tag.filename), "wb") as dst:
+        dst.write(src.read())
+    pixels = np.random.default_rng(3).integers(0, 256, (150, 200, 3), dtype=np.uint8)
+    image = str(tmp_path / "picture.jpg")
+    Image.fromarray(pixels).save(image, quality=95)
+    capsys.readouterr()
+    assert main(["predict", "mobilenet_025", "--weights", "keras_in1k_r128", image]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == image and len(lines) == 6
+
+    # The same crop (shorter side to 146, centre 128x128) through keras' own model names the same best class.
+    from kerazoo.applications.pretrained.images import load_image
+
+    crop = load_image(image, tag.preprocessing, (128, 128))
+    assert crop.shape == (128, 128, 3)
+    logits = reference.predict(preprocess_input(crop[None], "tf"), verbose=0)[0]
+    best = pretrained.imagenet_classes()[int(np.argmax(logits))][1]
+    assert lines[1].split()[-1] == best
+
+
+def test_cli_models_lists_tags_and_the_card_quotes_the_source(capsys):
+    from kerazoo.cli import main
+
+    assert main(["models", "resnet5*", "--pretrained"]) == 0
+    out = capsys.readouterr().out
+    assert "resnet50 " in out and "keras_in1k (+1 tags)" in out and "resnet50v2" in out
+    assert main(["models", "show", "resnet50"]) == 0
+    out = capsys.readouterr().out
+    assert "keras_in1k (default: weights='imagenet'): keras, MIT" in out
+    assert "74.9 / 92.1 % (keras's figure) https://keras.io/api/applications/" in out
+
+
+def test_sources_load_without_torch():
+    """Using pretrained weights never imports torch: only reading a .pth does (every source module is loaded here)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from kerazoo.applications import pretrained; pretrained.load_sources(); "
+            "assert pretrained.weight_tags('resnet50'); print(sorted(m for m in ('torch', 'timm', 'torchvision') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": ROOT}).stdout
+    assert out.strip().splitlines()[-1] == "[]"

@@ -133,10 +133,11 @@ def check_source_hash(path, tag: WeightTag) -> None:
         )
 
 
-def _offline_error(tag: WeightTag, folder: str, error: Exception) -> RuntimeError:
+def _offline_error(tag: WeightTag, error: Exception) -> RuntimeError:
     return RuntimeError(
         f"Cannot fetch {tag.source} weights {tag.tag!r} of {tag.model} ({type(error).__name__}: {error}). "
-        f"For offline use, put the file {tag.filename} (from {tag.url}) in {folder} (set $KERAZOO_WEIGHTS_DIR)."
+        f"For offline use, put the file {tag.filename} (from {tag.url}) at {local_source_path(tag)} "
+        "(the folder is $KERAZOO_WEIGHTS_DIR)."
     )
 
 
@@ -161,10 +162,19 @@ def _fetch(tag: WeightTag, folder: str) -> str:
     raise ValueError(f"Unknown weight source {tag.source!r} of tag {tag.tag!r}.")
 
 
+def local_source_path(tag: WeightTag) -> str:
+    """Where a source file placed by hand is looked for: ``CACHE/FILENAME``; for timm, whose files are all named
+    ``model.safetensors``, ``CACHE/timm/<hub id with "/" as "--">/FILENAME``."""
+    if tag.source == "timm":
+        return os.path.join(weights_dir(), "timm", tag.url.replace("/", "--"), tag.filename)
+    return os.path.join(weights_dir(), tag.filename)
+
+
 def source_file(tag: WeightTag) -> str:
-    """The tag's source file: the one in the cache folder under its published name, else fetched (and checked)."""
+    """The tag's source file: the one placed in the cache folder (``local_source_path``), else fetched (and
+    checked)."""
     folder = weights_dir()
-    local = os.path.join(folder, tag.filename)
+    local = local_source_path(tag)
     if os.path.exists(local):
         check_source_hash(local, tag)
         return local
@@ -174,7 +184,7 @@ def source_file(tag: WeightTag) -> str:
     except ValueError:
         raise
     except Exception as error:  # no network, proxy, missing client ...: say where to put the file
-        raise _offline_error(tag, folder, error) from error
+        raise _offline_error(tag, error) from error
     check_source_hash(path, tag)
     return path
 
