@@ -19,6 +19,7 @@ FLAG_FIELDS = {
     "precision": "precision",
     "backbone": "model.kwargs.backbone",
     "backbone_from": "model.backbone_from",
+    "backbone_weights": "model.backbone_weights",
     "freeze_epochs": "model.freeze_epochs",
     "init_from": "model.init_from",
     "weights": "model.weights",
@@ -72,7 +73,10 @@ def register(subparsers):
                    help="distill from a trained run (distill.temperature=4 distill.alpha=0.9 by default)")
     p.add_argument("--backbone", help="dense heads (unet, fcn8s, segnet, localizer, ...): the zoo backbone, e.g. resnet20")
     p.add_argument("--backbone-from", metavar="RUN", help="dense heads: start the backbone from a classification run")
-    p.add_argument("--freeze-epochs", type=positive_int, help="with --backbone-from: epochs before unfreezing it")
+    p.add_argument("--backbone-weights", metavar="WEIGHTS",
+                   help="dense heads: start the backbone from pretrained weights (imagenet, a tag or a weights file)")
+    p.add_argument("--freeze-epochs", type=positive_int,
+                   help="with --backbone-from or --backbone-weights: epochs before unfreezing the backbone")
     p.add_argument("--init-from", metavar="RUN",
                    help="start every weight from a run of the same model (train it further on a new schedule)")
     p.add_argument("--weights", help="classifiers: start from pretrained weights (imagenet, a tag, or a weights file) "

@@ -29,8 +29,11 @@ class ModelConfig:
     whose smallest input is 32, on 28x28 Fashion-MNIST); the model still takes the dataset's raw images."""
     backbone_from: typing.Optional[str] = None
     """Dense heads: a classification run whose backbone weights start the head (transfer learning)."""
+    backbone_weights: typing.Optional[str] = None
+    """Dense heads: pretrained weights of the backbone (``imagenet``, a tag or a weights file; docs/pretrained.md); the
+    model then takes raw pixels into the backbone's own preprocessing instead of the training split's normalization."""
     freeze_epochs: int = 0
-    """Dense heads with backbone_from: epochs the backbone stays frozen before it is fine-tuned."""
+    """Dense heads with backbone_from or backbone_weights: epochs the backbone stays frozen before it is fine-tuned."""
     finetune_lr_factor: float = 0.1
     """Dense heads: learning-rate multiplier once the backbone is unfrozen."""
     init_from: typing.Optional[str] = None

@@ -125,7 +125,10 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
         check_init_from(config.model.init_from, config, info)
     if config.model.weights and task.name != "classification":
         raise ValueError(f"Invalid model.weights={config.model.weights!r}: pretrained weights start classifiers; "
-                         f"{config.model.name!r} is a {task.name} model (dense heads take --backbone-from RUN).")
+                         f"{config.model.name!r} is a {task.name} model (dense heads take model.backbone_weights).")
+    if config.model.backbone_weights and task.name == "classification":
+        raise ValueError(f"Invalid model.backbone_weights={config.model.backbone_weights!r}: {config.model.name!r} is "
+                         "a classifier; its pretrained weights are model.weights (--weights).")
     backup_dir = os.path.join(run_dir, "backup")
     data_config = config
     if config.data.stream:  # a resumed run goes on with the scenes after those of its backed-up epochs
