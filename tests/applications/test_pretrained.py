@@ -220,8 +220,12 @@ def test_files_are_recognised_by_content(tmp_path, small_mobilenet):
     assert files.sniff(keras_h5) == "keras_h5"
 
     keras3 = tmp_path / "model.weights.h5"
-    keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]).save_weights(keras3)
+    small = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    small.save_weights(keras3)
     assert files.sniff(keras3) == "keras_weights"
+    archive = tmp_path / "checkpoint.keras"
+    small.save(archive)
+    assert files.sniff(archive) == "keras_archive"
 
     from safetensors.numpy import save_file
 
@@ -230,8 +234,11 @@ def test_files_are_recognised_by_content(tmp_path, small_mobilenet):
     assert files.sniff(safetensors) == "safetensors"
     np.testing.assert_array_equal(files.read_tensors(safetensors)["fc.weight"], np.ones((2, 3)))
 
-    zipped = tmp_path / "model.safetensors"
-    zipped.write_bytes(b"PK\x03\x04" + bytes(60))
+    import zipfile
+
+    zipped = tmp_path / "model.safetensors"  # torch.save's zip layout: ARCHIVE/data.pkl, ARCHIVE/data/0 ...
+    with zipfile.ZipFile(zipped, "w") as f:
+        f.writestr("model/data.pkl", b"\x80\x02}q\x00.")
     assert files.sniff(zipped) == "torch"
     pickled = tmp_path / "legacy.h5"
     pickled.write_bytes(b"\x80\x02" + bytes(60))

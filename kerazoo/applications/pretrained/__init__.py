@@ -110,6 +110,8 @@ def _tag_for_source(model: str, source: str, kwargs: Mapping) -> WeightTag | Non
 
 def _resolve_path(model: str, path: str, kwargs: Mapping) -> _Plan | None:
     kind = files.sniff(path)
+    if kind == "keras_archive":
+        return None  # a .keras checkpoint: Keras' own load_weights reads its weights
     if kind == "keras_weights":
         card = files.read_card(path)
         if card is None:
@@ -143,8 +145,7 @@ def _resolve(model: str, weights, kwargs: Mapping) -> _Plan | None:
     tag = get_tag(model, weights)
     include_top = kwargs.get("include_top", True)
     if not include_top and tag.include_top:
-        notop = tags._TAGS.get(model, {}).get(f"{tag.tag}_notop")
-        tag = notop or tag  # the smaller file when the source publishes one
+        tag = tags.find_tag(model, f"{tag.tag}_notop") or tag  # the smaller file when the source publishes one
     if include_top and not tag.include_top:
         raise ValueError(
             f"Weights {tag.tag!r} of {model!r} hold no classifier; pass include_top=False or a tag with one."
@@ -171,9 +172,9 @@ def _converted_for_tag(model_name: str, builder: Callable, kwargs: dict, model, 
     source_path = files.source_file(tag)
     tensors = files.read_tensors(source_path)
     converter = tags.get_converter(tag.source, model_name)
+    # The cache must fit every later use of the tag: a classifier's Dense layers (VGG's) depend on the input size.
     same_config = kwargs.get("include_top", True) == tag.include_top and (
-        not tag.include_top or tuple(model.input_shape[1:]) == tuple(tag.input_shape)
-    ) and (not tag.include_top or kwargs.get("classes", tag.classes) == tag.classes)
+        not tag.include_top or tuple(model.input_shape[1:]) == tuple(tag.input_shape))
     target = model
     if not same_config:
         target = _build_with(builder, {

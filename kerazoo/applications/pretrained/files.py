@@ -35,8 +35,9 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ZIP_MAGIC = b"PK\x03\x04"
 
 # What sniff() returns: a legacy layer-keyed Keras HDF5 file (keras.applications' published .h5), a Keras 3
-# .weights.h5 (kerazoo's own and converted files), a PyTorch state dict (zip or legacy pickle), a safetensors file.
-FILE_KINDS = ("keras_h5", "keras_weights", "torch", "safetensors")
+# .weights.h5 (kerazoo's own and converted files), a Keras 3 .keras archive (a zip holding model.weights.h5, which
+# Keras' own load_weights reads), a PyTorch state dict (zip or legacy pickle), a safetensors file.
+FILE_KINDS = ("keras_h5", "keras_weights", "keras_archive", "torch", "safetensors")
 
 
 def weights_dir() -> str:
@@ -56,7 +57,12 @@ def sniff(path) -> str:
             if "layers" in f or "vars" in f:
                 return "keras_weights"
         raise ValueError(f"Weights file {path} is HDF5 but neither a Keras .h5 nor a Keras .weights.h5 file.")
-    if head.startswith(ZIP_MAGIC) or head[:1] == b"\x80":
+    if head.startswith(ZIP_MAGIC):
+        import zipfile
+
+        with zipfile.ZipFile(path) as archive:
+            return "keras_archive" if "model.weights.h5" in archive.namelist() else "torch"
+    if head[:1] == b"\x80":
         return "torch"
     if len(head) >= 9:
         (header_size,) = struct.unpack("<Q", head[:8])
