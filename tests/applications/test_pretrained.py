@@ -343,3 +343,22 @@ def test_sources_load_without_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": ROOT}).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_imagenet_picks_the_tag_of_the_width_asked_for(monkeypatch):
+    """MobileNetV2 alpha 0.5 has keras weights of its own: weights="imagenet" with alpha=0.5 asks for that file."""
+    asked = []
+
+    def fetch(tag):
+        asked.append(tag.filename)
+        raise RuntimeError("offline")
+
+    monkeypatch.setattr(files, "source_file", fetch)
+    for kwargs in ({"alpha": 0.5}, {}, {"alpha": 0.5, "include_top": False}):
+        with pytest.raises(RuntimeError, match="offline"):
+            create_model("mobilenetv2", weights="imagenet", **kwargs)
+    assert asked == ["mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.5_224.h5",
+                     "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
+                     "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.5_224_no_top.h5"]
+    with pytest.raises(ValueError, match=r"need alpha=0.5. Received: alpha=0.75"):
+        create_model("mobilenetv2", weights="keras_in1k_a050", alpha=0.75)

@@ -116,6 +116,7 @@ def _resolve_path(model: str, path: str, kwargs: Mapping) -> _Plan | None:
         card = files.read_card(path)
         if card is None:
             return None  # a plain kerazoo weights file: the builder loads it as always
+        common.verify_sha256(path)
         preprocessing = Preprocessing(**{k: tuple(v) if isinstance(v, list) else v
                                          for k, v in card["preprocessing"].items()})
         return _Plan("converted", preprocessing, card["source"], path=path,
@@ -143,6 +144,9 @@ def _resolve(model: str, weights, kwargs: Mapping) -> _Plan | None:
         path = os.fspath(weights)
         return _resolve_path(model, path, kwargs) if os.path.exists(path) else None  # check_args says "no file"
     tag = get_tag(model, weights)
+    if weights == "imagenet":  # the default tag, or the one of its source for the width the call asks for
+        tag = next((t for t in weight_tags(model) if t.source == tag.source and t.include_top and t.builder_kwargs
+                    and all(kwargs.get(k) == v for k, v in t.builder_kwargs.items())), tag)
     include_top = kwargs.get("include_top", True)
     if not include_top and tag.include_top:
         tag = tags.find_tag(model, f"{tag.tag}_notop") or tag  # the smaller file when the source publishes one
@@ -162,14 +166,20 @@ def _build_with(builder: Callable, kwargs: Mapping, preprocessing):
         common.PRETRAINED_PREPROCESSING.reset(token)
 
 
-def _converted_for_tag(model_name: str, builder: Callable, kwargs: dict, model, tag: WeightTag) -> str:
-    """The tag's converted file: from the cache, else converted from the source file (into ``model`` itself when it
-    has the tag's own configuration, else into a model built so) and cached."""
+def _tag_files(tag: WeightTag) -> tuple[str | None, str | None]:
+    """(the tag's converted file, None) when cached, else (None, its source file: placed or fetched). Called before
+    the model is built, so a missing file or a wrong hash fails fast."""
     cached = files.converted_path(tag)
     if os.path.exists(cached):
         common.verify_sha256(cached)
-        return cached
-    source_path = files.source_file(tag)
+        return cached, None
+    return None, files.source_file(tag)
+
+
+def _convert_tag(model_name: str, builder: Callable, kwargs: dict, model, tag: WeightTag,
+                 source_path: str) -> tuple[str, bool]:
+    """Convert the tag's source file (into ``model`` itself when it has the tag's own configuration, else into a
+    model built so) and cache the result; returns its path and whether ``model`` already holds the weights."""
     tensors = files.read_tensors(source_path)
     converter = tags.get_converter(tag.source, model_name)
     # The cache must fit every later use of the tag: a classifier's Dense layers (VGG's) depend on the input size.
@@ -182,7 +192,7 @@ def _converted_for_tag(model_name: str, builder: Callable, kwargs: dict, model, 
             "input_tensor": None, "pooling": None, "weights": None,
         }, tag.preprocessing)
     converter(target, tensors)
-    return files.write_converted(target, tag, source_path, preprocessing=asdict(tag.preprocessing))
+    return files.write_converted(target, tag, source_path, preprocessing=asdict(tag.preprocessing)), same_config
 
 
 def build(model_name: str, builder: Callable, kwargs: dict):
@@ -206,19 +216,19 @@ def build(model_name: str, builder: Callable, kwargs: dict):
                 f"Weights {tag.tag!r} of {model_name!r} have a {tag.classes}-way classifier; pass include_top=False "
                 f"(and add your own head) for another number of classes. Received: classes={kwargs['classes']!r}"
             )
-    weights = kwargs["weights"]
+    path = os.fspath(kwargs["weights"]) if plan.kind != "tag" else None
     kwargs["weights"] = None
+    if plan.kind == "tag":  # before the build: a missing file, no network or a wrong hash fails fast
+        path, source_path = _tag_files(tag)
     model = _build_with(builder, kwargs, plan.preprocessing)
-    if plan.kind == "tag":
-        path = _converted_for_tag(model_name, builder, kwargs, model, tag)
-        model.load_weights(path)
-    elif plan.kind == "converted":
-        path = os.fspath(weights)
-        common.verify_sha256(path)
+    if plan.kind == "source":
+        tags.get_converter(plan.source, model_name)(model, files.read_tensors(path, plan.file_kind))
+    elif path is not None:  # a converted file (its hash checked when resolved): the tag's cache, or one by path
         model.load_weights(path)
     else:
-        path = os.fspath(weights)
-        tags.get_converter(plan.source, model_name)(model, files.read_tensors(path, plan.file_kind))
+        path, converted_in_place = _convert_tag(model_name, builder, kwargs, model, tag, source_path)
+        if not converted_in_place:
+            model.load_weights(path)
     has_imagenet_head = kwargs.get("include_top", True) and model.output_shape[-1] == 1000
     model.pretrained = PretrainedInfo(
         source=plan.source, tag=tag.tag if tag else None, path=path, preprocessing=plan.preprocessing,
