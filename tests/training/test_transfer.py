@@ -5,6 +5,8 @@ The pretrained weights are a keras.applications MobileNet (alpha 0.25) with rand
 layout keras publishes (nothing is downloaded).
 """
 
+import os
+
 import h5py
 import keras
 import numpy as np
@@ -76,6 +78,21 @@ def test_two_phases_then_resume(tmp_path, idx_data_dir, pretrained_file, monkeyp
     assert "stem_conv" in changed and "stem_bn" in changed  # the backbone trains, BatchNorm statistics move
     assert not np.array_equal(final["predictions"][0], phase1["predictions"][0])
     assert model(np.zeros((1, 28, 28, 1), "float32")).shape == (1, 10)
+
+
+@pytest.mark.slow
+def test_a_transfer_run_exports_like_any_run(tmp_path, idx_data_dir, pretrained_file, monkeypatch):
+    from kerazoo.export.exporter import export_run
+
+    monkeypatch.setenv("KERAZOO_WEIGHTS_DIR", str(tmp_path / "cache"))
+    config = load_config(overrides=[
+        "model.name=mobilenet_025", f"model.weights={pretrained_file}", "model.input_size=32",
+        f"data.data_dir={idx_data_dir}", "data.train_split=train[:32]", "data.val_split=train[32:48]",
+        "data.batch_size=16", "data.augment=[]", "epochs=1", "strategy=default", "jit_compile=false",
+    ])
+    run_dir = train(config, str(tmp_path / "run"), verbose=0)
+    version = export_run(run_dir, str(tmp_path / "models"), "transfer", formats="saved_model", parity_examples=16)
+    assert os.path.exists(os.path.join(version, "saved_model.pb"))  # raw pixels in, parity with Keras checked
 
 
 def test_weights_and_init_from_exclude_each_other():
