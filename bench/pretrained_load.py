@@ -106,7 +106,6 @@ def bench_model(model: str, tag_name: str, keras_builder: str | None) -> dict:
     # Conversion's own memory: above what building the model alone takes.
     extra = figures["convert"]["extra_mb"] - figures["build"]["extra_mb"]
     figures["convert_extra_mb_over_size"] = round(extra / size_mb, 2)
-    figures["convert_seconds_over_build"] = round(figures["convert"]["seconds"] - figures["build"]["seconds"], 2)
     return figures
 
 
