@@ -6,7 +6,6 @@ compares logits on the same random raw images through each side's preprocessing.
 ``keras.utils.get_file`` is replaced by a function that fails.
 """
 
-import json
 import os
 import struct
 
