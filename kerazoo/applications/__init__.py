@@ -37,10 +37,15 @@ from kerazoo.applications import nin  # noqa: E402,F401
 from kerazoo.applications import inception  # noqa: E402,F401
 from kerazoo.applications import vit  # noqa: E402,F401
 
+# Pretrained weights (sources are imported on first use); decode_predictions names ImageNet classes.
+from kerazoo.applications import pretrained  # noqa: E402,F401
+from kerazoo.applications.pretrained import decode_predictions  # noqa: E402
+
 __all__ = [
     "FeatureTap",
     "ModelEntry",
     "create_model",
+    "decode_predictions",
     "get_entry",
     "list_models",
     "model_info",

@@ -177,7 +177,30 @@ def model_card(name: str, *, results_dir: str | None = None, configs_dir: str = 
         "preprocessing": PREPROCESSING,
         "results": results,
         "recipes_without_result": [c for c in configs if os.path.basename(c) not in used],
+        "pretrained": pretrained_weights(info["name"]),
     }
+
+
+def pretrained_weights(name: str) -> list[dict]:
+    """The model's pretrained tags (``weights=TAG``) with source, license, preprocessing and the source's own
+    published ImageNet figures (not measured here)."""
+    from kerazoo.applications import pretrained
+
+    rows = []
+    for tag in pretrained.weight_tags(name):
+        p = tag.preprocessing
+        recipe = f"{p.mode}" + (f", resize {p.resize} / crop {p.crop} ({p.interpolation})" if p.crop else "")
+        rows.append({"tag": tag.tag, "default": tag.default, "source": tag.source, "license": tag.license,
+                     "include_top": tag.include_top, "input_shape": list(tag.input_shape), "preprocessing": recipe,
+                     "top1": tag.top1, "top5": tag.top5, "link": tag.metrics_link, "file": tag.filename})
+    return rows
+
+
+def _source_figures(row: dict) -> str:
+    if row["top1"] is None:
+        return "—"
+    top5 = "" if row["top5"] is None else f" / {row['top5']:.1f}"
+    return f"{row['top1']:.1f}{top5} % ({row['source']}'s figure)"
 
 
 def _relative(path) -> str:
@@ -231,6 +254,17 @@ def card_markdown(card: dict) -> str:
                 f"{r.get('epochs', '—')} | {_machine(r.get('machine'))} | {r.get('date') or '—'} | "
                 f"`{r['source']}` {r['where']} (`{r.get('command') or '—'}`) |"
             )
+    if card.get("pretrained"):
+        lines += ["", "## Pretrained weights", "",
+                  "`weights=TAG` (or `weights=\"imagenet\"` for the one marked default); top-1 / top-5 on ImageNet-1k "
+                  "are the source's published figures, not measured here.", "",
+                  "| tag | source | license | input | preprocessing (inside the model) | top-1 / top-5 | figures from |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for row in card["pretrained"]:
+            tag = f"`{row['tag']}`" + (" (default)" if row["default"] else "") + ("" if row["include_top"] else " (no top)")
+            shape = "x".join(str(d) for d in row["input_shape"])
+            lines.append(f"| {tag} | {row['source']} | {row['license'] or '—'} | {shape} | {row['preprocessing']} | "
+                         f"{_source_figures(row)} | {row['link'] or '—'} |")
     if card["recipes_without_result"]:
         lines += ["", "## Recipes with no measured result yet", ""]
         lines += [f"- `{_relative(c)}`: `kerazoo train --config {_relative(c)} --out runs/{card['name']}`"
@@ -257,6 +291,13 @@ def card_text(card: dict) -> str:
                      f"{_machine(r.get('machine'))}, {r.get('date') or '?'} ({r['source']}: {r['where']})")
     for config in card["recipes_without_result"]:
         lines.append(f"    {_relative(config)}: no measured result yet")
+    if card.get("pretrained"):
+        lines.append("  pretrained weights (weights=TAG; top-1 / top-5 as the source publishes them):")
+    for row in card.get("pretrained", []):
+        default = " (default: weights='imagenet')" if row["default"] else ""
+        lines.append(f"    {row['tag']}{default}: {row['source']}, {row['license'] or 'license ?'}, "
+                     f"{'x'.join(str(d) for d in row['input_shape'])}, {row['preprocessing']}, "
+                     f"{_source_figures(row)}{' ' + row['link'] if row['link'] and row['top1'] else ''}")
     return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ Feature taps (``registry.FeatureTap``) are layer names from this scheme.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import os
 
@@ -21,9 +22,14 @@ COMMON_ARGS_DOC = """
     Standard arguments (shared by every kerazoo builder, keyword-only):
         include_top: whether to end with the classifier (global pooling, optional dropout, Dense "predictions").
             Default True.
-        weights: None (random initialization, the default) or the path to a local weights file
-            (``.weights.h5``). ``"imagenet"`` cannot be downloaded here and raises an error saying so. When a
-            ``PATH.sha256`` file sits beside the weights file, its hash is checked before loading.
+        weights: None (random initialization, the default); ``"imagenet"`` (the model's default pretrained tag);
+            a named tag (``"keras_in1k"``, ``"tv_in1k"``, ``"timm/<hub id>"``: see
+            ``kerazoo.applications.pretrained.weight_tags(name)``); or a local path: a kerazoo ``.weights.h5``
+            (checked against ``PATH.sha256`` when that file sits beside it) or a source file (keras ``.h5``,
+            PyTorch ``.pth``, ``.safetensors``, recognised by content) converted on load. Pretrained weights put
+            the source's preprocessing inside the model (a first layer named ``preprocess``), so it still takes raw
+            pixels 0-255. Tags are read from ``$KERAZOO_WEIGHTS_DIR`` (default ``~/.cache/kerazoo/weights``) and
+            fetched by the source's own client only when not there; see docs/pretrained.md.
         input_tensor: optional Keras tensor to use as the model's input.
         input_shape: (height, width, channels), channels-last. Default: the paper's input size. Any size the
             architecture admits, with 1 or 3 channels.
@@ -56,15 +62,16 @@ def check_args(
 ) -> tuple:
     """Validate the standard arguments and return the resolved ``input_shape`` (H, W, C)."""
     if weights is not None and not isinstance(weights, (str, os.PathLike)):
-        raise _arg_error("weights", "None or the path to a local weights file", weights)
-    if isinstance(weights, str) and weights == "imagenet":
-        raise ValueError(
-            "weights='imagenet' needs a download, and kerazoo never downloads weights at run time. "
-            "Pass weights=None, or weights=PATH to a local weights file (for example one written by "
-            "`kerazoo train` or converted from keras.applications)."
-        )
+        raise _arg_error("weights", 'None, "imagenet", a weight tag or the path to a local weights file', weights)
     if weights is not None and not os.path.exists(weights):
-        raise _arg_error("weights", "None or the path to an existing local weights file", str(weights))
+        if not looks_like_path(weights):
+            # Registered builders resolve tags before building (registry.register_model); a generic builder
+            # called directly cannot.
+            raise ValueError(
+                f"Pretrained weights {str(weights)!r} are resolved by the registered builders and create_model; "
+                "call one of them (e.g. create_model(name, weights=...)) or pass weights=None."
+            )
+        raise _arg_error("weights", "None, a weight tag or the path to an existing local weights file", str(weights))
     if not isinstance(classes, int) or isinstance(classes, bool) or classes < 1:
         raise _arg_error("classes", "a positive integer", classes)
     if pooling not in (None, "avg", "max"):
@@ -100,13 +107,41 @@ def check_args(
     return input_shape
 
 
+WEIGHT_FILE_SUFFIXES = (".h5", ".hdf5", ".keras", ".pth", ".pt", ".bin", ".safetensors")
+
+
+def looks_like_path(weights) -> bool:
+    """Whether a ``weights`` value names a file rather than a tag (tags such as "timm/<hub id>" hold a slash too)."""
+    text = os.fspath(weights)
+    return (
+        isinstance(weights, os.PathLike)
+        or os.path.exists(text)
+        or text.lower().endswith(WEIGHT_FILE_SUFFIXES)
+        or text.startswith((".", "~", os.sep))
+    )
+
+
+# The preprocessing of the pretrained weights being loaded (a ``tags.Preprocessing``), set by the registry's
+# builder wrapper for the duration of one build, so that every builder gets the ``preprocess`` layer without
+# knowing about pretrained weights.
+PRETRAINED_PREPROCESSING: contextvars.ContextVar = contextvars.ContextVar("pretrained_preprocessing", default=None)
+
+
 def model_input(input_tensor, input_shape):
-    """The model's Input (named ``images``), or a wrapper around ``input_tensor``."""
+    """The model's Input (named ``images``), or a wrapper around ``input_tensor``; then, when pretrained weights
+    are being loaded, their ``preprocess`` layer (so the model still takes raw pixels 0-255)."""
     if input_tensor is None:
-        return keras.Input(shape=input_shape, name="images")
-    if not keras.backend.is_keras_tensor(input_tensor):
-        return keras.Input(tensor=input_tensor, shape=input_shape, name="images")
-    return input_tensor
+        inputs = keras.Input(shape=input_shape, name="images")
+    elif not keras.backend.is_keras_tensor(input_tensor):
+        inputs = keras.Input(tensor=input_tensor, shape=input_shape, name="images")
+    else:
+        inputs = input_tensor
+    preprocessing = PRETRAINED_PREPROCESSING.get()
+    if preprocessing is None:
+        return inputs
+    from kerazoo.applications.pretrained.preprocess import Preprocess
+
+    return Preprocess(preprocessing.mode, preprocessing.mean, preprocessing.std, name="preprocess")(inputs)
 
 
 def classifier_head(x, *, include_top: bool, pooling, classes: int, classifier_activation, dropout: float = 0.0):
@@ -156,11 +191,11 @@ def verify_sha256(path) -> None:
 
 
 def finalize(inputs, outputs, *, name: str, weights, input_tensor) -> keras.Model:
-    """Make the functional model (from the source inputs of ``input_tensor`` when given) and load weights."""
-    if input_tensor is not None:
-        inputs = keras.utils.get_source_inputs(input_tensor)
-        # A single input as a tensor, not a one-element list: callers pass one array and Keras warns on a mismatch.
-        inputs = inputs[0] if len(inputs) == 1 else inputs
+    """Make the functional model from the source inputs of ``input_tensor`` (when given) or of ``inputs`` (which
+    may be the output of the ``preprocess`` layer) and load weights."""
+    inputs = keras.utils.get_source_inputs(input_tensor if input_tensor is not None else inputs)
+    # A single input as a tensor, not a one-element list: callers pass one array and Keras warns on a mismatch.
+    inputs = inputs[0] if len(inputs) == 1 else inputs
     model = keras.Model(inputs, outputs, name=name)
     if weights is not None:
         verify_sha256(weights)

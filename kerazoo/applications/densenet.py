@@ -26,7 +26,14 @@ from dataclasses import dataclass
 import keras
 
 from kerazoo.applications import common
+from kerazoo.applications.pretrained.labels import decode_predictions  # noqa: F401  (ImageNet classes)
+from kerazoo.applications.pretrained.preprocess import preprocess_input_for
 from kerazoo.applications.registry import FeatureTap, register_model
+
+# For arrays fed to a model built without weights: what the pretrained models' ``preprocess`` layer does.
+preprocess_input = preprocess_input_for(
+    "torch", "keras.applications' DenseNet weights (ImageNet mean/std)"
+)
 
 PAPER = "Huang et al., Densely Connected Convolutional Networks (CVPR 2017)"
 BN_EPSILON = 1.001e-5  # keras.applications' value

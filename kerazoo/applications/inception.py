@@ -33,8 +33,15 @@ from dataclasses import dataclass
 import keras
 
 from kerazoo.applications import common
+from kerazoo.applications.pretrained.labels import decode_predictions  # noqa: F401  (ImageNet classes)
+from kerazoo.applications.pretrained.preprocess import preprocess_input_for
 from kerazoo.applications.registry import FeatureTap, register_model
 from kerazoo.layers import LocalResponseNormalization
+
+# For arrays fed to a model built without weights: what the pretrained models' ``preprocess`` layer does.
+preprocess_input = preprocess_input_for(
+    "tf", "keras.applications' InceptionV3 weights ([-1, 1])"
+)
 
 GOOGLENET_PAPER = "Szegedy et al., Going Deeper with Convolutions (2014)"
 INCEPTION_V3_PAPER = "Szegedy et al., Rethinking the Inception Architecture for Computer Vision (2016)"

@@ -32,7 +32,14 @@ from dataclasses import dataclass
 import keras
 
 from kerazoo.applications import common
+from kerazoo.applications.pretrained.labels import decode_predictions  # noqa: F401  (ImageNet classes)
+from kerazoo.applications.pretrained.preprocess import preprocess_input_for
 from kerazoo.applications.registry import FeatureTap, register_model
+
+# For arrays fed to a model built without weights: what the pretrained models' ``preprocess`` layer does.
+preprocess_input = preprocess_input_for(
+    "tf", "keras.applications' MobileNetV2 weights ([-1, 1])"
+)
 
 PAPER = "Sandler et al., MobileNetV2: Inverted Residuals and Linear Bottlenecks (2018)"
 

@@ -108,7 +108,8 @@ def register_model(
     """Register a builder under its lower-cased function name (or ``name``); a duplicate name is an error.
 
     Appends the shared argument documentation to the builder's docstring, so each builder only documents its
-    family's own knobs.
+    family's own knobs, and returns the builder wrapped so that ``weights=`` accepts pretrained tags and source
+    files (``kerazoo.applications.pretrained.build``: the preprocessing layer, conversion, the cache).
     """
 
     def decorate(builder: Callable) -> Callable:
@@ -119,9 +120,18 @@ def register_model(
                 f"{builder.__module__}."
             )
         builder.__doc__ = (builder.__doc__ or "").rstrip() + "\n" + common.COMMON_ARGS_DOC
+
+        @functools.wraps(builder)
+        def build(**kwargs):
+            if kwargs.get("weights") is None:
+                return builder(**kwargs)
+            from kerazoo.applications import pretrained
+
+            return pretrained.build(model_name, builder, kwargs)
+
         _REGISTRY[model_name] = ModelEntry(
             name=model_name,
-            builder=builder,
+            builder=build,
             family=family,
             paper=paper,
             year=year,
@@ -133,7 +143,7 @@ def register_model(
             tags=tuple(tags),
             min_input_size=min_input_size,
         )
-        return builder
+        return build
 
     return decorate
 

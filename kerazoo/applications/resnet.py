@@ -40,8 +40,15 @@ from dataclasses import dataclass, replace
 import keras
 
 from kerazoo.applications import common
+from kerazoo.applications.pretrained.labels import decode_predictions  # noqa: F401  (ImageNet classes)
+from kerazoo.applications.pretrained.preprocess import preprocess_input_for
 from kerazoo.applications.registry import FeatureTap, register_model
 from kerazoo.layers import DropPath, ZeroPadShortcut, drop_path_rates, squeeze_excite
+
+# For arrays fed to a model built without weights: what the pretrained models' ``preprocess`` layer does.
+preprocess_input = preprocess_input_for(
+    "caffe", "keras.applications' ResNet50/101/152 weights (BGR, minus the ImageNet mean)"
+)
 
 PAPER = "He et al., Deep Residual Learning for Image Recognition (2016)"
 

@@ -21,9 +21,16 @@ from __future__ import annotations
 import keras
 
 from kerazoo.applications import common
+from kerazoo.applications.pretrained.labels import decode_predictions  # noqa: F401  (ImageNet classes)
+from kerazoo.applications.pretrained.preprocess import preprocess_input_for
 from kerazoo.applications.registry import FeatureTap, register_model
 from kerazoo.applications.resnet import IMAGENET_BLOCKS, KERNEL_INIT, Stage, conv_bn, imagenet_stem
 from kerazoo.layers import DropPath, drop_path_rates
+
+# For arrays fed to a model built without weights: what the pretrained models' ``preprocess`` layer does.
+preprocess_input = preprocess_input_for(
+    "tf", "keras.applications' ResNet50V2/101V2/152V2 weights ([-1, 1])"
+)
 
 PAPER = "He et al., Identity Mappings in Deep Residual Networks (2016)"
 

@@ -26,8 +26,15 @@ from dataclasses import dataclass
 import keras
 
 from kerazoo.applications import common
+from kerazoo.applications.pretrained.labels import decode_predictions  # noqa: F401  (ImageNet classes)
+from kerazoo.applications.pretrained.preprocess import preprocess_input_for
 from kerazoo.applications.registry import FeatureTap, register_model
 from kerazoo.layers import AdaptiveAveragePooling2D
+
+# For arrays fed to a model built without weights: what the pretrained models' ``preprocess`` layer does.
+preprocess_input = preprocess_input_for(
+    "caffe", "keras.applications' VGG16/19 weights (BGR, minus the ImageNet mean)"
+)
 
 PAPER = "Simonyan and Zisserman, Very Deep Convolutional Networks for Large-Scale Image Recognition (2015)"
 

@@ -12,6 +12,7 @@ def register(subparsers):
                    help="fnmatch pattern; 'show NAME' prints NAME's model card; 'cards' writes docs/models/NAME.md")
     p.add_argument("name", nargs="?", help="with 'show': the model")
     p.add_argument("--task", default=None, help="only this task (classification, detection, ...)")
+    p.add_argument("--pretrained", action="store_true", help="only models with pretrained weights (weights=TAG)")
     p.add_argument("--out", default=None, help="with 'cards': the folder (default docs/models)")
     p.add_argument("--results-dir", default=None,
                    help="bench result files to read (default: bench/results, or an installed package's snapshot)")
@@ -26,7 +27,7 @@ def run(args):
         names.check_model(args.name)
     elif args.pattern not in ("show", "cards") and not set(args.pattern) & set("*?["):
         names.check_model(args.pattern)  # a plain name is a card: a typo is answered before TensorFlow loads
-    from kerazoo.applications import cards, get_entry, list_models
+    from kerazoo.applications import cards, get_entry, list_models, pretrained
 
     sources = {"results_dir": args.results_dir, "configs_dir": args.configs_dir or cards.CONFIGS_DIR}
     if args.pattern == "show":
@@ -41,13 +42,18 @@ def run(args):
             print(path)
         return 0
     names = list_models(args.pattern, task=args.task)
-    if not names:
+    with_weights = set(pretrained.models_with_weights())
+    if args.pretrained:
+        names = [n for n in names if n in with_weights]
+    if not names and not args.pretrained:
         get_entry(args.pattern)  # raises with the closest names
     if len(names) == 1 and not any(c in args.pattern for c in "*?["):  # one name, in any spelling (ResNet-50)
         print(cards.card_text(cards.model_card(names[0], **sources)))
         return 0
-    print(f"{'name':<24}{'family':<18}{'year':>6}  paper")
+    print(f"{'name':<24}{'family':<18}{'year':>6}  {'pretrained weights':<34}paper")
     for name in names:
         e = get_entry(name)
-        print(f"{name:<24}{e.family:<18}{e.year:>6}  {e.paper}")
+        tags = [t.tag for t in pretrained.weight_tags(name)] if name in with_weights else []
+        weights = (tags[0] + (f" (+{len(tags) - 1} tags)" if len(tags) > 1 else "")) if tags else "—"
+        print(f"{name:<24}{e.family:<18}{e.year:>6}  {weights:<34}{e.paper}")
     return 0

@@ -1,4 +1,5 @@
-"""`kerazoo predict`: run a trained model on one image: top-5 classes, or masks/boxes drawn on the image."""
+"""`kerazoo predict`: run a trained model on one image: top-5 classes, or masks/boxes drawn on the image; or a
+pretrained zoo model (a registry name with --weights) on images: their top-5 ImageNet classes."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ from kerazoo.cli import add_parser
 
 def register(subparsers):
     p = add_parser(
-        subparsers, "predict", help="predict one PNG image with a run: top-5 classes, or a picture of masks/boxes",
-        example="kerazoo predict runs/unet scene.png --out pred.png",
+        subparsers, "predict", help="predict one PNG image with a run: top-5 classes, or a picture of masks/boxes; "
+                                    "or images with a pretrained zoo model: top-5 ImageNet classes",
+        example="kerazoo predict runs/unet scene.png --out pred.png   |   kerazoo predict resnet50 --weights imagenet "
+                "cat.jpg dog.jpg",
     )
-    p.add_argument("run", help="run directory (written by kerazoo train)")
-    p.add_argument("image", help="PNG image (any size; converted to the model's channels; classifiers: to its size, "
-                                  "dense models: predicted and drawn at the image's own size)")
+    p.add_argument("run", help="run directory (written by kerazoo train), or a registered model name with --weights")
+    p.add_argument("image", nargs="+", help="image file(s): one PNG for a run (any size; converted to the model's "
+                                            "channels; classifiers: to its size, dense models: predicted and drawn at "
+                                            "the image's own size); any PIL-readable images for a pretrained model")
+    p.add_argument("--weights", help="with a model name: pretrained weights (imagenet, a tag, or a weights file)")
     p.add_argument("--out", help="dense tasks: where to write the picture of the prediction (PNG)")
     p.add_argument("--top", type=int, default=5, help="classifiers: how many classes to print")
     p.set_defaults(func=run)
@@ -85,8 +90,36 @@ def _save_png(path: str, picture: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
+def predict_pretrained(model_name: str, image_paths: list[str], *, weights: str, top: int = 5) -> list[dict]:
+    """Top ImageNet classes of a pretrained zoo model for each image, read with the weights' resize/crop recipe."""
+    import numpy as np
+
+    from kerazoo.applications import create_model, pretrained
+    from kerazoo.applications.pretrained.images import load_image
+
+    model = create_model(model_name, weights=weights)
+    info = getattr(model, "pretrained", None)
+    if info is None or not info.class_names:
+        raise ValueError(f"Weights {weights!r} give {model_name!r} no ImageNet classifier to name classes with.")
+    size = tuple(model.input_shape[1:3])
+    batch = np.stack([load_image(path, info.preprocessing, size) for path in image_paths])
+    probs = np.asarray(model.predict(batch, verbose=0))
+    return [{"image": path, "top": [(name, score) for _, name, score in decoded]}
+            for path, decoded in zip(image_paths, pretrained.decode_predictions(probs, top=top))]
+
+
 def run(args):
-    result = predict(args.run, args.image, out=args.out, top=args.top)
+    if args.weights or not os.path.isdir(args.run):
+        if not args.weights:
+            raise ValueError(f"No run directory {args.run}; for a pretrained zoo model pass --weights (e.g. imagenet).")
+        for result in predict_pretrained(args.run, args.image, weights=args.weights, top=args.top):
+            print(result["image"])
+            for name, prob in result["top"]:
+                print(f"  {prob:7.2%}  {name}")
+        return 0
+    if len(args.image) != 1:
+        raise ValueError(f"A run predicts one image at a time. Received: {len(args.image)} images.")
+    result = predict(args.run, args.image[0], out=args.out, top=args.top)
     if "top" in result:
         for name, prob in result["top"]:
             print(f"{prob:7.2%}  {name}")

@@ -19,8 +19,10 @@ FLAG_FIELDS = {
     "precision": "precision",
     "backbone": "model.kwargs.backbone",
     "backbone_from": "model.backbone_from",
+    "backbone_weights": "model.backbone_weights",
     "freeze_epochs": "model.freeze_epochs",
     "init_from": "model.init_from",
+    "weights": "model.weights",
     "adversarial": "adversarial.method",
     "eps": "adversarial.eps",
     "adv_steps": "adversarial.steps",
@@ -71,9 +73,14 @@ def register(subparsers):
                    help="distill from a trained run (distill.temperature=4 distill.alpha=0.9 by default)")
     p.add_argument("--backbone", help="dense heads (unet, fcn8s, segnet, localizer, ...): the zoo backbone, e.g. resnet20")
     p.add_argument("--backbone-from", metavar="RUN", help="dense heads: start the backbone from a classification run")
-    p.add_argument("--freeze-epochs", type=positive_int, help="with --backbone-from: epochs before unfreezing it")
+    p.add_argument("--backbone-weights", metavar="WEIGHTS",
+                   help="dense heads: start the backbone from pretrained weights (imagenet, a tag or a weights file)")
+    p.add_argument("--freeze-epochs", type=positive_int,
+                   help="with --backbone-from or --backbone-weights: epochs before unfreezing the backbone")
     p.add_argument("--init-from", metavar="RUN",
                    help="start every weight from a run of the same model (train it further on a new schedule)")
+    p.add_argument("--weights", help="classifiers: start from pretrained weights (imagenet, a tag, or a weights file) "
+                                     "with a new head; transfer.head_epochs=1 transfer.lr_factor=0.1 by default")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run instead of resuming it")
     p.add_argument("--no-speed", action="store_true",
                    help="plain settings instead of the fast defaults (no XLA, 1 step per execution, float32, TF's "

@@ -33,13 +33,20 @@ class ModelConfig:
     training resolution, images brought to it by ``data.resize`` (default 320x320)."""
     backbone_from: typing.Optional[str] = None
     """Dense heads: a classification run whose backbone weights start the head (transfer learning)."""
+    backbone_weights: typing.Optional[str] = None
+    """Dense heads: pretrained weights of the backbone (``imagenet``, a tag or a weights file; docs/pretrained.md); the
+    model then takes raw pixels into the backbone's own preprocessing instead of the training split's normalization."""
     freeze_epochs: int = 0
-    """Dense heads with backbone_from: epochs the backbone stays frozen before it is fine-tuned."""
+    """Dense heads with backbone_from or backbone_weights: epochs the backbone stays frozen before it is fine-tuned."""
     finetune_lr_factor: float = 0.1
     """Dense heads: learning-rate multiplier once the backbone is unfrozen."""
     init_from: typing.Optional[str] = None
     """A run of the same model on data of the same shape whose best checkpoint starts every weight: train it further
     on this config's schedule, optimizer and data (e.g. a second cosine cycle at a lower learning rate)."""
+    weights: typing.Optional[str] = None
+    """Classifiers: start from pretrained weights (``imagenet``, a tag such as ``keras_in1k`` or ``tv_in1k``, or a
+    weights file; docs/pretrained.md): the network without its head, its own preprocessing instead of the training
+    split's normalization, and a new head for the dataset's classes, trained in the phases of ``transfer``."""
     loss: typing.Optional[str] = None
     """The training loss; default the task's own. Classifiers: any kerazoo.losses or keras.losses name
     (softmax_cross_entropy, multiclass_hinge, squared_hinge, ...; ``kerazoo.losses.get``); segmentation:
@@ -139,6 +146,18 @@ class DistillConfig:
 
 
 @dataclass
+class TransferConfig:
+    """With ``model.weights``: first the new head alone, then the whole network (kerazoo.training.transfer)."""
+
+    head_epochs: int = 1
+    """Phase 1: epochs with every pretrained layer frozen (BatchNorm in inference mode); 0 trains all at once."""
+    lr_factor: float = 0.1
+    """Phase 2: the whole network trains at the schedule's learning rate times this."""
+    dropout: float = 0.0
+    """Dropout before the new head."""
+
+
+@dataclass
 class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -146,6 +165,7 @@ class TrainConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    transfer: TransferConfig = field(default_factory=TransferConfig)
     epochs: int = 10
     steps_per_epoch: typing.Optional[int] = None
     """Cap the steps of each epoch (quick runs); default: the whole training split. Epochs go on through the data
@@ -173,7 +193,7 @@ class TrainConfig:
 
 
 SECTIONS = {"model": ModelConfig, "data": DataConfig, "optimizer": OptimizerConfig, "schedule": ScheduleConfig,
-            "adversarial": AdversarialConfig, "distill": DistillConfig}
+            "adversarial": AdversarialConfig, "distill": DistillConfig, "transfer": TransferConfig}
 
 
 def _type_name(tp) -> str:
@@ -394,6 +414,15 @@ def validate(config: TrainConfig) -> TrainConfig:
         if config.adversarial.method != "none":
             raise ValueError("Config fields 'distill.teacher' and 'adversarial.method' exclude each other: "
                              "train with one of distillation and adversarial training.")
+    if config.transfer.head_epochs < 0:
+        raise ValueError(f"Config field 'transfer.head_epochs' must be >= 0; got {config.transfer.head_epochs!r}.")
+    if not 0 < config.transfer.lr_factor <= 1:
+        raise ValueError(f"Config field 'transfer.lr_factor' must be in (0, 1]; got {config.transfer.lr_factor!r}.")
+    if not 0 <= config.transfer.dropout < 1:
+        raise ValueError(f"Config field 'transfer.dropout' must be in [0, 1); got {config.transfer.dropout!r}.")
+    if config.model.weights is not None and config.model.init_from is not None:
+        raise ValueError("Config fields 'model.weights' and 'model.init_from' exclude each other: init_from starts "
+                         "every weight from a run already.")
     for path, value, least in (("steps_per_execution", config.steps_per_execution, 1), ("threads", config.threads, 0)):
         if value != "auto" and (isinstance(value, str) or value < least):
             raise ValueError(f"Config field {path!r} must be auto or an integer >= {least}; got {value!r}.")

@@ -26,7 +26,7 @@ from kerazoo.applications.common import verify_sha256
 from kerazoo.applications.registry import load_plugins
 from kerazoo.io import atomic_write_text
 from kerazoo.training import callbacks as cb
-from kerazoo.training import speed
+from kerazoo.training import speed, transfer
 from kerazoo.training.averaging import averaging_callbacks
 from kerazoo.training.config import TrainConfig, config_from_dict, config_to_dict
 from kerazoo.training.profile import trace_batches, where_time_goes
@@ -45,6 +45,9 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizer
         step_epochs=config.schedule.step_epochs, step_factor=config.schedule.step_factor,
         restart_epochs=config.schedule.restart_epochs, restart_mult=config.schedule.restart_mult,
     )
+    if transfer.uses_phases(config):  # phase 2 (the whole pretrained network) at a lower rate
+        schedule = transfer.PhasedSchedule(schedule, config.transfer.head_epochs * steps_per_epoch,
+                                           config.transfer.lr_factor)
     common = {"learning_rate": schedule, "weight_decay": opt.weight_decay or None, "clipnorm": opt.clipnorm}
     if opt.name == "sgd":
         optimizer = keras.optimizers.SGD(momentum=opt.momentum, nesterov=opt.nesterov, **common)
@@ -121,6 +124,12 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
     info = task.dataset_info(config)
     if config.model.init_from:  # before the data pipelines: a wrong run is a config error, found at once
         check_init_from(config.model.init_from, config, info)
+    if config.model.weights and task.name != "classification":
+        raise ValueError(f"Invalid model.weights={config.model.weights!r}: pretrained weights start classifiers; "
+                         f"{config.model.name!r} is a {task.name} model (dense heads take model.backbone_weights).")
+    if config.model.backbone_weights and task.name == "classification":
+        raise ValueError(f"Invalid model.backbone_weights={config.model.backbone_weights!r}: {config.model.name!r} is "
+                         "a classifier; its pretrained weights are model.weights (--weights).")
     backup_dir = os.path.join(run_dir, "backup")
     data_config = config
     if config.data.stream:  # a resumed run goes on with the scenes after those of its backed-up epochs

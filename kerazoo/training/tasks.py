@@ -55,10 +55,16 @@ class Task:
         """Raw pixels → normalization (the dataset's mean/std) → the zoo model → logits.
 
         Images are resized inside the model to ``model.input_size``, or, when that is null and they are smaller than
-        the architecture's smallest input (digits' 8x8 for LeNet-5), to that smallest input."""
+        the architecture's smallest input (digits' 8x8 for LeNet-5), to that smallest input. With ``model.weights``, the pretrained network (its own preprocessing) and a
+        new head (kerazoo.training.transfer)."""
         from kerazoo.applications import create_model, get_entry
 
         kwargs = {k: v for k, v in config.model.kwargs.items() if k != "aux_classifiers"}  # heads: see trainer()
+
+        if getattr(config.model, "weights", None):
+            from kerazoo.training.transfer import build_transfer_model
+
+            return build_transfer_model(config, info)
 
         inputs = keras.Input(shape=info.image_shape, name="images")
         x = normalize(inputs, info)
@@ -99,6 +105,10 @@ class Task:
         return model
 
     def compile(self, trainer: keras.Model, config, optimizer) -> None:
+        from kerazoo.training import transfer
+
+        if transfer.uses_phases(config):  # phase 1: the head alone (TransferPhases unfreezes the rest)
+            transfer.freeze_backbone(trainer, optimizer)
         trainer.compile(
             optimizer=optimizer,
             loss=training_loss(config),
@@ -110,6 +120,10 @@ class Task:
     def callbacks(self, model: keras.Model, config, run_dir: str) -> list:
         """The task's own callbacks, on every worker (e.g. backbone fine-tuning); ones that write files return
         nothing unless ``kerazoo.training.strategy.is_chief()``."""
+        from kerazoo.training import transfer
+
+        if transfer.uses_phases(config):
+            return [transfer.TransferPhases(model, config.transfer.head_epochs)]
         return []
 
     def evaluate(self, model: keras.Model, config, *, split: str | None = None, limit: int | None = None) -> dict:

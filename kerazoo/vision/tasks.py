@@ -15,7 +15,10 @@ side or [height, width]; default ``kerazoo.vision.data.DEFAULT_IMAGE_SIZE``), im
 back to it.
 
 Transfer learning (``--backbone-from RUN``, config ``model.backbone_from``): the backbone's weights are copied
-from a classification run's checkpoint, and the model scales pixels as that classifier did; with
+from a classification run's checkpoint, and the model scales pixels as that classifier did. Or
+``--backbone-weights imagenet`` (``model.backbone_weights``: a tag or weights file, docs/pretrained.md): the backbone
+is built with pretrained weights and takes the raw pixels, its own preprocessing inside (grey images repeated to three
+channels). With either,
 ``model.freeze_epochs`` = N the backbone stays frozen for N epochs and is then unfrozen with the learning rate
 multiplied by ``model.finetune_lr_factor``.
 """
@@ -75,6 +78,11 @@ class FineTuneBackbone(keras.callbacks.Callback):
         else:
             optimizer.learning_rate = float(keras.ops.convert_to_numpy(rate)) * self.lr_factor
         self.model.make_train_function(force=True)
+
+
+def _transferred(config) -> bool:
+    """Whether the backbone starts from a classification run or from pretrained weights."""
+    return bool(getattr(config.model, "backbone_from", None) or getattr(config.model, "backbone_weights", None))
 
 
 class DenseTask(Task):
@@ -138,14 +146,22 @@ class DenseTask(Task):
         from kerazoo.training.run import load_run_model
 
         source = getattr(config.model, "backbone_from", None)
+        weights = getattr(config.model, "backbone_weights", None)
+        if source and weights:
+            raise ValueError("Invalid config: model.backbone_from and model.backbone_weights exclude each other (both "
+                             "start the backbone).")
         classifier = load_run_model(source) if source else None
         inputs = keras.Input(shape=info.image_shape, name="images")
-        if classifier is None:
+        kwargs = dict(config.model.kwargs)
+        if weights:  # pretrained backbone: raw pixels in, its own preprocessing inside (kerazoo.applications.pretrained)
+            x = keras.layers.Concatenate(name="to_rgb")([inputs] * 3) if info.image_shape[-1] == 1 else inputs
+            kwargs["backbone_kwargs"] = {**(kwargs.get("backbone_kwargs") or {}), "weights": weights}
+        elif classifier is None:
             x = normalize(inputs, info)
         else:
             scale, offset = bb.classifier_pixel_scaling(classifier, channels=info.image_shape[-1])
             x = keras.layers.Rescaling(scale, offset=offset, name="normalize")(inputs)
-        model = create_model(config.model.name, input_tensor=x, classes=self.classes(info), **config.model.kwargs)
+        model = create_model(config.model.name, input_tensor=x, classes=self.classes(info), **kwargs)
         if classifier is not None:
             bb.load_backbone_weights(model, classifier)
         return model
@@ -153,7 +169,7 @@ class DenseTask(Task):
     def compile_model(self, trainer, config, optimizer, **kwargs) -> None:
         """``trainer.compile`` after building the optimizer's slots for every variable, then freezing the backbone
         when ``model.freeze_epochs`` > 0 (so :class:`FineTuneBackbone` can unfreeze it later)."""
-        if getattr(config.model, "freeze_epochs", 0) and getattr(config.model, "backbone_from", None):
+        if getattr(config.model, "freeze_epochs", 0) and _transferred(config):
             optimizer.build(trainer.trainable_variables)
             bb.set_backbone_trainable(trainer, False)
         trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile,
@@ -162,7 +178,7 @@ class DenseTask(Task):
     def callbacks(self, model, config, run_dir: str) -> list:
         """Callbacks ``fit`` needs for this task (the backbone fine-tuning schedule)."""
         freeze = getattr(config.model, "freeze_epochs", 0)
-        if freeze and getattr(config.model, "backbone_from", None):
+        if freeze and _transferred(config):
             return [FineTuneBackbone(freeze, getattr(config.model, "finetune_lr_factor", 0.1))]
         return []
 

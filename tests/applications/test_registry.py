@@ -63,7 +63,7 @@ def test_duplicate_registration_is_an_error():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"weights": "imagenet"}, "never downloads"),
+        ({"weights": "imagenet"}, "Unknown weights 'imagenet' for model 'resnet20'. Its pretrained tags: none"),
         ({"weights": "/no/such/file.weights.h5"}, "existing local weights file"),
         ({"classes": 0}, "Received: classes=0"),
         ({"include_top": False, "pooling": "mean"}, "Received: pooling='mean'"),

@@ -91,3 +91,27 @@ def test_segmentation_task_counts_the_background_and_checks_the_loss(idx_data_di
     assert 0 <= figures["mean_iou"] <= 1 and set(figures["class_iou"]) == {"background", *info.class_names}
     with pytest.raises(ValueError, match="model.loss for segmentation"):
         task.loss(_config(idx_data_dir, "fcn8s", **{"model.loss": "hinge"}))
+
+
+def test_pretrained_backbone_takes_raw_pixels_into_its_own_preprocessing(idx_data_dir, tmp_path, monkeypatch):
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    monkeypatch.setenv("KERAZOO_WEIGHTS_DIR", str(tmp_path / "cache"))
+    reference = keras.applications.MobileNet(weights=None, input_shape=(96, 96, 3), alpha=0.25, include_top=False)
+    path = str(tmp_path / "mobilenet_2_5_96_tf_no_top.h5")
+    with h5py.File(path, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, reference)
+    task = get_task("localization")
+    config = _config(idx_data_dir, "localizer", **{"model.kwargs.backbone": "mobilenet_025",
+                                                   "model.backbone_weights": path})
+    model = task.build(config, task.dataset_info(config))
+    names = [layer.name for layer in model.layers]
+    assert "normalize" not in names and "to_rgb" in names
+    backbone = model.get_layer("backbone")
+    assert backbone.get_layer("preprocess").mode == "tf"
+    np.testing.assert_array_equal(backbone.get_layer("stem_conv").get_weights()[0],
+                                  reference.get_layer("conv1").get_weights()[0])
+    both = _config(idx_data_dir, "localizer", **{"model.backbone_from": str(tmp_path), "model.backbone_weights": path})
+    with pytest.raises(ValueError, match="backbone_from and model.backbone_weights exclude each other"):
+        task.build(both, task.dataset_info(both))

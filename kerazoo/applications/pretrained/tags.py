@@ -26,6 +26,7 @@ __all__ = [
     "register_converter",
     "weight_tags",
     "get_tag",
+    "find_tag",
     "get_converter",
     "models_with_weights",
 ]
@@ -116,6 +117,11 @@ def get_tag(model: str, tag: str) -> WeightTag:
     close = difflib.get_close_matches(tag, list(tags), n=3, cutoff=0.5)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise ValueError(f"Unknown weights {tag!r} for model {model!r}.{hint} Its pretrained tags: {known}.")
+
+
+def find_tag(model: str, tag: str) -> WeightTag | None:
+    """The tag ``tag`` of ``model`` when registered, else None (no error, no ``"imagenet"`` alias)."""
+    return _TAGS.get(model, {}).get(tag)
 
 
 def get_converter(source: str, model: str) -> Converter:
