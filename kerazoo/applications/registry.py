@@ -219,7 +219,7 @@ def list_models(
 
 def _has_weights(name: str) -> bool:
     """Whether pretrained weights are registered for the model ``name`` (see kerazoo.applications.pretrained)."""
-    from kerazoo.applications.pretrained.tags import weight_tags
+    from kerazoo.applications.pretrained import weight_tags  # loads the source modules that register the tags
 
     return bool(weight_tags(name))
 
