@@ -96,6 +96,11 @@ class TorchState:
             arrays.append(self.take(f"{prefix}.bias"))
         self.assign(layer, arrays)
 
+    def drop(self, prefix: str) -> None:
+        """Mark the tensors under ``prefix`` as used without assigning them: heads the model was built without (the
+        classifier with include_top=False, training-only auxiliary classifiers)."""
+        self.used.update(k for k in self.arrays if k.startswith(prefix))
+
     def check_all_used(self) -> None:
         """Every tensor of the file was assigned (a converter that skips one would silently lose weights)."""
         unused = sorted(set(self.arrays) - self.used)
