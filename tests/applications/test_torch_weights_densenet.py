@@ -3,7 +3,7 @@
 import pytest
 
 from kerazoo.applications import create_model
-from kerazoo.applications.pretrained import torch_densenet
+from kerazoo.applications.pretrained import torch_densenet  # noqa: F401  (registers the tags and converters)
 from kerazoo.applications.pretrained.tags import get_converter, get_tag, weight_tags
 from torch_parity_checks import (
     assert_parity, images, import_timm, import_torchvision, keras_trainable_params, randomise, save_and_read,
@@ -90,5 +90,5 @@ def test_tags_are_the_published_files():
     timm_tag = get_tag("densenet121", "timm/densenet121.ra_in1k")
     assert timm_tag.url == "timm/densenet121.ra_in1k" and timm_tag.filename == "model.safetensors"
     assert timm_tag.preprocessing.interpolation == "bicubic"
-    assert torch_densenet.TORCHVISION_PREPROCESSING.resize == 256
+    assert tag.preprocessing.resize == 256 and timm_tag.preprocessing.resize == 256  # floor(224 / 0.875)
     assert [t.tag for t in weight_tags("densenet169") if t.source == "torchvision"] == ["tv_in1k"]

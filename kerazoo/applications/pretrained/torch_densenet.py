@@ -17,16 +17,12 @@ from typing import Mapping
 
 import numpy as np
 
-from kerazoo.applications.pretrained.tags import Preprocessing, WeightTag, register_converter, register_weights
+from kerazoo.applications.pretrained.tags import register_converter, register_weights
 from kerazoo.applications.pretrained.torch_layout import TorchState
+from kerazoo.applications.pretrained.torch_tags import IMAGENET_MEAN, IMAGENET_STD, timm_tag, torchvision_tag
 
 # torchvision's own renaming of its legacy checkpoints (torchvision/models/densenet.py, _load_state_dict).
 _LEGACY_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
-
-TORCHVISION_PREPROCESSING = Preprocessing(
-    "torch", mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), resize=256, crop=224, interpolation="bilinear"
-)
-
 
 def _modern_keys(tensors: Mapping[str, np.ndarray]) -> dict:
     return {_LEGACY_KEY.sub(r"\1\2", key): value for key, value in tensors.items()}
@@ -59,36 +55,20 @@ def convert_densenet(model, tensors: Mapping[str, np.ndarray]) -> None:
     state.check_all_used()
 
 
-def _torchvision_tag(model: str, url: str, top1: float, top5: float, *, default: bool) -> WeightTag:
-    filename = url.rsplit("/", 1)[1]
-    return WeightTag(
-        model=model, tag="tv_in1k", source="torchvision", url=url, filename=filename,
-        file_hash=filename.rsplit("-", 1)[1].split(".")[0], preprocessing=TORCHVISION_PREPROCESSING,
-        license="BSD-3-Clause", top1=top1, top5=top5,
-        metrics_link=f"https://docs.pytorch.org/vision/stable/models/generated/torchvision.models.{model}.html",
-        default=default,
-    )
-
-
 # torchvision's DenseNet*_Weights.IMAGENET1K_V1 (ported from LuaTorch). keras.applications publishes DenseNet-121/169/
 # 201 too, and its tag is their default; DenseNet-161 has only these.
 register_weights(
-    _torchvision_tag("densenet121", "https://download.pytorch.org/models/densenet121-a639ec97.pth", 74.434, 91.972,
-                     default=False),
-    _torchvision_tag("densenet161", "https://download.pytorch.org/models/densenet161-8d451a50.pth", 77.138, 93.560,
-                     default=True),
-    _torchvision_tag("densenet169", "https://download.pytorch.org/models/densenet169-b2777c0a.pth", 75.600, 92.806,
-                     default=False),
-    _torchvision_tag("densenet201", "https://download.pytorch.org/models/densenet201-c1103571.pth", 76.896, 93.370,
-                     default=False),
-    # timm's own DenseNet-121 (RandAugment recipe); its pretrained_cfg: crop_pct 0.875, bicubic, ImageNet mean/std.
-    WeightTag(
-        model="densenet121", tag="timm/densenet121.ra_in1k", source="timm", url="timm/densenet121.ra_in1k",
-        filename="model.safetensors", file_hash=None,
-        preprocessing=Preprocessing("torch", mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), resize=256,
-                                    crop=224, interpolation="bicubic"),
-        license="Apache-2.0", metrics_link="https://huggingface.co/timm/densenet121.ra_in1k",
-    ),
+    torchvision_tag("densenet121", builder="densenet121", file="densenet121-a639ec97.pth",
+                    top1=74.434, top5=91.972, default=False),
+    torchvision_tag("densenet161", builder="densenet161", file="densenet161-8d451a50.pth",
+                    top1=77.138, top5=93.560, default=True),
+    torchvision_tag("densenet169", builder="densenet169", file="densenet169-b2777c0a.pth",
+                    top1=75.600, top5=92.806, default=False),
+    torchvision_tag("densenet201", builder="densenet201", file="densenet201-c1103571.pth",
+                    top1=76.896, top5=93.370, default=False),
+    # timm's own DenseNet-121 (RandAugment recipe), with its pretrained_cfg's data config.
+    timm_tag("densenet121", hub_id="densenet121.ra_in1k", mean=IMAGENET_MEAN, std=IMAGENET_STD, crop_pct=0.875,
+             interpolation="bicubic"),
 )
 for _model in ("densenet121", "densenet161", "densenet169", "densenet201"):
     register_converter("torchvision", _model, convert_densenet)
