@@ -38,7 +38,7 @@ def torchvision_tag(model: str, *, builder: str, file: str, top1: float, top5: f
 
 def timm_tag(model: str, *, hub_id: str, mean: tuple, std: tuple, crop_pct: float, interpolation: str,
              crop: int = 224, license: str = "Apache-2.0", default: bool = False, top1: float | None = None,
-             top5: float | None = None) -> WeightTag:
+             top5: float | None = None, builder_kwargs=None) -> WeightTag:
     """The tag ``timm/<hub_id>`` of one timm pretrained config for the registry model ``model``."""
     return WeightTag(
         model=model, tag=f"timm/{hub_id}", source="timm", url=f"timm/{hub_id}", filename="model.safetensors",
@@ -46,5 +46,5 @@ def timm_tag(model: str, *, hub_id: str, mean: tuple, std: tuple, crop_pct: floa
         preprocessing=Preprocessing("torch", mean=tuple(mean), std=tuple(std), resize=math.floor(crop / crop_pct),
                                     crop=crop, interpolation=interpolation),
         input_shape=(crop, crop, 3), license=license, top1=top1, top5=top5,
-        metrics_link=f"https://huggingface.co/timm/{hub_id}", default=default,
+        metrics_link=f"https://huggingface.co/timm/{hub_id}", default=default, builder_kwargs=builder_kwargs or {},
     )
