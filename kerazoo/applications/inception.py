@@ -176,7 +176,10 @@ GOOGLENET_TV = InceptionSpec(
             pool=_MAX_3X3_S2_CEIL,
         ),
         Stage(
-            (googlenet_module(256, 160, 320, 32, 128, 128, **_TV), googlenet_module(384, 192, 384, 48, 128, 128, **_TV)),
+            (
+                googlenet_module(256, 160, 320, 32, 128, 128, **_TV),
+                googlenet_module(384, 192, 384, 48, 128, 128, **_TV),
+            ),
             pool=Pool("max", 2, 2, "ceil"),
         ),
     ),

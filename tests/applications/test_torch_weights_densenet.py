@@ -6,8 +6,8 @@ from kerazoo.applications import create_model
 from kerazoo.applications.pretrained import torch_densenet  # noqa: F401  (registers the tags and converters)
 from kerazoo.applications.pretrained.tags import get_converter, get_tag, weight_tags
 from torch_parity_checks import (
-    assert_parity, images, import_timm, import_torchvision, keras_trainable_params, randomise, save_and_read,
-    torch_logits, torch_params,
+    assert_parity, assert_tags_convertible, images, import_timm, import_torchvision, keras_trainable_params, randomise,
+    save_and_read, torch_logits, torch_params,
 )
 
 torch = pytest.importorskip("torch")
@@ -92,3 +92,7 @@ def test_tags_are_the_published_files():
     assert timm_tag.preprocessing.interpolation == "bicubic"
     assert tag.preprocessing.resize == 256 and timm_tag.preprocessing.resize == 256  # floor(224 / 0.875)
     assert [t.tag for t in weight_tags("densenet169") if t.source == "torchvision"] == ["tv_in1k"]
+
+
+def test_every_tag_has_a_registered_model_and_a_converter():
+    assert_tags_convertible(("densenet121", "densenet161", "densenet169", "densenet201"))

@@ -8,8 +8,8 @@ from kerazoo.applications import create_model
 from kerazoo.applications.pretrained import torch_inception  # noqa: F401  (registers the tags and converters)
 from kerazoo.applications.pretrained.tags import get_converter, get_tag, weight_tags
 from torch_parity_checks import (
-    assert_parity, images, import_timm, import_torchvision, keras_trainable_params, randomise, save_and_read,
-    torch_logits, torch_params,
+    assert_parity, assert_tags_convertible, images, import_timm, import_torchvision, keras_trainable_params, randomise,
+    save_and_read, torch_logits, torch_params,
 )
 
 torch = pytest.importorskip("torch")
@@ -106,3 +106,7 @@ def test_tags_are_the_published_files():
     assert (tag.preprocessing.resize, tag.preprocessing.crop, tag.input_shape) == (342, 299, (299, 299, 3))
     assert get_tag("googlenet_tv", "tv_in1k").filename == "googlenet-1378be20.pth"
     assert [t.tag for t in weight_tags("inceptionv3_tv")] == ["tv_in1k", "timm/inception_v3.tf_in1k"]
+
+
+def test_every_tag_has_a_registered_model_and_a_converter():
+    assert_tags_convertible(("googlenet_tv", "inceptionv3_tv"))

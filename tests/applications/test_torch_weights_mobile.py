@@ -3,12 +3,12 @@ variants: parity with the source on random weights, parameter counts, errors and
 
 import pytest
 
-from kerazoo.applications import create_model, get_entry
+from kerazoo.applications import create_model
 from kerazoo.applications.pretrained import torch_mobile  # noqa: F401  (registers the tags and converters)
-from kerazoo.applications.pretrained.tags import get_converter, get_tag, weight_tags
+from kerazoo.applications.pretrained.tags import get_converter, get_tag
 from torch_parity_checks import (
-    assert_parity, images, import_timm, import_torchvision, keras_trainable_params, randomise, save_and_read,
-    torch_logits, torch_params,
+    assert_parity, assert_tags_convertible, images, import_timm, import_torchvision, keras_trainable_params, randomise,
+    save_and_read, torch_logits, torch_params,
 )
 
 SHAPE = (64, 64, 3)
@@ -88,8 +88,8 @@ def test_tags_are_the_published_files():
     assert shuffle.filename == "shufflenetv2_x0.5-f707e7126e.pth" and shuffle.file_hash == "f707e7126e"
     timm_tag = get_tag("mobilenetv2_tv", "timm/mobilenetv2_100.ra_in1k")
     assert timm_tag.url == "timm/mobilenetv2_100.ra_in1k" and timm_tag.preprocessing.interpolation == "bicubic"
-    for name in ("squeezenet1_0_tv", "squeezenet1_1_tv", "mobilenetv2_tv", "shufflenetv2_x0_5_tv",
-                 "shufflenetv2_x1_0_tv", "shufflenetv2_x1_5_tv", "shufflenetv2_x2_0_tv"):
-        get_entry(name)
-        for tag in weight_tags(name):
-            assert get_converter(tag.source, name)
+
+
+def test_every_tag_has_a_registered_model_and_a_converter():
+    assert_tags_convertible(("squeezenet1_0_tv", "squeezenet1_1_tv", "mobilenetv2_tv", "shufflenetv2_x0_5_tv",
+                             "shufflenetv2_x1_0_tv", "shufflenetv2_x1_5_tv", "shufflenetv2_x2_0_tv"))

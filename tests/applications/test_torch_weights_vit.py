@@ -6,7 +6,8 @@ from kerazoo.applications import create_model
 from kerazoo.applications.pretrained import timm_vit  # noqa: F401  (registers the tags and converters)
 from kerazoo.applications.pretrained.tags import get_converter, get_tag
 from torch_parity_checks import (
-    assert_parity, images, import_timm, keras_trainable_params, randomise, save_and_read, torch_logits, torch_params,
+    assert_parity, assert_tags_convertible, images, import_timm, keras_trainable_params, randomise, save_and_read,
+    torch_logits, torch_params,
 )
 
 
@@ -57,3 +58,7 @@ def test_tags_are_timms_hub_files():
         (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), 248, 224, "bicubic")
     cfg = import_timm().models.get_pretrained_cfg("vit_base_patch16_224.augreg2_in21k_ft_in1k")
     assert (prep.mean, prep.std, cfg.crop_pct, prep.interpolation) == (cfg.mean, cfg.std, 0.9, cfg.interpolation)
+
+
+def test_every_tag_has_a_registered_model_and_a_converter():
+    assert_tags_convertible(("vit_tiny_p16", "vit_small_p16", "vit_base_p16"))

@@ -93,3 +93,18 @@ def assert_parity(expected: np.ndarray, got: np.ndarray) -> float:
     relative = float(np.abs(expected - got).max()) / spread
     assert relative <= TOLERANCE, f"max |diff| is {relative:.2e} of the logit range (allowed {TOLERANCE:.0e})"
     return relative
+
+
+def assert_tags_convertible(models) -> None:
+    """Every tag of ``models`` names a registered model and has a converter from its source; each model has one
+    default tag at most (``weight_tags`` lists it first)."""
+    from kerazoo.applications import get_entry
+    from kerazoo.applications.pretrained.tags import get_converter, weight_tags
+
+    for name in models:
+        get_entry(name)  # raises for a name the registry does not know
+        tags = weight_tags(name)
+        assert tags, f"{name} has no weight tags"
+        assert sum(t.default for t in tags) <= 1
+        for tag in tags:
+            assert tag.model == name and callable(get_converter(tag.source, name))

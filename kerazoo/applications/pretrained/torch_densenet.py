@@ -22,7 +22,9 @@ from kerazoo.applications.pretrained.torch_layout import TorchState
 from kerazoo.applications.pretrained.torch_tags import IMAGENET_MEAN, IMAGENET_STD, timm_tag, torchvision_tag
 
 # torchvision's own renaming of its legacy checkpoints (torchvision/models/densenet.py, _load_state_dict).
-_LEGACY_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
+_LEGACY_KEY = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$"
+)
 
 def _modern_keys(tensors: Mapping[str, np.ndarray]) -> dict:
     return {_LEGACY_KEY.sub(r"\1\2", key): value for key, value in tensors.items()}

@@ -73,7 +73,8 @@ def _mobilenet_v2(model, tensors, *, keys) -> None:
             expands = any(layer.name == f"{name}_expand_conv" for layer in model.layers)
             ops = (("expand_conv", "expand_bn") if expands else ()) + ("dw_conv", "dw_bn", "project_conv", "project_bn")
             for op in ops:
-                layer, prefix = model.get_layer(f"{name}_{op}"), keys(stage, block, index, op if expands else "t1_" + op)
+                layer = model.get_layer(f"{name}_{op}")
+                prefix = keys(stage, block, index, op if expands else f"t1_{op}")
                 if op == "dw_conv":
                     state.depthwise(layer, prefix)
                 elif op.endswith("conv"):
