@@ -3,7 +3,7 @@ variants: parity with the source on random weights, parameter counts, errors and
 
 import pytest
 
-from kerazoo.applications import create_model
+from kerazoo.applications import create_model, mobilenet_v2, shufflenet_v2, squeezenet
 from kerazoo.applications.pretrained import torch_mobile  # noqa: F401  (registers the tags and converters)
 from kerazoo.applications.pretrained.tags import get_converter, get_tag
 from torch_parity_checks import (
@@ -12,6 +12,8 @@ from torch_parity_checks import (
 )
 
 SHAPE = (64, 64, 3)
+COMMON = dict(include_top=True, weights=None, input_tensor=None, input_shape=SHAPE, pooling=None, classes=10,
+              classifier_activation=None, name="x")
 # (kerazoo variant, torchvision builder)
 TORCHVISION = [
     ("squeezenet1_0_tv", "squeezenet1_0"),
@@ -93,3 +95,13 @@ def test_tags_are_the_published_files():
 def test_every_tag_has_a_registered_model_and_a_converter():
     assert_tags_convertible(("squeezenet1_0_tv", "squeezenet1_1_tv", "mobilenetv2_tv", "shufflenetv2_x0_5_tv",
                              "shufflenetv2_x1_0_tv", "shufflenetv2_x1_5_tv", "shufflenetv2_x2_0_tv"))
+
+
+@pytest.mark.parametrize("builder", [
+    lambda padding: shufflenet_v2.ShuffleNetV2(shufflenet_v2.WIDTHS["x1_0"], **COMMON, padding=padding),
+    lambda padding: mobilenet_v2.MobileNetV2Base(**COMMON, alpha=1.0, padding=padding),
+    lambda padding: squeezenet.SqueezeNet(squeezenet.SPECS["1_1"], **COMMON, dropout=0.5, padding=padding),
+])
+def test_unknown_padding_is_named(builder):
+    with pytest.raises(ValueError, match="Invalid padding: expected 'same' or 'torch'. Received: padding='symmetric'"):
+        builder("symmetric")
