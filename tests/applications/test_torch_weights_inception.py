@@ -8,8 +8,8 @@ from kerazoo.applications import create_model
 from kerazoo.applications.pretrained import torch_inception  # noqa: F401  (registers the tags and converters)
 from kerazoo.applications.pretrained.tags import get_converter, get_tag, weight_tags
 from torch_parity_checks import (
-    assert_parity, assert_tags_convertible, images, import_timm, import_torchvision, keras_trainable_params, randomise,
-    save_and_read, torch_logits, torch_params,
+    assert_parity, assert_tags_convertible, assert_tags_match_sources, images, import_timm, import_torchvision,
+    keras_trainable_params, randomise, save_and_read, torch_logits, torch_params,
 )
 
 torch = pytest.importorskip("torch")
@@ -110,3 +110,7 @@ def test_tags_are_the_published_files():
 
 def test_every_tag_has_a_registered_model_and_a_converter():
     assert_tags_convertible(("googlenet_tv", "inceptionv3_tv"))
+
+
+def test_tags_are_the_installed_sources_facts():
+    assert_tags_match_sources(("googlenet_tv", "inceptionv3_tv"))

@@ -7,8 +7,8 @@ from kerazoo.applications import create_model, mobilenet_v2, shufflenet_v2, sque
 from kerazoo.applications.pretrained import torch_mobile  # noqa: F401  (registers the tags and converters)
 from kerazoo.applications.pretrained.tags import get_converter, get_tag
 from torch_parity_checks import (
-    assert_parity, assert_tags_convertible, images, import_timm, import_torchvision, keras_trainable_params, randomise,
-    save_and_read, torch_logits, torch_params,
+    assert_parity, assert_tags_convertible, assert_tags_match_sources, images, import_timm, import_torchvision,
+    keras_trainable_params, randomise, save_and_read, torch_logits, torch_params,
 )
 
 SHAPE = (64, 64, 3)
@@ -105,3 +105,8 @@ def test_every_tag_has_a_registered_model_and_a_converter():
 def test_unknown_padding_is_named(builder):
     with pytest.raises(ValueError, match="Invalid padding: expected 'same' or 'torch'. Received: padding='symmetric'"):
         builder("symmetric")
+
+
+def test_tags_are_the_installed_sources_facts():
+    assert_tags_match_sources(("squeezenet1_0_tv", "squeezenet1_1_tv", "mobilenetv2_tv", "shufflenetv2_x0_5_tv",
+                               "shufflenetv2_x1_0_tv", "shufflenetv2_x1_5_tv", "shufflenetv2_x2_0_tv"))

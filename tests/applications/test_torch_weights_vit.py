@@ -6,8 +6,8 @@ from kerazoo.applications import create_model
 from kerazoo.applications.pretrained import timm_vit  # noqa: F401  (registers the tags and converters)
 from kerazoo.applications.pretrained.tags import get_converter, get_tag
 from torch_parity_checks import (
-    assert_parity, assert_tags_convertible, images, import_timm, keras_trainable_params, randomise, save_and_read,
-    torch_logits, torch_params,
+    assert_parity, assert_tags_convertible, assert_tags_match_sources, images, import_timm, keras_trainable_params,
+    randomise, save_and_read, torch_logits, torch_params,
 )
 
 
@@ -62,3 +62,7 @@ def test_tags_are_timms_hub_files():
 
 def test_every_tag_has_a_registered_model_and_a_converter():
     assert_tags_convertible(("vit_tiny_p16", "vit_small_p16", "vit_base_p16"))
+
+
+def test_tags_are_the_installed_sources_facts():
+    assert_tags_match_sources(("vit_tiny_p16", "vit_small_p16", "vit_base_p16"))

@@ -108,3 +108,36 @@ def assert_tags_convertible(models) -> None:
         assert sum(t.default for t in tags) <= 1
         for tag in tags:
             assert tag.model == name and callable(get_converter(tag.source, name))
+
+
+def assert_tags_match_sources(models) -> None:
+    """Each tag's facts are those of the installed source package: torchvision's weights enum entry with the same
+    URL (its acc@1/acc@5 and transform preset), timm's pretrained_cfg of the hub id (mean/std, interpolation, crop
+    and crop_pct, license)."""
+    import math
+
+    from kerazoo.applications.pretrained.tags import weight_tags
+
+    torchvision, timm = import_torchvision(), import_timm()
+    for name in models:
+        for tag in weight_tags(name):
+            prep = tag.preprocessing
+            if tag.source == "torchvision":
+                builder = tag.metrics_link.rsplit("torchvision.models.", 1)[1].removesuffix(".html")
+                entries = [w for w in torchvision.models.get_model_weights(builder) if w.url == tag.url]
+                assert len(entries) == 1, f"{name} {tag.tag}: {tag.url} is not a {builder} weights entry"
+                entry = entries[0]
+                metrics = entry.meta["_metrics"]["ImageNet-1K"]
+                assert (tag.top1, tag.top5) == (metrics["acc@1"], metrics["acc@5"]), (name, tag.tag)
+                preset = entry.transforms()
+                assert (prep.resize, prep.crop) == (preset.resize_size[0], preset.crop_size[0]), (name, tag.tag)
+                assert (prep.mean, prep.std) == (tuple(preset.mean), tuple(preset.std))
+                assert prep.interpolation == preset.interpolation.value
+                assert tag.tag == ("tv_in1k" if entry.name == "IMAGENET1K_V1" else "tv2_in1k")
+                assert tag.file_hash and entry.url.rsplit("-", 1)[1].startswith(tag.file_hash)
+            else:
+                cfg = timm.models.get_pretrained_cfg(tag.url.removeprefix("timm/"))
+                assert cfg is not None and cfg.hf_hub_id == tag.url and cfg.num_classes == tag.classes
+                assert (prep.mean, prep.std, prep.interpolation) == (cfg.mean, cfg.std, cfg.interpolation)
+                assert prep.crop == cfg.input_size[1] and prep.resize == math.floor(prep.crop / cfg.crop_pct)
+                assert tag.license.lower() == cfg.license

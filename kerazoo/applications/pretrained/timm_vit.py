@@ -67,9 +67,16 @@ def convert_vit(model, tensors: Mapping[str, np.ndarray]) -> None:
 
 # The pretrained_cfg of each hub id (timm 1.0): Inception mean/std (0.5), crop_pct 0.9, bicubic, Apache-2.0.
 _AUGREG = dict(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), crop_pct=0.9, interpolation="bicubic")
+# Every ImageNet-1k classifier timm publishes for these three (the in21k, self-supervised and other-head ones are not
+# 1000-class classifiers); the default is timm's own first (best) tag with 1000 classes.
 register_weights(
     timm_tag("vit_base_p16", hub_id="vit_base_patch16_224.augreg2_in21k_ft_in1k", default=True, **_AUGREG),
+    timm_tag("vit_base_p16", hub_id="vit_base_patch16_224.augreg_in21k_ft_in1k", **_AUGREG),
+    timm_tag("vit_base_p16", hub_id="vit_base_patch16_224.augreg_in1k", **_AUGREG),
+    timm_tag("vit_base_p16", hub_id="vit_base_patch16_224.orig_in21k_ft_in1k", **_AUGREG),
+    timm_tag("vit_base_p16", hub_id="vit_base_patch16_224.sam_in1k", **_AUGREG),
     timm_tag("vit_small_p16", hub_id="vit_small_patch16_224.augreg_in21k_ft_in1k", default=True, **_AUGREG),
+    timm_tag("vit_small_p16", hub_id="vit_small_patch16_224.augreg_in1k", **_AUGREG),
     timm_tag("vit_tiny_p16", hub_id="vit_tiny_patch16_224.augreg_in21k_ft_in1k", default=True, **_AUGREG),
 )
 for _model in ("vit_base_p16", "vit_small_p16", "vit_tiny_p16"):
