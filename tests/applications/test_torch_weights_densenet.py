@@ -64,6 +64,7 @@ def test_timm_parity(tmp_path):
     tensors = save_and_read(source, tmp_path / "model.safetensors", "safetensors")
     model = create_model("densenet121", input_shape=SHAPE, classifier_activation=None)
     get_converter("timm", "densenet121")(model, tensors)
+    assert keras_trainable_params(model) == torch_params(source)
     x = images(SHAPE)
     assert_parity(torch_logits(source, x), model.predict(x, verbose=0))
 
