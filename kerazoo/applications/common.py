@@ -217,3 +217,43 @@ def fully_connected_head(x, *, units=(4096, 4096), dropout: float, classes: int,
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"head_dropout{i}")(x)
     return keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+
+
+PADDINGS = ("same", "torch")
+
+
+def check_padding(padding) -> str:
+    """``"same"`` (Keras: a stride-2 window pads bottom/right only) or ``"torch"`` (PyTorch's layout: symmetric
+    padding, unpadded or ceil-mode pooling, as the family's torchvision/timm reference has it)."""
+    if padding not in PADDINGS:
+        raise _arg_error("padding", " or ".join(repr(p) for p in PADDINGS), padding)
+    return padding
+
+
+def symmetric_padding(x, kernel_size: int, *, name: str):
+    """PyTorch's ``padding=(k - 1) // 2`` as an explicit ZeroPadding2D (``name``), for a "valid" layer after it.
+
+    With stride 2 on an even input Keras' "same" pads one pixel at the bottom/right only, so the windows sit one
+    pixel off PyTorch's and weights trained there give other outputs.
+    """
+    return keras.layers.ZeroPadding2D((kernel_size - 1) // 2, name=name)(x)
+
+
+def ceil_mode_padding(x, pool_size: int, strides: int, *, name: str):
+    """Zeros at the bottom/right so that "valid" pooling gives PyTorch's ``ceil_mode=True`` windows (no padding).
+
+    Only for max pooling of non-negative maps (after a ReLU), where a zero never wins over PyTorch's -inf. Returns
+    ``x`` unchanged (no layer) when ceil and floor agree at this size.
+    """
+    height, width = x.shape[1:3]
+    if height is None or width is None:
+        raise ValueError(f"{name}: ceil-mode pooling needs a fixed input size. Received a {height}x{width} map.")
+
+    def extra(side):
+        windows = -(-(side - pool_size) // strides) + 1  # ceil((side - k) / s) + 1
+        return (windows - 1) * strides + pool_size - side
+
+    pad_h, pad_w = extra(height), extra(width)
+    if not pad_h and not pad_w:
+        return x
+    return keras.layers.ZeroPadding2D(((0, pad_h), (0, pad_w)), name=name)(x)

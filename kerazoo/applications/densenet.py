@@ -11,6 +11,11 @@ global average pooling → classifier.
   blocks. Same layers, in the same order, as ``keras.applications.DenseNet121/169/201`` (only the names follow
   kerazoo's scheme): equal parameter counts (8,062,504 / 14,307,880 / 20,242,984 at 224x224x3, 1000 classes), and
   ``model.set_weights(keras_model.get_weights())`` transfers keras.applications' weights unchanged.
+- DenseNet-161 (k = 48, 96 stem filters, blocks of 6, 12, 36, 24): the paper's table 1 network that only
+  torchvision (and timm) publish weights for; 28,681,000 trainable parameters like torchvision's ``densenet161``.
+- torchvision's and timm's DenseNets are this same network (the stem pads 3 and 1 on every side, like PyTorch), so
+  their ``tv_in1k`` / ``timm/...`` weights load into these variants directly; only the BatchNorm epsilon differs
+  (PyTorch's 1e-5 against keras.applications' 1.001e-5, a relative change of 1e-8 in the outputs).
 - CIFAR DenseNet-BC (depth 100, k = 12; table 2, 0.8M parameters): a 3x3 conv with 2k = 24 filters and three blocks
   of (100 - 4) / 6 = 16 bottleneck layers; 769,162 trainable parameters for 10 classes (plus 23,988 BatchNorm
   moving statistics that Keras also counts).
@@ -61,6 +66,7 @@ class DenseNetSpec:
 
 DENSENETS = {
     "densenet121": DenseNetSpec(blocks=(6, 12, 24, 16), growth_rate=32, stem="imagenet", stem_filters=64),
+    "densenet161": DenseNetSpec(blocks=(6, 12, 36, 24), growth_rate=48, stem="imagenet", stem_filters=96),
     "densenet169": DenseNetSpec(blocks=(6, 12, 32, 32), growth_rate=32, stem="imagenet", stem_filters=64),
     "densenet201": DenseNetSpec(blocks=(6, 12, 48, 32), growth_rate=32, stem="imagenet", stem_filters=64),
     "densenetbc100": DenseNetSpec(blocks=(16, 16, 16), growth_rate=12, stem="cifar", stem_filters=24),
@@ -166,6 +172,21 @@ def DenseNet121(*, include_top=True, weights=None, input_tensor=None, input_shap
             augmentation, none on ImageNet); default 0.
     """
     return DenseNet(DENSENETS["densenet121"], include_top=include_top, weights=weights, input_tensor=input_tensor,
+                    input_shape=input_shape, pooling=pooling, classes=classes,
+                    classifier_activation=classifier_activation, name=name, dropout_rate=dropout_rate)
+
+
+@register_model(**_IMAGENET_META, feature_taps=_taps(DENSENETS["densenet161"]), reported_top1=None)
+def DenseNet161(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+                classifier_activation="softmax", name="densenet161", dropout_rate=0.0):
+    """DenseNet-161 (k = 48, 96 stem filters; 28.7M parameters). Not in the paper's table 3 (which has no top-1 for
+    it); keras.applications has no DenseNet-161; torchvision and timm publish weights for it.
+
+    Family arguments:
+        dropout_rate: dropout after every convolution but the first (the paper uses 0.2 on CIFAR without data
+            augmentation, none on ImageNet); default 0.
+    """
+    return DenseNet(DENSENETS["densenet161"], include_top=include_top, weights=weights, input_tensor=input_tensor,
                     input_shape=input_shape, pooling=pooling, classes=classes,
                     classifier_activation=classifier_activation, name=name, dropout_rate=dropout_rate)
 

@@ -18,6 +18,13 @@ parameters), ``mobilenetv2_035`` (1.7M) and ``mobilenetv2_140`` (6.2M), the smal
 the paper. Any other width (keras.applications also has ImageNet weights for 0.5, 0.75 and 1.3) is the ``alpha``
 argument of any of them, e.g. ``create_model("mobilenetv2", alpha=0.75, name="mobilenetv2_075")``.
 
+PyTorch's MobileNetV2 (torchvision's ``mobilenet_v2``, timm's ``mobilenetv2_100``) is the alpha-1.0 network with
+two differences that change the outputs, not the parameters: its stride-2 convolutions pad one pixel on every side
+(Keras' "same" pads only the bottom/right of an even input) and its BatchNorm epsilon is 1e-5. ``mobilenetv2_tv``
+is that layout (``padding="torch"``: a ``stem_pad`` / ``{block}_dw_pad`` ZeroPadding2D before each stride-2
+convolution, which then pads "valid"); torchvision's and timm's weights load into it. Same 3,504,872 trainable
+parameters as torchvision's.
+
 Layer names: ``stem_conv/bn/relu``; each table row is a stage, and block ``stage{S}_block{B}`` has ``_expand_conv``,
 ``_expand_bn``, ``_expand_relu`` (absent when t = 1), ``_dw_conv``, ``_dw_bn``, ``_dw_relu``, ``_project_conv``,
 ``_project_bn`` and, with a shortcut, ``_add``; then ``top_conv/bn/relu``. Feature taps (as timm's): the first
@@ -76,24 +83,29 @@ def make_divisible(value: float, divisor: int = 8) -> int:
     return rounded
 
 
-def _bn(x, *, momentum, name):
-    return keras.layers.BatchNormalization(epsilon=1e-3, momentum=momentum, name=name)(x)
+def _bn(x, *, momentum, epsilon=1e-3, name):
+    return keras.layers.BatchNormalization(epsilon=epsilon, momentum=momentum, name=name)(x)
 
 
-def inverted_residual_block(x, channels, expansion, stride, *, bn_momentum=0.999, name):
+def inverted_residual_block(x, channels, expansion, stride, *, bn_momentum=0.999, bn_epsilon=1e-3, padding="same",
+                            name):
     """1x1 expansion (when ``expansion`` > 1) → 3x3 depthwise → linear 1x1 projection, plus the identity shortcut
-    when the stride is 1 and the channels match."""
+    when the stride is 1 and the channels match. ``padding="torch"`` pads a stride-2 depthwise convolution
+    symmetrically (``{name}_dw_pad``), as PyTorch does."""
     in_channels = x.shape[-1]
     shortcut = x
     if expansion != 1:
         x = keras.layers.Conv2D(expansion * in_channels, 1, use_bias=False, name=f"{name}_expand_conv")(x)
-        x = _bn(x, momentum=bn_momentum, name=f"{name}_expand_bn")
+        x = _bn(x, momentum=bn_momentum, epsilon=bn_epsilon, name=f"{name}_expand_bn")
         x = keras.layers.ReLU(6.0, name=f"{name}_expand_relu")(x)
-    x = keras.layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False, name=f"{name}_dw_conv")(x)
-    x = _bn(x, momentum=bn_momentum, name=f"{name}_dw_bn")
+    dw_padding = "same"
+    if padding == "torch" and stride > 1:
+        x, dw_padding = common.symmetric_padding(x, 3, name=f"{name}_dw_pad"), "valid"
+    x = keras.layers.DepthwiseConv2D(3, strides=stride, padding=dw_padding, use_bias=False, name=f"{name}_dw_conv")(x)
+    x = _bn(x, momentum=bn_momentum, epsilon=bn_epsilon, name=f"{name}_dw_bn")
     x = keras.layers.ReLU(6.0, name=f"{name}_dw_relu")(x)
     x = keras.layers.Conv2D(channels, 1, use_bias=False, name=f"{name}_project_conv")(x)
-    x = _bn(x, momentum=bn_momentum, name=f"{name}_project_bn")
+    x = _bn(x, momentum=bn_momentum, epsilon=bn_epsilon, name=f"{name}_project_bn")
     if stride == 1 and in_channels == channels:
         x = keras.layers.Add(name=f"{name}_add")([shortcut, x])
     return x
@@ -111,8 +123,12 @@ def MobileNetV2Base(
     name: str,
     alpha: float,
     bn_momentum: float = 0.999,
+    bn_epsilon: float = 1e-3,
+    padding: str = "same",
 ):
-    """The generic MobileNetV2 builder; the registered variants differ in their default ``alpha``."""
+    """The generic MobileNetV2 builder; the registered variants differ in their default ``alpha``, and
+    ``mobilenetv2_tv`` in PyTorch's layout (``padding="torch"``, ``bn_epsilon=1e-5``)."""
+    common.check_padding(padding)
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
         raise ValueError(f"Invalid alpha: expected a positive width multiplier. Received: alpha={alpha!r}")
     if isinstance(bn_momentum, bool) or not isinstance(bn_momentum, (int, float)) or not 0 <= bn_momentum < 1:
@@ -123,20 +139,23 @@ def MobileNetV2Base(
         default_shape=(224, 224, 3), min_size=32,
     )
     inputs = common.model_input(input_tensor, input_shape)
+    x, stem_padding = inputs, "same"
+    if padding == "torch":
+        x, stem_padding = common.symmetric_padding(x, 3, name="stem_pad"), "valid"
     x = keras.layers.Conv2D(
-        make_divisible(STEM_CHANNELS * alpha), 3, strides=2, padding="same", use_bias=False, name="stem_conv"
-    )(inputs)
-    x = _bn(x, momentum=bn_momentum, name="stem_bn")
+        make_divisible(STEM_CHANNELS * alpha), 3, strides=2, padding=stem_padding, use_bias=False, name="stem_conv"
+    )(x)
+    x = _bn(x, momentum=bn_momentum, epsilon=bn_epsilon, name="stem_bn")
     x = keras.layers.ReLU(6.0, name="stem_relu")(x)
     for s, row in enumerate(BLOCKS, start=1):
         for b in range(1, row.repeats + 1):
             x = inverted_residual_block(
                 x, make_divisible(int(row.channels * alpha)), row.expansion, row.stride if b == 1 else 1,
-                bn_momentum=bn_momentum, name=f"stage{s}_block{b}",
+                bn_momentum=bn_momentum, bn_epsilon=bn_epsilon, padding=padding, name=f"stage{s}_block{b}",
             )
     top_channels = make_divisible(TOP_CHANNELS * alpha) if alpha > 1.0 else TOP_CHANNELS
     x = keras.layers.Conv2D(top_channels, 1, use_bias=False, name="top_conv")(x)
-    x = _bn(x, momentum=bn_momentum, name="top_bn")
+    x = _bn(x, momentum=bn_momentum, epsilon=bn_epsilon, name="top_bn")
     x = keras.layers.ReLU(6.0, name="top_relu")(x)
     x = common.classifier_head(
         x, include_top=include_top, pooling=pooling, classes=classes, classifier_activation=classifier_activation
@@ -216,3 +235,20 @@ def MobileNetV2_140(*, include_top=True, weights=None, input_tensor=None, input_
                            input_shape=input_shape, pooling=pooling, classes=classes,
                            classifier_activation=classifier_activation, name=name, alpha=alpha,
                            bn_momentum=bn_momentum)
+
+
+@register_model(**_META, reported_top1=72.0, name="mobilenetv2_tv")
+def MobileNetV2_TV(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+                   classifier_activation="softmax", name="mobilenetv2_tv", alpha=1.0, bn_momentum=0.9):
+    """MobileNetV2 1.0-224 in PyTorch's layout (torchvision's ``mobilenet_v2``, timm's ``mobilenetv2_100``):
+    symmetric padding of the stride-2 convolutions and BatchNorm epsilon 1e-5; their weights load into it.
+
+    Family arguments:
+        alpha: width multiplier: channels are ``make_divisible(channels * alpha, 8)``; the last 1x1 convolution
+            keeps 1280 channels unless alpha > 1 (the published weights are alpha 1.0).
+        bn_momentum: BatchNorm moving-average momentum; 0.9 is PyTorch's default (its momentum 0.1).
+    """
+    return MobileNetV2Base(include_top=include_top, weights=weights, input_tensor=input_tensor,
+                           input_shape=input_shape, pooling=pooling, classes=classes,
+                           classifier_activation=classifier_activation, name=name, alpha=alpha,
+                           bn_momentum=bn_momentum, bn_epsilon=1e-5, padding="torch")

@@ -23,7 +23,10 @@ Both counts equal the reference implementation's (torchvision ``squeezenet1_0`` 
 Difference from the reference, on purpose: the Caffe and torchvision models do not pad the stem convolution and
 pool in ceil mode (224 -> 111 -> 55 -> 27 -> 13); here every convolution and pooling pads "same"
 (224 -> 112 -> 56 -> 28 -> 14), so the feature maps sit at exact strides 2/4/8/16 and small inputs (32x32) still
-build. The parameters are unaffected. Feature taps: the stem (stride 2) and the last fire module of each stage
+build. The parameters are unaffected. The builder's ``padding="torch"`` option has the reference's layout (unpadded
+stem, ceil-mode pooling as a bottom/right zero padding before "valid" pooling, exact after the ReLUs); it is
+registered as ``squeezenet1_0_tv`` and ``squeezenet1_1_tv``, the variants torchvision's weights (tag ``tv_in1k``)
+load into, with outputs equal to torchvision's. Feature taps: the stem (stride 2) and the last fire module of each stage
 (strides 4, 8, 16); SqueezeNet has no stride-32 map.
 """
 
@@ -78,8 +81,8 @@ SPECS = {
 }
 
 
-def _conv_relu(x, filters, kernel_size, *, name, stride=1, kernel_initializer="he_uniform"):
-    x = keras.layers.Conv2D(filters, kernel_size, strides=stride, padding="same",
+def _conv_relu(x, filters, kernel_size, *, name, stride=1, padding="same", kernel_initializer="he_uniform"):
+    x = keras.layers.Conv2D(filters, kernel_size, strides=stride, padding=padding,
                             kernel_initializer=kernel_initializer, name=f"{name}_conv")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
@@ -104,19 +107,27 @@ def SqueezeNet(
     classifier_activation,
     name: str,
     dropout: float,
+    padding: str = "same",
 ):
-    """The generic SqueezeNet builder; the registered variants pick a ``spec``."""
+    """The generic SqueezeNet builder; the registered variants pick a ``spec`` and a ``padding`` ("same", or
+    "torch" for torchvision's unpadded stem and ceil-mode pooling)."""
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"Invalid dropout: expected a rate in [0, 1). Received: dropout={dropout!r}")
+    common.check_padding(padding)
     input_shape = common.check_args(
         include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
         pooling=pooling, classes=classes, classifier_activation=classifier_activation,
         default_shape=(224, 224, 3), min_size=32,
     )
     inputs = common.model_input(input_tensor, input_shape)
-    x = _conv_relu(inputs, spec.stem_filters, spec.stem_kernel, stride=2, name="stem")
+    torch_layout = padding == "torch"
+    x = _conv_relu(inputs, spec.stem_filters, spec.stem_kernel, stride=2, padding="valid" if torch_layout else "same",
+                   name="stem")
     for s, fires in enumerate(spec.stages, start=1):
-        x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name=f"stage{s}_pool")(x)
+        if torch_layout:
+            x = common.ceil_mode_padding(x, 3, 2, name=f"stage{s}_pool_pad")
+        x = keras.layers.MaxPooling2D(3, strides=2, padding="valid" if torch_layout else "same",
+                                      name=f"stage{s}_pool")(x)
         for b, fire in enumerate(fires, start=1):
             x = fire_module(x, fire, name=f"stage{s}_block{b}")
     if include_top:
@@ -167,3 +178,37 @@ def SqueezeNet1_1(*, include_top=True, weights=None, input_tensor=None, input_sh
     return SqueezeNet(SPECS["1_1"], include_top=include_top, weights=weights, input_tensor=input_tensor,
                       input_shape=input_shape, pooling=pooling, classes=classes,
                       classifier_activation=classifier_activation, name=name, dropout=dropout)
+
+
+_TV_META = dict(family="squeezenet", paper=PAPER, year=2016, input_shape=(224, 224, 3), min_input_size=32)
+
+
+@register_model(**_TV_META, feature_taps=_taps(SPECS["1_0"])[:2], reported_top1=57.5, name="squeezenet1_0_tv")
+def SqueezeNet1_0_TV(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+                     classes=1000, classifier_activation="softmax", name="squeezenet1_0_tv", dropout=0.5):
+    """SqueezeNet 1.0 in torchvision's layout (unpadded stem, ceil-mode pooling: 224 -> 111 -> 55 -> 27 -> 13), the
+    variant torchvision's ``squeezenet1_0`` weights load into; the same 1,248,424 parameters as ``squeezenet1_0``.
+    Feature taps: the stem and the first stage only (strides 2 and 4); the unpadded stem and ceil-mode pooling put
+    the later maps at strides ~8.5 and ~18 of a 128x128 input.
+
+    Family arguments:
+        dropout: dropout rate before the final 1x1 convolution (0.5 in the paper; 0 disables it).
+    """
+    return SqueezeNet(SPECS["1_0"], include_top=include_top, weights=weights, input_tensor=input_tensor,
+                      input_shape=input_shape, pooling=pooling, classes=classes,
+                      classifier_activation=classifier_activation, name=name, dropout=dropout, padding="torch")
+
+
+@register_model(**_TV_META, feature_taps=_taps(SPECS["1_1"])[:2], reported_top1=None, name="squeezenet1_1_tv")
+def SqueezeNet1_1_TV(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+                     classes=1000, classifier_activation="softmax", name="squeezenet1_1_tv", dropout=0.5):
+    """SqueezeNet 1.1 in torchvision's layout (unpadded stem, ceil-mode pooling), the variant torchvision's
+    ``squeezenet1_1`` weights load into; the same 1,235,496 parameters as ``squeezenet1_1``. Feature taps: the stem
+    and the first stage only (strides 2 and 4), as in ``squeezenet1_0_tv``.
+
+    Family arguments:
+        dropout: dropout rate before the final 1x1 convolution (0.5 in the paper; 0 disables it).
+    """
+    return SqueezeNet(SPECS["1_1"], include_top=include_top, weights=weights, input_tensor=input_tensor,
+                      input_shape=input_shape, pooling=pooling, classes=classes,
+                      classifier_activation=classifier_activation, name=name, dropout=dropout, padding="torch")

@@ -10,6 +10,14 @@ Without the head, the patch tokens (class token dropped) are reshaped back to a 
 ``feature_map`` tap at stride P — so ViT is a backbone like any CNN (pooling="avg" averages the patch tokens).
 Position embeddings are learned for the input size the model is built with (one per patch).
 
+timm's ``VisionTransformer`` (``vit_*_patch16_224``) is this same network: a class token and one learned position
+embedding per token, the class token's included (timm's ``class_token=True``, ``no_embed_class=False``), pre-norm
+blocks with LayerNorm epsilon 1e-6, exact GELU, biased q/k/v, a final LayerNorm and the class token to the head
+(``global_pool="token"``, no ``fc_norm``). Its weights load layer for layer (the fused ``qkv`` projection split into
+Keras' query/key/value), so ``vit_tiny_p16``, ``vit_small_p16`` and ``vit_base_p16`` (ViT-Ti/16, ViT-S/16 of DeiT's
+and AugReg's naming, and the paper's ViT-B/16) carry timm's ``timm/vit_*_patch16_224.augreg*`` tags. Position
+embeddings are for the input size the model is built with: published 224x224 weights need a 224x224 model.
+
 Why here and not in kerazoo/sequence: ViT is an image backbone with the standard builder arguments and feature taps,
 used by classifiers, captioning and dense heads alike; the zoo (one module per family) is where backbones live, and
 the registry-wide tests cover it like every other family.
@@ -179,6 +187,38 @@ def ViTBaseP16(*, include_top=True, weights=None, input_tensor=None, input_shape
         dropout: dropout rate after the embeddings, inside each MLP and on the attention weights.
     """
     return VisionTransformer(ViTSpec(16, 768, 12, 12, 3072), include_top=include_top, weights=weights,
+                             input_tensor=input_tensor, input_shape=input_shape, pooling=pooling, classes=classes,
+                             classifier_activation=classifier_activation, name=name, default_shape=(224, 224, 3),
+                             dropout=dropout)
+
+
+@register_model(family="vit", paper=PAPER, year=2021, input_shape=(224, 224, 3),
+                feature_taps=(FeatureTap("feature_map", 16),), tags=("heavy",), name="vit_small_p16")
+def ViTSmallP16(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+                classifier_activation="softmax", name="vit_small_p16", dropout=0.0):
+    """ViT-S/16 (not in the paper: DeiT's and AugReg's "Small", D=384, 12 layers, 6 heads, MLP 1536; 22M
+    parameters), timm's ``vit_small_patch16_224``.
+
+    Family arguments:
+        dropout: dropout rate after the embeddings, inside each MLP and on the attention weights.
+    """
+    return VisionTransformer(ViTSpec(16, 384, 12, 6, 1536), include_top=include_top, weights=weights,
+                             input_tensor=input_tensor, input_shape=input_shape, pooling=pooling, classes=classes,
+                             classifier_activation=classifier_activation, name=name, default_shape=(224, 224, 3),
+                             dropout=dropout)
+
+
+@register_model(family="vit", paper=PAPER, year=2021, input_shape=(224, 224, 3),
+                feature_taps=(FeatureTap("feature_map", 16),), name="vit_tiny_p16")
+def ViTTinyP16(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+               classifier_activation="softmax", name="vit_tiny_p16", dropout=0.0):
+    """ViT-Ti/16 (not in the paper: DeiT's and AugReg's "Tiny", D=192, 12 layers, 3 heads, MLP 768; 5.7M
+    parameters), timm's ``vit_tiny_patch16_224``.
+
+    Family arguments:
+        dropout: dropout rate after the embeddings, inside each MLP and on the attention weights.
+    """
+    return VisionTransformer(ViTSpec(16, 192, 12, 3, 768), include_top=include_top, weights=weights,
                              input_tensor=input_tensor, input_shape=input_shape, pooling=pooling, classes=classes,
                              classifier_activation=classifier_activation, name=name, default_shape=(224, 224, 3),
                              dropout=dropout)

@@ -46,9 +46,13 @@ class TorchState:
         self.arrays = {k: np.asarray(v) for k, v in state.items() if not k.endswith("num_batches_tracked")}
         self.used: set[str] = set()
 
-    def take(self, key: str) -> np.ndarray:
+    def take(self, key: str, layer=None) -> np.ndarray:
+        """The array ``key``; a missing key names the Keras ``layer`` it was for, when given."""
         if key not in self.arrays:
-            raise ValueError(f"The weights file has no tensor {key!r}: it was saved from another architecture.")
+            target = f" for layer {layer.name!r}" if layer is not None else ""
+            raise ValueError(
+                f"The weights file has no tensor {key!r}{target}: it was saved from another architecture."
+            )
         self.used.add(key)
         return self.arrays[key]
 
@@ -68,15 +72,15 @@ class TorchState:
 
     def conv(self, layer, prefix: str) -> None:
         """A Conv2D from ``{prefix}.weight`` (+ ``{prefix}.bias`` when the layer has one)."""
-        arrays = [conv_kernel(self.take(f"{prefix}.weight"))]
+        arrays = [conv_kernel(self.take(f"{prefix}.weight", layer))]
         if len(layer.weights) > 1:
-            arrays.append(self.take(f"{prefix}.bias"))
+            arrays.append(self.take(f"{prefix}.bias", layer))
         self.assign(layer, arrays)
 
     def depthwise(self, layer, prefix: str, multiplier: int = 1) -> None:
-        arrays = [depthwise_kernel(self.take(f"{prefix}.weight"), multiplier)]
+        arrays = [depthwise_kernel(self.take(f"{prefix}.weight", layer), multiplier)]
         if len(layer.weights) > 1:
-            arrays.append(self.take(f"{prefix}.bias"))
+            arrays.append(self.take(f"{prefix}.bias", layer))
         self.assign(layer, arrays)
 
     def batch_norm(self, layer, prefix: str) -> None:
@@ -84,17 +88,22 @@ class TorchState:
         has them)."""
         arrays = []
         if layer.scale:
-            arrays.append(self.take(f"{prefix}.weight"))
+            arrays.append(self.take(f"{prefix}.weight", layer))
         if layer.center:
-            arrays.append(self.take(f"{prefix}.bias"))
-        arrays += [self.take(f"{prefix}.running_mean"), self.take(f"{prefix}.running_var")]
+            arrays.append(self.take(f"{prefix}.bias", layer))
+        arrays += [self.take(f"{prefix}.running_mean", layer), self.take(f"{prefix}.running_var", layer)]
         self.assign(layer, arrays)
 
     def dense(self, layer, prefix: str, *, kernel: np.ndarray | None = None) -> None:
-        arrays = [dense_kernel(self.take(f"{prefix}.weight")) if kernel is None else kernel]
+        arrays = [dense_kernel(self.take(f"{prefix}.weight", layer)) if kernel is None else kernel]
         if len(layer.weights) > 1:
-            arrays.append(self.take(f"{prefix}.bias"))
+            arrays.append(self.take(f"{prefix}.bias", layer))
         self.assign(layer, arrays)
+
+    def drop(self, prefix: str) -> None:
+        """Mark the tensors under ``prefix`` as used without assigning them: heads the model was built without (the
+        classifier with include_top=False, training-only auxiliary classifiers)."""
+        self.used.update(k for k in self.arrays if k.startswith(prefix))
 
     def check_all_used(self) -> None:
         """Every tensor of the file was assigned (a converter that skips one would silently lose weights)."""
