@@ -53,8 +53,8 @@ EXTRAS = {
     "skimage": "vision", "pycocotools": "vision",
     "nltk": "text",
     "jax": "jax", "jaxlib": "jax",
-    "torch": "convert", "torchvision": "convert", "timm": "convert", "safetensors": "convert",
-    "huggingface_hub": "convert",
+    "torch": "convert", "torchvision": "convert", "timm": "convert", "safetensors": "pretrained",
+    "huggingface_hub": "pretrained",
 }
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):

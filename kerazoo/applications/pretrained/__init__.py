@@ -14,6 +14,7 @@ Sources register their tags and converters at import: every module of this packa
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import pkgutil
 from dataclasses import asdict, dataclass, field
@@ -40,6 +41,8 @@ __all__ = [
     "imagenet_classes",
     "preprocess_input",
 ]
+
+log = logging.getLogger(__name__)  # stage lines; the kerazoo command prints them on stderr (not with --quiet)
 
 SOURCE_PREFIXES = ("keras_", "torch_", "timm_")
 # Which sources a file kind can come from, in the order they are tried (the first with a converter for the model).
@@ -180,6 +183,8 @@ def _convert_tag(model_name: str, builder: Callable, kwargs: dict, model, tag: W
                  source_path: str) -> tuple[str, bool]:
     """Convert the tag's source file (into ``model`` itself when it has the tag's own configuration, else into a
     model built so) and cache the result; returns its path and whether ``model`` already holds the weights."""
+    log.info("converting %s weights %r of %s (first use; later uses load the converted cache)", tag.source, tag.tag,
+             model_name)
     tensors = files.read_tensors(source_path)
     converter = tags.get_converter(tag.source, model_name)
     # The cache must fit every later use of the tag: a classifier's Dense layers (VGG's) depend on the input size.

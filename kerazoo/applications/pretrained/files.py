@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import struct
 import tempfile
@@ -185,6 +186,8 @@ def source_file(tag: WeightTag) -> str:
         check_source_hash(local, tag)
         return local
     os.makedirs(folder, exist_ok=True)
+    logging.getLogger("kerazoo.applications.pretrained").info(
+        "fetching %s weights %r of %s from %s into %s", tag.source, tag.tag, tag.model, tag.url, folder)
     try:
         path = _fetch(tag, folder)
     except ValueError:
