@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import socket
@@ -28,7 +29,13 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+import numpy as np
 from google.protobuf import json_format
+
+try:
+    import orjson
+except ImportError:  # the standard library is used instead (slower)
+    orjson = None
 
 from kerazoo.serving.errors import ServingError, invalid_argument
 from kerazoo.serving.service import ServingService
@@ -42,6 +49,7 @@ _PREDICT = re.compile(r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^
 _STATUS = re.compile(r"/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?(?:/(metadata))?",
                      re.IGNORECASE)
 JSON_TYPE = "application/json"
+DEFAULT_MAX_JSON_VALUES = 2**23  # ~8.4M numbers: 43 images of 224x224x3 in one request
 
 
 def _to_dict(message) -> dict:
@@ -49,8 +57,29 @@ def _to_dict(message) -> dict:
                                      preserving_proto_field_name=True)
 
 
+def _loads(body: bytes):
+    """orjson when installed; the standard library for what orjson refuses and TF Serving accepts (NaN and
+    Infinity literals, integers beyond 64 bits), so both give the same documents."""
+    if orjson is not None:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(body)
+
+
 def _dumps(obj) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode("utf-8")
+
+
+def _fast_output(array: np.ndarray) -> bool:
+    """Whether orjson can write ``array`` itself as TF Serving would: numbers, no NaN or infinity (orjson writes
+    those as null; TF Serving writes the literals). float32 is written in its shortest round-trip form, as TF
+    Serving's json_tensor does."""
+    kind = array.dtype.kind
+    if orjson is None or kind not in "biuf" or (kind == "f" and array.dtype.itemsize < 4):
+        return False
+    return kind != "f" or bool(np.isfinite(array).all())
 
 
 def error_body(message: str) -> bytes:
@@ -65,8 +94,12 @@ class RestApi:
     requests decode or encode JSON at the same time (the others wait on a lock, which does not hold the GIL).
     """
 
-    def __init__(self, service: ServingService, *, json_workers: int | None = None):
+    def __init__(self, service: ServingService, *, json_workers: int | None = None,
+                 max_json_values: int = DEFAULT_MAX_JSON_VALUES):
+        if max_json_values < 1:
+            raise ValueError(f"Invalid max_json_values: expected >= 1. Received: {max_json_values}")
         self.service = service
+        self.max_json_values = max_json_values
         self._gate = threading.BoundedSemaphore(json_workers or max(2, min(4, os.cpu_count() or 1)))
 
     def handle(self, method: str, target: str, body: bytes) -> tuple[int, bytes, str]:
@@ -97,7 +130,9 @@ class RestApi:
                     servable = self.service.servable(model, _version(version), label)
                     response, signature_map = self.service.metadata(servable)
                     payload = {"model_spec": _to_dict(response.model_spec),
-                               "metadata": {"signature_def": _to_dict(signature_map), "model_card": servable.card}}
+                               "metadata": {"signature_def": _to_dict(signature_map)}}
+                    if servable.card:  # kerazoo's addition; absent (as in TF Serving) when the version has none
+                        payload["metadata"]["model_card"] = servable.card
                 else:
                     payload = _to_dict(self.service.status(model, _version(version), label))
                 return self._ok(payload, model, api, start)
@@ -124,20 +159,20 @@ class RestApi:
     def _infer(self, api: str, model: str, version: int | None, label: str | None, body: bytes) -> bytes:
         servable = self.service.servable(model, version, label)
         with self._gate:
-            document = parse_json_object(body)
+            document = parse_json_object(body, self.max_json_values)
             signature_name = document.get("signature_name", "")
             if not isinstance(signature_name, str):
-                raise invalid_argument("'signature_name' must be a string")
+                raise invalid_argument("'signature_name' key must be a string value.")
             if api in ("classify", "regress"):
                 examples = json_to_examples(document)
         if api == "classify":
             result = self.service.classify(servable, signature_name, examples)
             with self._gate:
-                return _encode({"result": [[[label, score] for label, score in row] for row in result]})
+                return _encode({"results": [[[label, score] for label, score in row] for row in result]})
         if api == "regress":
             result = self.service.regress(servable, signature_name, examples)
             with self._gate:
-                return _encode({"result": result})
+                return _encode({"results": result})
         signature = servable.signature(signature_name)
         has_rows, has_columns = "instances" in document, "inputs" in document
         if has_rows and has_columns:
@@ -152,6 +187,8 @@ class RestApi:
                 inputs = columns_to_arrays(document["inputs"], signature)
         outputs = self.service.predict(servable, signature, inputs)
         with self._gate:
+            if all(_fast_output(value) for value in outputs.values()):
+                return _encode_arrays(outputs, len(document["instances"]) if has_rows else None)
             if has_rows:
                 return _encode({"predictions": outputs_to_rows(outputs, len(document["instances"]))})
             if len(outputs) == 1:
@@ -167,15 +204,50 @@ def _encode(payload) -> bytes:
         raise ServingError("INTERNAL", f"Failed to encode the response as JSON: {error}") from None
 
 
+MAX_VERSION = 2**63 - 1  # versions are int64 in TF Serving's protos
+
+
+def _encode_arrays(outputs: dict, rows: int | None) -> bytes:
+    """A predict answer from numeric outputs, written by orjson from the arrays (no Python lists in between)."""
+    outputs = {name: np.ascontiguousarray(value) for name, value in outputs.items()}
+    if rows is not None:
+        check_rows(outputs, rows)
+        if len(outputs) == 1:
+            payload = {"predictions": next(iter(outputs.values()))}
+        else:
+            payload = {"predictions": [{name: value[i] for name, value in outputs.items()} for i in range(rows)]}
+    elif len(outputs) == 1:
+        payload = {"outputs": next(iter(outputs.values()))}
+    else:
+        payload = {"outputs": outputs}
+    return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
 def _version(text: str | None) -> int | None:
-    return int(text) if text else None
+    """A version from the path; one that is not an int64 fails as TF Serving's does (400, never int() on megabytes)."""
+    if not text:
+        return None
+    digits = text.lstrip("0") or "0"  # TF Serving's testdata names versions 00000123
+    if len(digits) > 19 or int(digits) > MAX_VERSION:
+        raise invalid_argument(f"Failed to convert version: {_short(text.encode())}")
+    return int(digits)
 
 
-def parse_json_object(body: bytes) -> dict:
+def parse_json_object(body: bytes, max_values: int = DEFAULT_MAX_JSON_VALUES) -> dict:
+    """The request body as a JSON object, refused before it is decoded when it could hold more than ``max_values``
+    values (a decoded value costs ~30 bytes of Python objects, 10x its text: the body limit alone does not bound
+    the memory a request takes)."""
+    if not body.strip():
+        raise invalid_argument("JSON Parse error: The document is empty")
+    # Every value but the last of each array or object is followed by a comma: an upper bound, counted in C.
+    values = body.count(b",") + 1
+    if values > max_values:
+        raise invalid_argument(f"The request holds up to {values} JSON values, over the server's limit of "
+                               f"{max_values} (--max-json-values)")
     try:
-        document = json.loads(body)
+        document = _loads(body)
     except (ValueError, RecursionError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise invalid_argument(f"JSON Parse error: {error}") from None
+        raise invalid_argument(f"JSON Parse error: Invalid value ({error})") from None
     if not isinstance(document, dict):
         raise invalid_argument(f"JSON Value: {_short(body)} Is not object")
     return document
@@ -225,11 +297,16 @@ def columns_to_arrays(inputs, signature) -> dict:
     return {key: json_to_array(inputs, info, f"input {key!r}")}
 
 
-def outputs_to_rows(outputs: dict, count: int) -> list:
+def check_rows(outputs: dict, count: int) -> None:
+    """Every output has ``count`` rows (row format answers need that)."""
     for name, value in outputs.items():
         if value.ndim == 0 or value.shape[0] != count:
             raise invalid_argument(f"Tensor name: {name} has inconsistent batch size: "
                                    f"{value.shape[0] if value.ndim else 0} expecting: {count}")
+
+
+def outputs_to_rows(outputs: dict, count: int) -> list:
+    check_rows(outputs, count)
     if len(outputs) == 1:
         (name, value), = outputs.items()
         return array_to_json(value, name)
@@ -249,9 +326,21 @@ class _BodyTooLarge(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # The stdlib's default, HTTP/0.9, answers errors in a request line without a status line.
+    default_request_version = "HTTP/1.0"
     server_version = "kerazoo-serving"
     timeout = 120  # seconds an idle keep-alive connection is kept
+    body_timeout = 10.0  # seconds a body may take to arrive once its headers have (a lying Content-Length)
     disable_nagle_algorithm = True  # small JSON answers must not wait for the client's delayed ACK
+
+    def parse_request(self):
+        words = self.raw_requestline.split()
+        if len(words) != 3:  # HTTP/0.9 ("GET /path") and garbage: a 400 with a status line, then close
+            self.command, self.request_version = None, self.default_request_version
+            self.requestline = self.raw_requestline.decode("latin-1").rstrip("\r\n")[:200]
+            self.send_error(400, "Bad request line: expected 'METHOD PATH HTTP/1.x'")
+            return False
+        return super().parse_request()
 
     def log_message(self, format, *args):  # noqa: A002 - the stdlib's name
         if log.isEnabledFor(logging.DEBUG):
@@ -288,10 +377,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(400, error_body(str(error)), JSON_TYPE)
             return
+        except TimeoutError:
+            self.close_connection = True
+            self._send(408, error_body(f"Request body did not arrive within {self.body_timeout:g} s "
+                                       "(is its Content-Length right?)"), JSON_TYPE)
+            return
         status, payload, content_type = self.server.api.handle(self.command, self.path, body)
         self._send(status, payload, content_type)
 
     def _read_body(self) -> bytes:
+        self.connection.settimeout(self.body_timeout)
+        try:
+            return self._read_body_now()
+        finally:
+            self.connection.settimeout(self.timeout)
+
+    def _read_body_now(self) -> bytes:
         limit = self.server.max_request_bytes
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             return self._read_chunked(limit)

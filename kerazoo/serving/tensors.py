@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from kerazoo.serving.errors import invalid_argument
 from kerazoo.serving.repository import TensorInfo
 
 _NUMERIC_OK = {"f": "iuf", "c": "iufc", "i": "iu", "u": "iu", "b": "b"}
+MAX_RANK = 32  # deeper nesting is refused before NumPy (at most 64 dimensions) or the recursion limit is reached
 
 
 def is_b64(value) -> bool:
@@ -47,7 +49,7 @@ def json_to_array(value, info: TensorInfo, where: str) -> np.ndarray:
             raise invalid_argument(f"{where}: inputs of type {_dtype_name(info)} cannot be sent as JSON")
         try:
             array = np.asarray(value)
-        except (ValueError, TypeError, OverflowError, RecursionError):
+        except (ValueError, TypeError, OverflowError, RecursionError, MemoryError):
             raise invalid_argument(f"{where}: expected a tensor of {_dtype_name(info)}; the nested lists are ragged "
                                    "or hold non-numbers") from None
         if array.dtype.kind not in allowed:
@@ -56,7 +58,9 @@ def json_to_array(value, info: TensorInfo, where: str) -> np.ndarray:
                                        f"this input is {_dtype_name(info)}")
             got = {"U": "strings", "O": "non-numbers or numbers out of range", "b": "booleans"}.get(
                 array.dtype.kind, f"values of type {array.dtype}")
-            raise invalid_argument(f"{where}: expected {_dtype_name(info)} values, got {got}")
+            # "not of expected type" is TF Serving's wording; clients match on it.
+            raise invalid_argument(f"{where}: expected {_dtype_name(info)} values, got {got} (not of expected type: "
+                                   f"{target.name.replace('float32', 'float')})")
         if target.kind in "iu" and array.size:
             limits = np.iinfo(target)
             if array.min() < limits.min or array.max() > limits.max:
@@ -85,13 +89,15 @@ def _string_leaf(value, where: str) -> bytes:
                            f"got {type(value).__name__}")
 
 
-def _nested(value, where: str, leaf):
+def _nested(value, where: str, leaf, depth: int = 0):
     if isinstance(value, list):
+        if depth >= MAX_RANK:
+            raise invalid_argument(f"{where}: the value is nested more than {MAX_RANK} levels deep")
         if not value:
             return [], (0,)
         flat, shape = [], None
         for item in value:
-            part, part_shape = _nested(item, where, leaf)
+            part, part_shape = _nested(item, where, leaf, depth + 1)
             if shape is None:
                 shape = part_shape
             elif part_shape != shape:
@@ -150,10 +156,18 @@ def _string_out(value, as_b64: bool):
 # -- gRPC TensorProto ----------------------------------------------------------------------------------------
 
 
-def proto_to_array(proto, info: TensorInfo, where: str) -> np.ndarray:
-    """A request TensorProto as an array; its dtype must be the signature's and its shape must fit."""
+def proto_to_array(proto, info: TensorInfo, where: str, max_elements: int | None = None) -> np.ndarray:
+    """A request TensorProto as an array; its dtype must be the signature's and its shape must fit. A shape of more
+    than ``max_elements`` elements is refused before the array is made (a proto declaring [10**9] with one value
+    would otherwise be broadcast into gigabytes)."""
     import tensorflow as tf
 
+    dims = [d.size for d in proto.tensor_shape.dim]
+    if len(dims) > MAX_RANK or any(d < 0 for d in dims):
+        raise invalid_argument(f"{where}: invalid tensor shape {dims[:MAX_RANK + 1]}")
+    if max_elements is not None and math.prod(dims) > max_elements:
+        raise invalid_argument(f"{where}: {math.prod(dims)} elements, over the server's limit of {max_elements} "
+                               "per request (--max-request-elements)")
     try:
         dtype = tf.dtypes.as_dtype(proto.dtype)
     except TypeError:
