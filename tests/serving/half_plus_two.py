@@ -15,8 +15,8 @@ VERSION_FOLDER = "00000123"
 VERSION = 123
 
 
-def build_half_plus_two(base_path: str) -> str:
-    """Write the SavedModel to ``base_path/00000123`` and return that folder."""
+def build_half_plus_two(base_path: str, *, offset: float = 2.0) -> str:
+    """Write the SavedModel to ``base_path/00000123`` and return that folder (``offset`` 3.0: half_plus_three)."""
     import tensorflow as tf
 
     v1 = tf.compat.v1
@@ -24,7 +24,7 @@ def build_half_plus_two(base_path: str) -> str:
     builder = v1.saved_model.builder.SavedModelBuilder(export_dir)
     graph = tf.Graph()
     with graph.as_default(), v1.Session(graph=graph) as session:
-        a, b, c = v1.Variable(0.5, name="a"), v1.Variable(2.0, name="b"), v1.Variable(3.0, name="c")
+        a, b, c = v1.Variable(0.5, name="a"), v1.Variable(offset, name="b"), v1.Variable(3.0, name="c")
         serialized = v1.placeholder(tf.string, name="tf_example", shape=[None])
         features = v1.parse_example(serialized, {
             "x": v1.FixedLenFeature([1], tf.float32),
