@@ -330,7 +330,6 @@ class _Handler(BaseHTTPRequestHandler):
     default_request_version = "HTTP/1.0"
     server_version = "kerazoo-serving"
     timeout = 120  # seconds an idle keep-alive connection is kept
-    body_timeout = 10.0  # seconds a body may take to arrive once its headers have (a lying Content-Length)
     disable_nagle_algorithm = True  # small JSON answers must not wait for the client's delayed ACK
 
     def parse_request(self):
@@ -379,14 +378,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         except TimeoutError:
             self.close_connection = True
-            self._send(408, error_body(f"Request body did not arrive within {self.body_timeout:g} s "
+            self._send(408, error_body(f"Request body did not arrive within {self.server.body_timeout:g} s "
                                        "(is its Content-Length right?)"), JSON_TYPE)
             return
         status, payload, content_type = self.server.api.handle(self.command, self.path, body)
         self._send(status, payload, content_type)
 
     def _read_body(self) -> bytes:
-        self.connection.settimeout(self.body_timeout)
+        self.connection.settimeout(self.server.body_timeout)
         try:
             return self._read_body_now()
         finally:
@@ -462,6 +461,7 @@ class RestServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024
     allow_reuse_address = True
+    body_timeout = 10.0  # seconds between a body's bytes before it is given up (408): a lying Content-Length
 
     def __init__(self, address: tuple[str, int], api: RestApi, *, max_request_bytes: int):
         if ":" in address[0]:
