@@ -334,10 +334,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def parse_request(self):
         words = self.raw_requestline.split()
-        if len(words) != 3:  # HTTP/0.9 ("GET /path") and garbage: a 400 with a status line, then close
+        if len(words) != 3 or words[2] not in (b"HTTP/1.0", b"HTTP/1.1"):
+            # HTTP/0.9 ("GET /path"), garbage and other versions: a 400 with a status line (the stdlib would
+            # answer 0.9 without one, and 2.0 or 9.9 with a 505, a server error for a client's mistake).
             self.command, self.request_version = None, self.default_request_version
             self.requestline = self.raw_requestline.decode("latin-1").rstrip("\r\n")[:200]
-            self.send_error(400, "Bad request line: expected 'METHOD PATH HTTP/1.x'")
+            self.send_error(400, "Bad request line: expected 'METHOD PATH HTTP/1.1' (or HTTP/1.0)")
             return False
         return super().parse_request()
 
