@@ -325,6 +325,17 @@ class _BodyTooLarge(Exception):
         self.size = size
 
 
+_MAX_LINE = 65536  # the stdlib's limits for a header line and the number of headers
+_MAX_HEADERS = 100
+
+
+class _Headers(dict):
+    """Request headers by lower-case name; ``get`` takes any case."""
+
+    def get(self, name, default=None):
+        return dict.get(self, name.lower(), default)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # The stdlib's default, HTTP/0.9, answers errors in a request line without a status line.
@@ -334,19 +345,49 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # small JSON answers must not wait for the client's delayed ACK
 
     def parse_request(self):
+        """The request line and headers, read here rather than by the stdlib's email parser (~80 µs a request)."""
         words = self.raw_requestline.split()
         if len(words) != 3 or words[2] not in (b"HTTP/1.0", b"HTTP/1.1"):
             # HTTP/0.9 ("GET /path"), garbage and other versions: a 400 with a status line (the stdlib would
             # answer 0.9 without one, and 2.0 or 9.9 with a 505, a server error for a client's mistake).
-            self.command, self.request_version = None, self.default_request_version
-            self.requestline = self.raw_requestline.decode("latin-1").rstrip("\r\n")[:200]
-            self.send_error(400, "Bad request line: expected 'METHOD PATH HTTP/1.1' (or HTTP/1.0)")
-            return False
-        return super().parse_request()
+            return self._refuse(400, "Bad request line: expected 'METHOD PATH HTTP/1.1' (or HTTP/1.0)")
+        self.command, path, self.request_version = (word.decode("latin-1") for word in words)
+        self.requestline = self.raw_requestline.decode("latin-1").rstrip("\r\n")
+        self.path = "/" + path.lstrip("/") if path.startswith("//") else path  # as the stdlib: never host-relative
+        headers = _Headers()
+        name = None
+        while True:
+            line = self.rfile.readline(_MAX_LINE + 1)
+            if len(line) > _MAX_LINE:
+                return self._refuse(431, "Line too long")
+            if line in (b"\r\n", b"\n", b""):
+                break
+            if line[:1] in (b" ", b"\t") and name:  # an obsolete folded continuation of the previous header
+                headers[name] += " " + line.strip().decode("latin-1")
+                continue
+            key, colon, value = line.partition(b":")
+            name = key.strip().lower().decode("latin-1")
+            if not colon or not name:
+                return self._refuse(400, "Malformed header line")
+            value = value.strip().decode("latin-1")
+            if name in ("content-length", "transfer-encoding") and headers.get(name, value) != value:
+                return self._refuse(400, f"Conflicting {name} headers")  # request smuggling
+            headers[name] = value
+            if len(headers) > _MAX_HEADERS:
+                return self._refuse(431, "Too many headers")
+        self.headers = headers
+        connection = headers.get("connection", "").lower()
+        self.close_connection = connection == "close" or (self.request_version == "HTTP/1.0"
+                                                          and connection != "keep-alive")
+        if self.request_version == "HTTP/1.1" and headers.get("expect", "").lower() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return True
 
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's name
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s %s", self.address_string(), format % args)
+    def _refuse(self, code: int, message: str) -> bool:
+        self.command, self.request_version = None, self.default_request_version
+        self.requestline = self.raw_requestline.decode("latin-1").rstrip("\r\n")[:200]
+        self.send_error(code, message)
+        return False
 
     def send_error(self, code, message=None, explain=None):
         """The stdlib's errors (bad request line, header too long) as TF Serving-style JSON."""

@@ -163,3 +163,20 @@ def test_error_bodies_do_not_echo_the_request(limited):
     status, body = http(limited.rest_url, "POST", "/v1/models/tiny:predict",
                         {"signature_name": "s" * 200_000, "instances": [1]})
     assert status == 400 and len(body["error"]) < 1100 and "more characters" in body["error"]
+
+
+def test_header_parsing_refuses_smuggling_and_floods_and_keeps_connections(limited):
+    two_lengths = b"POST /v1/models/tiny:predict HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n{}"
+    assert _raw(limited, two_lengths).startswith(b"HTTP/1.1 400 ")
+    flood = b"GET /v1/models/tiny HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(150)) + b"\r\n"
+    assert _raw(limited, flood).startswith(b"HTTP/1.1 431 ")
+    assert _raw(limited, b"GET /v1/models/tiny HTTP/1.1\r\nno colon here\r\n\r\n").startswith(b"HTTP/1.1 400 ")
+    continued = _raw(limited, b"POST /v1/models/tiny:predict HTTP/1.1\r\nExpect: 100-continue\r\ncontent-length: 2"
+                              b"\r\n\r\n{}")
+    assert continued.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 400 ")  # {} has no instances
+    http10 = _raw(limited, b"GET /v1/models/tiny HTTP/1.0\r\n\r\n")
+    assert http10.startswith(b"HTTP/1.1 200 ") and b"Connection: close" in http10
+    with socket.create_connection(("127.0.0.1", limited.rest_port), timeout=5) as connection:
+        for _ in range(2):  # HTTP/1.1 keeps the connection open for the next request
+            connection.sendall(b"GET /v1/models/tiny HTTP/1.1\r\nHOST: x\r\n\r\n")
+            assert connection.recv(65536).startswith(b"HTTP/1.1 200 ")
