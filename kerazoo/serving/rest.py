@@ -21,7 +21,6 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
-import math
 import os
 import re
 import socket
