@@ -43,7 +43,8 @@ class _Base:
             code, message = error.code, error.message
         except Exception as error:  # a bug: report it as INTERNAL and keep serving
             log.exception("internal error in gRPC %s", api)
-            code, message = "INTERNAL", f"Internal error: {type(error).__name__}: {error}"
+            internal = ServingError("INTERNAL", f"Internal error: {type(error).__name__}: {error}")  # cut to size
+            code, message = internal.code, internal.message
         else:
             self.service.record_request(model, api, "GRPC", "OK", time.perf_counter() - start)
             return result

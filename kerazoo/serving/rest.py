@@ -143,7 +143,8 @@ class RestApi:
         except Exception as error:  # a bug, not the client's doing: report it, keep serving
             log.exception("internal error on %s %s", method, path)
             self._record(model, api, "INTERNAL", start)
-            return 500, error_body(f"Internal error: {type(error).__name__}: {error}"), JSON_TYPE
+            internal = ServingError("INTERNAL", f"Internal error: {type(error).__name__}: {error}")  # cut to size
+            return 500, error_body(internal.message), JSON_TYPE
 
     def _ok(self, payload, model: str, api: str, start: float) -> tuple[int, bytes, str]:
         body = _encode(payload)

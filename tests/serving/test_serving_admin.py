@@ -124,3 +124,17 @@ def test_leftover_export_temp_folders_are_ignored(make_repo, model_store):
         assert repository.model_names() == ["tiny"] and repository.available_versions("tiny") == [1]
     finally:
         repository.stop()
+
+
+def test_cli_admin_flags():
+    from kerazoo.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["serve"]).admin is None  # decided by --host
+    args = parser.parse_args(["serve", "--no-admin", "--allow-path", "/data/a", "--allow-path", "/data/b",
+                              "--follow-symlinks", "--max-image-pixels", "100"])
+    assert (args.admin, args.allow_path, args.follow_symlinks, args.max_image_pixels) == (
+        False, ["/data/a", "/data/b"], True, 100)
+    assert parser.parse_args(["serve", "--admin"]).admin is True
+    with pytest.raises(SystemExit):
+        parser.parse_args(["serve", "--admin", "--no-admin"])
