@@ -2,7 +2,8 @@
 
 ``Predict``, ``Classify``, ``Regress`` and ``GetModelMetadata`` (PredictionService), ``GetModelStatus`` and
 ``HandleReloadConfigRequest`` (ModelService). Failures abort with the gRPC code of the same name as the TF Serving
-status (NOT_FOUND, INVALID_ARGUMENT, ...). ``MultiInference`` answers UNIMPLEMENTED.
+status (NOT_FOUND, INVALID_ARGUMENT, ...). ``MultiInference`` answers UNIMPLEMENTED. ``HandleReloadConfigRequest``
+answers PERMISSION_DENIED when the admin API is off or a base path lies outside the repository's roots.
 """
 
 from __future__ import annotations

@@ -5,15 +5,17 @@ Routes (as TF Serving's ``http_rest_api_handler``; names are case-insensitive, a
 - ``GET  /v1/models`` — every model with its versions and their states (kerazoo's; TF Serving has no list).
 - ``GET  /v1/models/{name}[/versions/{v}|/labels/{l}]`` — model status.
 - ``GET  /v1/models/{name}[/versions/{v}|/labels/{l}]/metadata`` — SignatureDefs, and the version's model card
-  (``model_card``: what ``kerazoo export`` wrote in ``kerazoo.json``).
+  (``model_card``: what ``kerazoo export`` wrote in ``kerazoo.json``; absent when there is none, as in TF Serving).
 - ``POST /v1/models/{name}[/versions/{v}|/labels/{l}]:predict`` — ``instances`` (rows) or ``inputs`` (columns),
   optional ``signature_name``; answers ``predictions`` or ``outputs``. Files go to the ``serving_bytes``
   signature as ``{"signature_name": "serving_bytes", "instances": [{"b64": "<base64 JPEG/PNG>"}]}``.
-- ``POST ...:classify`` / ``...:regress`` — ``examples`` (+ ``context``) for signatures whose method allows it.
+- ``POST ...:classify`` / ``...:regress`` — ``examples`` (+ ``context``) for signatures whose method allows it;
+  answers ``results``.
 - ``GET  /monitoring/prometheus/metrics`` — Prometheus text.
 
 Errors are ``{"error": "..."}`` with TF Serving's HTTP status for the code (see ``errors.py``); a body over the
-size limit is refused with 413 before it is read. Nothing a client sends stops the server.
+size limit is refused with 413 before it is read, one holding more JSON values than ``max_json_values`` with 400
+before it is decoded, and a body that stops arriving with 408. Nothing a client sends stops the server.
 """
 
 from __future__ import annotations
