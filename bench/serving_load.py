@@ -24,6 +24,7 @@ import argparse
 import base64
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -172,8 +173,7 @@ def export_model(args, repo: str) -> tuple[str, tuple]:
         info = read_signature_defs(args.model_dir)["serving_default"].inputs["images"]
         shape = tuple(int(d.size) for d in info.tensor_shape.dim[1:])
         target = os.path.join(repo, "bench", "1")
-        os.makedirs(os.path.dirname(target))
-        os.symlink(os.path.abspath(args.model_dir), target)
+        shutil.copytree(args.model_dir, target)  # a copy: the server does not follow links out of its repository
         return target, shape
     from kerazoo.applications import create_model
 
@@ -281,6 +281,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help="~2 minutes: batched server, REST, concurrency 16, 2 s per point (no naive comparison)")
     parser.add_argument("--no-write", action="store_true", help="do not write bench/results/serving_load.json")
+    parser.add_argument("--load-only", action="store_true",
+                        help="only the load points and the limit (no JSON-vs-PNG and version-swap measurements)")
     args = parser.parse_args(argv)
     if args.quick:
         args.concurrency, args.protocols, args.servers, args.seconds = "16", "rest", "batched", 2.0
@@ -351,6 +353,8 @@ def main(argv=None):
     body_kinds = {"json_pixels": rest_body, "image_bytes": bytes_body}
     if args.model_dir:  # a version from elsewhere may have no serving_bytes signature
         body_kinds.pop("image_bytes")
+    if args.load_only:
+        body_kinds = {}
     server = serve(repo, rest_port=0, grpc_port=None, poll_interval=0, batching=servers.get("batched") or BatchingOptions(
         max_batch_size=args.max_batch_size, batch_timeout_micros=args.batch_timeout_micros, max_enqueued_batches=1000,
         num_batch_threads=args.num_batch_threads))
@@ -368,7 +372,7 @@ def main(argv=None):
 
     # First request after a version swap, with and without replaying the warm-up file.
     swap = {}
-    for warmup in (False, True) if not args.model_dir else ():
+    for warmup in (False, True) if not (args.model_dir or args.load_only) else ():
         swap["with_warmup" if warmup else "without_warmup"] = figures_point = first_request_after_swap(
             repo, body_kinds, warmup, args.steady_requests)
         print(f"swap {'with' if warmup else 'without'} warm-up: load {figures_point['load_s']} s; " + "; ".join(

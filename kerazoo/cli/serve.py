@@ -41,6 +41,20 @@ def register(subparsers):
     p.add_argument("--max-enqueued-batches", type=int, default=None, help="queue bound (503 when full)")
     p.add_argument("--num-batch-threads", type=int, default=None, help="batches run at once per model version")
     p.add_argument("--max-request-bytes", type=int, default=64 * 2**20, help="largest request body / message")
+    p.add_argument("--max-json-values", type=int, default=2**23,
+                   help="most JSON values one REST body may hold, counted before it is decoded")
+    p.add_argument("--max-request-elements", type=int, default=2**23,
+                   help="most tensor elements one request may carry (REST and gRPC)")
+    p.add_argument("--max-image-pixels", type=int, default=4096 * 4096,
+                   help="most pixels an encoded image (serving_bytes) may declare in its header")
+    admin = p.add_mutually_exclusive_group()
+    admin.add_argument("--admin", dest="admin", action="store_true", default=None,
+                       help="enable gRPC HandleReloadConfigRequest (default: only when --host is loopback)")
+    admin.add_argument("--no-admin", dest="admin", action="store_false", help="disable the admin API")
+    p.add_argument("--allow-path", action="append", default=[], metavar="DIR",
+                   help="a folder besides --repo that a config reload may serve models from (repeatable)")
+    p.add_argument("--follow-symlinks", action="store_true",
+                   help="serve version folders that are symbolic links leading out of the repository")
     p.add_argument("--print-model-config", action="store_true",
                    help="print a model_config_list for the models in --repo (base paths under /models, as the "
                         "tensorflow/serving container sees them) and exit")
@@ -99,6 +113,9 @@ def run(args):
         model_config_file=args.model_config_file, poll_interval=args.file_system_poll_wait_seconds,
         config_poll_interval=args.model_config_file_poll_wait_seconds, batching=_batching(args),
         batching_parameters_file=args.batching_parameters_file, max_request_bytes=args.max_request_bytes,
+        admin=args.admin, allowed_roots=args.allow_path, follow_symlinks=args.follow_symlinks,
+        max_json_values=args.max_json_values, max_request_elements=args.max_request_elements,
+        max_image_pixels=args.max_image_pixels,
     )
     # Everything after serve() sits inside the try: a Ctrl-C that lands while the banner prints must still stop
     # the server's (non-daemon) threads, or the process would never exit.

@@ -99,9 +99,16 @@ class Batcher:
         if task is None:
             return self._run(signature_key, inputs)
         task.done.wait()
-        if task.error is not None:
-            raise task.error
-        return task.result
+        # Take the outcome out of the task: an error's traceback holds the frames that hold the task, a cycle that
+        # would keep the request's inputs (megabytes) alive until the next full garbage collection.
+        error, result = task.error, task.result
+        task.error = task.result = task.inputs = None
+        if error is not None:
+            try:
+                raise error
+            finally:
+                del error
+        return result
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop taking work into the queue; queued requests still run. Waits up to ``timeout`` for the workers."""

@@ -36,6 +36,7 @@ _CODE_NAMES = {number: name for number, name in enumerate(
      "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
      "INTERNAL", "UNAVAILABLE", "DATA_LOSS"])}
 _CODE_NAMES[16] = "UNAUTHENTICATED"
+MAX_MESSAGE_CHARS = 1000  # an error never echoes more of the request than this
 
 
 class ServingError(Exception):
@@ -44,6 +45,8 @@ class ServingError(Exception):
     def __init__(self, code: str, message: str):
         if code not in HTTP_STATUS or code == "OK":
             raise ValueError(f"Invalid code: expected one of {sorted(HTTP_STATUS)} except OK. Received: code={code!r}")
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[:MAX_MESSAGE_CHARS] + f"... ({len(message) - MAX_MESSAGE_CHARS} more characters)"
         super().__init__(message)
         self.code = code
         self.message = message

@@ -2,7 +2,8 @@
 
 ``Predict``, ``Classify``, ``Regress`` and ``GetModelMetadata`` (PredictionService), ``GetModelStatus`` and
 ``HandleReloadConfigRequest`` (ModelService). Failures abort with the gRPC code of the same name as the TF Serving
-status (NOT_FOUND, INVALID_ARGUMENT, ...). ``MultiInference`` answers UNIMPLEMENTED.
+status (NOT_FOUND, INVALID_ARGUMENT, ...). ``MultiInference`` answers UNIMPLEMENTED. ``HandleReloadConfigRequest``
+answers PERMISSION_DENIED when the admin API is off or a base path lies outside the repository's roots.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ class _Base:
             code, message = error.code, error.message
         except Exception as error:  # a bug: report it as INTERNAL and keep serving
             log.exception("internal error in gRPC %s", api)
-            code, message = "INTERNAL", f"Internal error: {type(error).__name__}: {error}"
+            internal = ServingError("INTERNAL", f"Internal error: {type(error).__name__}: {error}")  # cut to size
+            code, message = internal.code, internal.message
         else:
             self.service.record_request(model, api, "GRPC", "OK", time.perf_counter() - start)
             return result
@@ -57,7 +59,8 @@ class PredictionServicer(_Base, prediction_service_pb2_grpc.PredictionServiceSer
             servable = self.service.servable(*_spec(request.model_spec))
             signature = servable.signature(request.model_spec.signature_name)
             self.service.check_input_names(signature, request.inputs.keys())
-            inputs = {key: proto_to_array(value, signature.inputs[key], f"input {key!r}")
+            limit = self.service.max_request_elements
+            inputs = {key: proto_to_array(value, signature.inputs[key], f"input {key!r}", limit)
                       for key, value in request.inputs.items()}
             outputs = self.service.predict(servable, signature, inputs, list(request.output_filter))
             response = predict_pb2.PredictResponse()
@@ -111,6 +114,12 @@ class PredictionServicer(_Base, prediction_service_pb2_grpc.PredictionServiceSer
 
 
 class ModelServicer(_Base, model_service_pb2_grpc.ModelServiceServicer):
+    """``admin``: whether HandleReloadConfigRequest may change what is served (off: PERMISSION_DENIED)."""
+
+    def __init__(self, service: ServingService, *, admin: bool = True):
+        super().__init__(service)
+        self.admin = admin
+
     def GetModelStatus(self, request, context):
         def run():
             name, version, label = _spec(request.model_spec)
@@ -120,11 +129,16 @@ class ModelServicer(_Base, model_service_pb2_grpc.ModelServiceServicer):
 
     def HandleReloadConfigRequest(self, request, context):
         def run():
+            if not self.admin:
+                raise ServingError("PERMISSION_DENIED", "The admin API (HandleReloadConfigRequest) is off on this "
+                                   "server (--no-admin, or a non-loopback --host without --admin)")
             repository = self.service.repository
             try:
                 models = models_from_proto(request.config, source="<ReloadConfigRequest>", repo=repository.repo)
             except ValueError as error:
                 raise invalid_argument(str(error)) from None
+            if not models:  # TF Serving would unload every model; one client should not be able to
+                raise invalid_argument("The config names no model; a reload must keep at least one model served")
             repository.reload_config(models)
             response = model_management_pb2.ReloadConfigResponse()
             response.status.error_code = 0
@@ -147,14 +161,15 @@ class GrpcServer:
     """The gRPC server: both servicers on one port, a thread pool of ``max_workers``."""
 
     def __init__(self, service: ServingService, host: str, port: int, *, max_request_bytes: int,
-                 max_workers: int = 128):
+                 max_workers: int = 128, admin: bool = True):
         options = [("grpc.max_receive_message_length", max_request_bytes),
                    ("grpc.max_send_message_length", -1),
                    ("grpc.so_reuseport", 0)]
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
                                    options=options)
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(service), self._server)
-        model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(service), self._server)
+        model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(service, admin=admin),
+                                                                  self._server)
         self.port = self._server.add_insecure_port(_grpc_address(host, port))
         if not self.port:
             raise OSError(f"cannot listen for gRPC on {_grpc_address(host, port)}")

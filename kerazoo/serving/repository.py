@@ -136,20 +136,25 @@ def load_saved_model_proto(path: str):
     return proto
 
 
-def read_signature_defs(path: str):
-    """The ``serve`` MetaGraph's SignatureDef map of the SavedModel in ``path`` (raises OSError/ValueError)."""
+def read_serve_meta_graph(path: str):
+    """The MetaGraph tagged ``serve`` of the SavedModel in ``path`` (raises OSError/ValueError)."""
     proto = load_saved_model_proto(path)
     for meta_graph in proto.meta_graphs:
         if "serve" in meta_graph.meta_info_def.tags:
-            return meta_graph.signature_def
+            return meta_graph
     raise ValueError(f"the SavedModel in {path} has no MetaGraph tagged 'serve'")
 
 
-def _tensor_info(name: str, info) -> TensorInfo:
+def read_signature_defs(path: str):
+    """The ``serve`` MetaGraph's SignatureDef map of the SavedModel in ``path`` (raises OSError/ValueError)."""
+    return read_serve_meta_graph(path).signature_def
+
+
+def _tensor_info(name: str, info, *, shaped: bool = True) -> TensorInfo:
     import tensorflow as tf
 
     shape = None
-    if not info.tensor_shape.unknown_rank:
+    if shaped and not info.tensor_shape.unknown_rank:
         shape = tuple(None if d.size < 0 else int(d.size) for d in info.tensor_shape.dim)
     return TensorInfo(name, tf.dtypes.as_dtype(info.dtype), shape)
 
@@ -160,7 +165,11 @@ def load_servable(name: str, version: int, path: str, *, batching: BatchingOptio
     ``assets.extra/tf_serving_warmup_requests`` (TF Serving's format), or, without that file, one zero batch."""
     import tensorflow as tf
 
-    signature_defs = read_signature_defs(path)
+    meta_graph = read_serve_meta_graph(path)
+    signature_defs = meta_graph.signature_def
+    # A TF1 graph (SavedModelBuilder, no object graph) is fed as TF Serving feeds it: without checking the input
+    # shapes the SignatureDef declares, so the graph decides (half_plus_two takes [3] for its [-1,1] input).
+    shaped = len(meta_graph.object_graph_def.nodes) > 0
     loaded = tf.saved_model.load(path, tags=["serve"])
     signatures = {}
     for key, sig_def in signature_defs.items():
@@ -168,7 +177,7 @@ def load_servable(name: str, version: int, path: str, *, batching: BatchingOptio
             continue
         signatures[key] = Signature(
             key, sig_def.method_name,
-            {k: _tensor_info(k, v) for k, v in sig_def.inputs.items()},
+            {k: _tensor_info(k, v, shaped=shaped) for k, v in sig_def.inputs.items()},
             {k: _tensor_info(k, v) for k, v in sig_def.outputs.items()},
             loaded.signatures[key],
         )
@@ -274,17 +283,35 @@ def _fingerprint(path: str) -> tuple:
     return tuple(sorted(entries))
 
 
-def list_versions(base_path: str) -> dict[int, str]:
-    """Integer-named version folders under ``base_path`` → their paths (other names are ignored)."""
+def list_versions(base_path: str, roots: Iterable[str] | None = None) -> dict[int, str]:
+    """Integer-named version folders under ``base_path`` → their paths. Other names are ignored (``.tmp-*``
+    folders that a killed export left behind among them); with ``roots``, so is a version whose real path (after
+    symbolic links) leaves every root."""
     try:
         names = os.listdir(base_path)
     except OSError:
         return {}
     found = {}
     for entry in names:
-        if entry.isdigit() and entry.isascii() and os.path.isdir(os.path.join(base_path, entry)):
-            found[int(entry)] = os.path.join(base_path, entry)
+        path = os.path.join(base_path, entry)
+        if not (entry.isdigit() and entry.isascii() and len(entry) <= 19 and os.path.isdir(path)):
+            continue
+        if roots is not None and not within(path, roots):
+            log.warning("ignoring version folder %s: it is a symbolic link out of the repository (allow its target "
+                        "with --allow-path, or --follow-symlinks)", path)
+            continue
+        found[int(entry)] = path
     return found
+
+
+def within(path: str, roots: Iterable[str]) -> bool:
+    """Whether ``path``, with symbolic links and '..' resolved, is one of ``roots`` or inside one."""
+    real = os.path.realpath(path)
+    for root in roots:
+        root = os.path.realpath(root)
+        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
+            return True
+    return False
 
 
 class ModelRepository:
@@ -306,6 +333,9 @@ class ModelRepository:
         on_event: called with (model, version, event) for "loaded", "load_failed", "unloaded" (metrics hook).
         on_batch: called with (model, rows) for each batch executed.
         on_queue_delay: called with (model, seconds) for each batched request: how long it waited in the queue.
+        allowed_roots: folders besides ``repo`` (and the base paths configured at start) that model base paths
+            may lie in: a reload (HandleReloadConfigRequest) naming a base path elsewhere is refused.
+        follow_symlinks: serve version folders that are symbolic links out of the roots (off: they are skipped).
     """
 
     def __init__(self, repo: str | None = None, *, models: Iterable[ModelConfig] | None = None,
@@ -315,6 +345,7 @@ class ModelRepository:
                  on_event: Callable[[str, int, str], None] | None = None,
                  on_batch: Callable[[str, int], None] | None = None,
                  on_queue_delay: Callable[[str, float], None] | None = None,
+                 allowed_roots: Iterable[str] = (), follow_symlinks: bool = False,
                  loader: Callable[..., Servable] = load_servable):
         if repo is None and models is None and model_config_file is None:
             raise ValueError("Invalid repository: give repo, models or model_config_file. Received: none of them")
@@ -346,6 +377,12 @@ class ModelRepository:
         self._thread: threading.Thread | None = None
         self._last_config_check = 0.0
         self._warned_empty: set[str] = set()
+        self.follow_symlinks = follow_symlinks
+        # What the operator chose at start: the repository, the base paths of the models it was started with, and
+        # explicit extra roots. A reload over the admin API cannot widen them.
+        roots = [self.repo] if self.repo else []
+        roots += [m.base_path for m in self._configs.values()] + [os.path.abspath(r) for r in allowed_roots]
+        self.roots = tuple(os.path.realpath(r) for r in roots)
 
     # -- configuration ---------------------------------------------------------------------------------------
 
@@ -354,8 +391,16 @@ class ModelRepository:
         return load_model_config_file(self.model_config_file, repo=self.repo)
 
     def reload_config(self, models: Iterable[ModelConfig]) -> None:
-        """Serve exactly ``models`` from now on (TF Serving's HandleReloadConfigRequest); applies at once."""
+        """Serve exactly ``models`` from now on (TF Serving's HandleReloadConfigRequest); applies at once.
+
+        Raises:
+            ServingError: PERMISSION_DENIED if a base path lies outside the roots (nothing changes then).
+        """
         models = list(models)
+        for model in models:
+            if not within(model.base_path, self.roots):
+                raise ServingError("PERMISSION_DENIED", f"base_path {model.base_path!r} of model {model.name!r} is "
+                                   "outside the folders this server may serve (its repository and --allow-path)")
         with self._poll_lock:
             self._explicit = models
             self.model_config_file = None
@@ -429,7 +474,7 @@ class ModelRepository:
 
     def _poll_model(self, config: ModelConfig) -> None:
         name = config.name
-        on_disk = list_versions(config.base_path)
+        on_disk = list_versions(config.base_path, None if self.follow_symlinks else self.roots)
         states = self._states.setdefault(name, {})
         candidates = []
         for version, path in on_disk.items():

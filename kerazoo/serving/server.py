@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import threading
@@ -9,14 +10,25 @@ import threading
 from kerazoo.serving.config import BatchingOptions, VersionPolicy, load_batching_parameters_file
 from kerazoo.serving.errors import ServingError
 from kerazoo.serving.grpc_service import GrpcServer
+from kerazoo.serving.images import DEFAULT_MAX_IMAGE_PIXELS
 from kerazoo.serving.metrics import ServingMetrics
 from kerazoo.serving.repository import ModelRepository
-from kerazoo.serving.rest import RestApi, RestServer
-from kerazoo.serving.service import ServingService
+from kerazoo.serving.rest import DEFAULT_MAX_JSON_VALUES, RestApi, RestServer
+from kerazoo.serving.service import DEFAULT_MAX_REQUEST_ELEMENTS, ServingService
 
 log = logging.getLogger("kerazoo.serving")
 
 DEFAULT_MAX_REQUEST_BYTES = 64 * 2**20
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or "localhost") only accepts connections from this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
 
 
 class ModelServer:
@@ -24,7 +36,10 @@ class ModelServer:
 
     def __init__(self, repository: ModelRepository, *, host: str = "127.0.0.1", rest_port: int | None = 8501,
                  grpc_port: int | None = 8500, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
-                 grpc_max_workers: int = 128, metrics: ServingMetrics | None = None):
+                 grpc_max_workers: int = 128, metrics: ServingMetrics | None = None, admin: bool | None = None,
+                 max_json_values: int = DEFAULT_MAX_JSON_VALUES,
+                 max_request_elements: int = DEFAULT_MAX_REQUEST_ELEMENTS,
+                 max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS):
         if rest_port is None and grpc_port is None:
             raise ValueError("Invalid ports: at least one of rest_port and grpc_port is needed. Received: both None")
         if max_request_bytes < 1:
@@ -32,7 +47,10 @@ class ModelServer:
         self.host = host
         self.repository = repository
         self.metrics = metrics or ServingMetrics()
-        self.service = ServingService(repository, self.metrics)
+        self.service = ServingService(repository, self.metrics, max_request_elements=max_request_elements,
+                                      max_image_pixels=max_image_pixels)
+        self.admin = is_loopback(host) if admin is None else admin
+        self._max_json_values = max_json_values
         self._rest_port, self._grpc_port = rest_port, grpc_port
         self._max_request_bytes = max_request_bytes
         self._grpc_max_workers = grpc_max_workers
@@ -46,10 +64,11 @@ class ModelServer:
         self.repository.start()
         try:
             if self._rest_port is not None:
-                self.rest = RestServer((self.host, self._rest_port), RestApi(self.service),
+                self.rest = RestServer((self.host, self._rest_port),
+                                       RestApi(self.service, max_json_values=self._max_json_values),
                                        max_request_bytes=self._max_request_bytes)
             if self._grpc_port is not None:
-                self.grpc = GrpcServer(self.service, self.host, self._grpc_port,
+                self.grpc = GrpcServer(self.service, self.host, self._grpc_port, admin=self.admin,
                                        max_request_bytes=self._max_request_bytes, max_workers=self._grpc_max_workers)
         except (OSError, RuntimeError) as error:
             self.stop()
@@ -119,7 +138,9 @@ def serve(repo: str | None = "models", rest_port: int | None = 8501, grpc_port: 
           config_poll_interval: float = 0.0, enable_batching: bool = False,
           batching: BatchingOptions | None = None, batching_parameters_file: str | None = None,
           max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES, warmup: bool = True,
-          grpc_max_workers: int = 128) -> ModelServer:
+          grpc_max_workers: int = 128, admin: bool | None = None, allowed_roots=(), follow_symlinks: bool = False,
+          max_json_values: int = DEFAULT_MAX_JSON_VALUES, max_request_elements: int = DEFAULT_MAX_REQUEST_ELEMENTS,
+          max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> ModelServer:
     """Start a TF Serving-compatible server over a model repository, in background threads.
 
     Loads every chosen version before it returns, so the models are AVAILABLE when the ports open.
@@ -145,6 +166,13 @@ def serve(repo: str | None = "models", rest_port: int | None = 8501, grpc_port: 
         warmup: before a new version serves, replay its ``assets.extra/tf_serving_warmup_requests`` (written by
             ``kerazoo export``), or run one zero batch through it when it has none.
         grpc_max_workers: gRPC handler threads (requests served at once).
+        admin: whether gRPC's HandleReloadConfigRequest may change the served models; None (default): on when
+            ``host`` is a loopback address, off otherwise.
+        allowed_roots: folders besides ``repo`` and the configured base paths that a reload may serve from.
+        follow_symlinks: serve version folders that are symbolic links leading out of those folders.
+        max_json_values: the most JSON values a REST body may hold, counted before it is decoded.
+        max_request_elements: the most tensor elements one request may carry (REST and gRPC).
+        max_image_pixels: the most pixels an encoded PNG/JPEG/GIF/BMP in a DT_STRING input may declare.
 
     Returns:
         The running ModelServer; call ``stop()`` (or use it as a context manager).
@@ -174,7 +202,10 @@ def serve(repo: str | None = "models", rest_port: int | None = 8501, grpc_port: 
         poll_interval=poll_interval, config_poll_interval=config_poll_interval, batching=batching, warmup=warmup,
         on_event=on_event, on_batch=lambda name, rows: metrics.batch_size.observe(name, value=rows),
         on_queue_delay=lambda name, seconds: metrics.queue_delay.observe(name, value=seconds * 1e6),
+        allowed_roots=allowed_roots, follow_symlinks=follow_symlinks,
     )
     server = ModelServer(repository, host=host, rest_port=rest_port, grpc_port=grpc_port,
-                         max_request_bytes=max_request_bytes, grpc_max_workers=grpc_max_workers, metrics=metrics)
+                         max_request_bytes=max_request_bytes, grpc_max_workers=grpc_max_workers, metrics=metrics,
+                         admin=admin, max_json_values=max_json_values, max_request_elements=max_request_elements,
+                         max_image_pixels=max_image_pixels)
     return server.start()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from kerazoo.serving.errors import ServingError, invalid_argument
+from kerazoo.serving.images import DEFAULT_MAX_IMAGE_PIXELS, check_image_pixels
 from kerazoo.serving.metrics import ServingMetrics
 from kerazoo.serving.repository import (
     CLASSIFY_METHOD, REGRESS_METHOD, ModelRepository, Servable, Signature,
@@ -16,12 +17,27 @@ from kerazoo.serving.repository import (
 
 UNKNOWN_MODEL = "<unknown>"
 METADATA_FIELDS = ("signature_def", "model_card")  # TF Serving's one field, and kerazoo's card
+DEFAULT_MAX_REQUEST_ELEMENTS = 2**23  # numbers or strings in one request's tensors, over both protocols
 
 
 class ServingService:
-    def __init__(self, repository: ModelRepository, metrics: ServingMetrics | None = None):
+    """Args:
+        repository: the model repository.
+        metrics: where requests are counted.
+        max_request_elements: the most tensor elements one request may carry (REST and gRPC alike).
+        max_image_pixels: the most pixels an encoded image in a DT_STRING input may declare in its header.
+    """
+
+    def __init__(self, repository: ModelRepository, metrics: ServingMetrics | None = None, *,
+                 max_request_elements: int = DEFAULT_MAX_REQUEST_ELEMENTS,
+                 max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS):
+        for name, value in (("max_request_elements", max_request_elements), ("max_image_pixels", max_image_pixels)):
+            if value < 1:
+                raise ValueError(f"Invalid {name}: expected >= 1. Received: {value}")
         self.repository = repository
         self.metrics = metrics or ServingMetrics()
+        self.max_request_elements = max_request_elements
+        self.max_image_pixels = max_image_pixels
 
     def record_request(self, model: str, api: str, entrypoint: str, code: str, seconds: float) -> None:
         """Count a request; names of unknown models are counted as ``<unknown>`` so clients cannot grow the metrics."""
@@ -45,10 +61,31 @@ class ServingService:
             raise invalid_argument(f"Missing input tensor(s) {{{','.join(missing)}}} of signature "
                                    f"{signature.key!r}; it expects {{{','.join(sorted(signature.inputs))}}}.")
 
+    def check_elements(self, count: int, where: str) -> None:
+        if count > self.max_request_elements:
+            raise invalid_argument(f"{where}: {count} elements, over the server's limit of {self.max_request_elements}"
+                                   " per request (--max-request-elements)")
+
+    def check_inputs(self, servable: Servable, inputs: dict[str, np.ndarray]) -> None:
+        """The limits every request meets before it runs: total elements, rows the batch queue can hold, and the
+        pixel count of encoded images."""
+        self.check_elements(sum(int(np.size(v)) for v in inputs.values()), "the request")
+        batcher = servable.batcher
+        if batcher is not None:
+            rows = max((np.shape(v)[0] for v in inputs.values() if np.ndim(v)), default=0)
+            limit = batcher.options.max_batch_size * batcher.options.max_enqueued_batches
+            if rows > limit:
+                raise invalid_argument(f"The request has {rows} rows, over the batching limit of {limit} "
+                                       "(max_batch_size x max_enqueued_batches)")
+        for key, value in inputs.items():
+            if value.dtype == object:
+                check_image_pixels(value, self.max_image_pixels, f"input {key!r}")
+
     def predict(self, servable: Servable, signature: Signature, inputs: dict[str, np.ndarray],
                 output_filter=()) -> dict[str, np.ndarray]:
         """Run a signature on checked inputs; ``output_filter`` keeps only those outputs (all if empty)."""
         self.check_input_names(signature, inputs)
+        self.check_inputs(servable, inputs)
         for name in output_filter:
             if name not in signature.outputs:
                 raise invalid_argument(f"output tensor alias not found in signature: {name} Outputs expected to be "
@@ -76,6 +113,7 @@ class ServingService:
         """(label, score) pairs per example, from a signature with ``classes`` and/or ``scores`` outputs."""
         signature = servable.signature(signature_name)
         key = self._example_input(signature, CLASSIFY_METHOD, "classification")
+        self.check_inputs(servable, {key: _string_batch(examples)})
         if "classes" not in signature.outputs and "scores" not in signature.outputs:
             raise invalid_argument("Expected classification signature outputs 'classes' and/or 'scores'")
         outputs = servable.run(signature.key, {key: _string_batch(examples)})
@@ -103,6 +141,7 @@ class ServingService:
         """One value per example, from a signature whose ``outputs`` is [batch] or [batch, 1]."""
         signature = servable.signature(signature_name)
         key = self._example_input(signature, REGRESS_METHOD, "regression")
+        self.check_inputs(servable, {key: _string_batch(examples)})
         if "outputs" not in signature.outputs:
             raise invalid_argument("No regression outputs found in the signature (expected an output 'outputs')")
         values = servable.run(signature.key, {key: _string_batch(examples)})["outputs"]

@@ -103,14 +103,14 @@ def test_classify_and_regress(url, reference):
     assert status == 200, body
     logits = reference(x, 2)
     probabilities = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-    assert [[label for label, _ in row] for row in body["result"]] == [list(CLASSES)] * 2
-    np.testing.assert_allclose([[s for _, s in row] for row in body["result"]], probabilities, rtol=1e-4)
+    assert [[label for label, _ in row] for row in body["results"]] == [list(CLASSES)] * 2
+    np.testing.assert_allclose([[s for _, s in row] for row in body["results"]], probabilities, rtol=1e-4)
     # A context feature is merged into every example.
     status, body = http(url, "POST", "/v1/models/tiny/versions/1:regress",
                         {"signature_name": "regress", "context": {"pixels": x[0].ravel().tolist()},
                          "examples": [{}, {"pixels": x[1].ravel().tolist()}]})
     assert status == 200, body
-    np.testing.assert_allclose(body["result"], reference(x, 1).sum(1), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(body["results"], reference(x, 1).sum(1), rtol=1e-4, atol=1e-4)
 
 
 ERRORS = [
