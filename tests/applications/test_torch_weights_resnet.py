@@ -11,11 +11,10 @@ from kerazoo.applications.pretrained.tags import get_converter, get_tag
 from torch_parity import (
     assert_logits_match,
     import_timm,
-    import_torchvision_models,
+    import_torchvision,
     normalized_images,
     randomize,
-    save_safetensors,
-    save_torch,
+    save_and_read,
     torch_params,
 )
 from zoo_checks import trainable_params
@@ -61,9 +60,9 @@ def build(model_name, tag_name, **kwargs):
 
 @pytest.mark.parametrize("model_name, builder", TORCHVISION)
 def test_torchvision_state_dict_gives_the_same_logits(model_name, builder, tmp_path):
-    models = import_torchvision_models()
+    models = import_torchvision().models
     source = randomize(getattr(models, builder)())
-    tensors = save_torch(source, tmp_path / f"{builder}.pth")
+    tensors = save_and_read(source, tmp_path / f"{builder}.pth", "pth")
     model = build(model_name, "tv_in1k")
     assert trainable_params(model) == torch_params(source)
     get_converter("torchvision", model_name)(model, tensors)
@@ -75,7 +74,7 @@ def test_timm_safetensors_give_the_same_logits(model_name, tag_name, tmp_path):
     timm = import_timm()
     architecture = tag_name.removeprefix("timm/").split(".")[0]
     source = randomize(timm.create_model(architecture, pretrained=False))
-    tensors = save_safetensors(source, tmp_path / "model.safetensors")
+    tensors = save_and_read(source, tmp_path / "model.safetensors", "safetensors")
     model = build(model_name, tag_name)
     assert trainable_params(model) == torch_params(source)
     get_converter("timm", model_name)(model, tensors)
@@ -83,9 +82,9 @@ def test_timm_safetensors_give_the_same_logits(model_name, tag_name, tmp_path):
 
 
 def test_without_top_the_features_match_and_the_classifier_is_left_out(tmp_path):
-    models = import_torchvision_models()
+    models = import_torchvision().models
     source = randomize(models.resnet18())
-    tensors = save_torch(source, tmp_path / "resnet18.pth")
+    tensors = save_and_read(source, tmp_path / "resnet18.pth", "pth")
     model = build("resnet18", "tv_in1k", include_top=False, pooling="avg")
     get_converter("torchvision", "resnet18")(model, tensors)
     source.fc = models.resnet.nn.Identity()
@@ -93,13 +92,13 @@ def test_without_top_the_features_match_and_the_classifier_is_left_out(tmp_path)
 
 
 def test_state_dict_of_another_architecture_names_the_first_layer_that_differs(tmp_path):
-    models = import_torchvision_models()
-    tensors = save_torch(randomize(models.resnet18()), tmp_path / "resnet18.pth")
+    models = import_torchvision().models
+    tensors = save_and_read(randomize(models.resnet18()), tmp_path / "resnet18.pth", "pth")
     # ResNet-18's first block is a basic block (3x3 convs), ResNet-50's a bottleneck (1x1 first).
     with pytest.raises(ValueError, match="Layer 'stage1_block1_1_conv' expects weights of shapes"):
         get_converter("torchvision", "resnet50_tv")(build("resnet50_tv", "tv_in1k"), tensors)
     # A deeper network's extra blocks have no place in a shallower one.
-    deeper = save_torch(randomize(models.resnet34()), tmp_path / "resnet34.pth")
+    deeper = save_and_read(randomize(models.resnet34()), tmp_path / "resnet34.pth", "pth")
     with pytest.raises(ValueError, match=r"no place for: layer1\.2\.bn1\.bias"):
         get_converter("torchvision", "resnet18")(build("resnet18", "tv_in1k"), deeper)
     # keras.applications' v1 layout (conv biases) asks for a tensor torchvision's file does not have.

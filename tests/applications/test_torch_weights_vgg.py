@@ -12,11 +12,10 @@ from kerazoo.applications.pretrained.tags import get_converter, get_tag
 from torch_parity import (
     assert_logits_match,
     import_timm,
-    import_torchvision_models,
+    import_torchvision,
     normalized_images,
     randomize,
-    save_safetensors,
-    save_torch,
+    save_and_read,
     torch,
     torch_params,
 )
@@ -59,9 +58,9 @@ def build(model_name, side, tag_name="tv_in1k", **kwargs):
 
 @pytest.mark.parametrize("model_name, builder, side", TORCHVISION)
 def test_torchvision_state_dict_gives_the_same_logits(model_name, builder, side, tmp_path):
-    models = import_torchvision_models()
+    models = import_torchvision().models
     source = source_model(models, builder)
-    tensors = save_torch(source, tmp_path / f"{builder}.pth")
+    tensors = save_and_read(source, tmp_path / f"{builder}.pth", "pth")
     model = build(model_name, side)
     assert trainable_params(model) == torch_params(source)
     get_converter("torchvision", model_name)(model, tensors)
@@ -72,7 +71,7 @@ def test_torchvision_state_dict_gives_the_same_logits(model_name, builder, side,
 def test_timm_safetensors_give_the_same_logits(model_name, side, tmp_path):
     timm = import_timm()
     source = randomize(timm.create_model(model_name, pretrained=False))
-    tensors = save_safetensors(source, tmp_path / "model.safetensors")
+    tensors = save_and_read(source, tmp_path / "model.safetensors", "safetensors")
     assert tensors["pre_logits.fc1.weight"].shape == (4096, 512, 7, 7)  # timm's layout, not torchvision's
     model = build(model_name, side, f"timm/{model_name}.tv_in1k")
     assert trainable_params(model) == torch_params(source)
@@ -81,22 +80,22 @@ def test_timm_safetensors_give_the_same_logits(model_name, side, tmp_path):
 
 
 def test_vgg_bn_features_match_without_top(tmp_path):
-    models = import_torchvision_models()
+    models = import_torchvision().models
     source = getattr(models, "vgg11_bn")(init_weights=False)
     # A small classifier in the file (the converter leaves it out without a top) keeps the test fast.
     nn = torch.nn
     source.classifier = nn.Sequential(nn.Linear(512 * 7 * 7, 4), nn.ReLU(), nn.Dropout(), nn.Linear(4, 4), nn.ReLU(),
                                       nn.Dropout(), nn.Linear(4, 4))
-    tensors = save_torch(randomize(source), tmp_path / "vgg11_bn.pth")
+    tensors = save_and_read(randomize(source), tmp_path / "vgg11_bn.pth", "pth")
     model = build("vgg11_bn", 64, include_top=False)
     get_converter("torchvision", "vgg11_bn")(model, tensors)
     _assert_features_match(source.features, model, normalized_images(64), (2, 2, 2, 512))
 
 
 def test_without_top_the_features_match_and_the_classifier_is_left_out(tmp_path):
-    models = import_torchvision_models()
+    models = import_torchvision().models
     source = source_model(models, "alexnet")
-    tensors = save_torch(source, tmp_path / "alexnet.pth")
+    tensors = save_and_read(source, tmp_path / "alexnet.pth", "pth")
     model = build("alexnet_tv", 96, include_top=False)
     get_converter("torchvision", "alexnet_tv")(model, tensors)
     _assert_features_match(source.features, model, normalized_images(96), (2, 2, 2, 256))
@@ -111,8 +110,8 @@ def _assert_features_match(features, model, images, shape):
 
 
 def test_state_dict_of_another_architecture_names_the_first_layer_that_differs(tmp_path):
-    models = import_torchvision_models()
-    tensors = save_torch(source_model(models, "alexnet"), tmp_path / "alexnet.pth")
+    models = import_torchvision().models
+    tensors = save_and_read(source_model(models, "alexnet"), tmp_path / "alexnet.pth", "pth")
     # torchvision's single-tower AlexNet in kerazoo's two-tower one: conv1 has 96 filters there, not 64.
     with pytest.raises(ValueError, match="Layer 'stage1_conv' expects weights of shapes"):
         get_converter("torchvision", "alexnet_tv")(create_model("alexnet", input_shape=(227, 227, 3)), tensors)
@@ -121,7 +120,7 @@ def test_state_dict_of_another_architecture_names_the_first_layer_that_differs(t
 @SLOW
 def test_vgg_without_batch_norm_in_one_with_names_the_missing_tensor(tmp_path):
     # Position 1 of a plain VGG's ``features`` is a ReLU, which has no tensors.
-    plain = save_torch(source_model(import_torchvision_models(), "vgg11"), tmp_path / "vgg11.pth")
+    plain = save_and_read(source_model(import_torchvision().models, "vgg11"), tmp_path / "vgg11.pth", "pth")
     with pytest.raises(ValueError, match="no tensor 'features.1.weight'"):
         get_converter("torchvision", "vgg11_bn")(build("vgg11_bn", 32), plain)
 

@@ -10,24 +10,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+# The source imports, file round trips and parameter counts are the other families' (torch_parity_checks).
+from torch_parity_checks import import_timm, import_torchvision, save_and_read, torch_params  # noqa: E402,F401
+
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype="float32")
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype="float32")
-
-
-def import_torchvision_models():
-    """``torchvision.models`` with the CPU torch: torchvision's C ops do not load, so its fake-kernel registrations
-    are skipped during the import."""
-    register_fake = torch.library.register_fake
-    torch.library.register_fake = lambda *a, **k: (lambda f: f)
-    try:
-        return pytest.importorskip("torchvision.models")
-    finally:
-        torch.library.register_fake = register_fake
-
-
-def import_timm():
-    import_torchvision_models()  # timm imports torchvision
-    return pytest.importorskip("timm")
 
 
 def randomize(module, seed=0):
@@ -52,21 +39,6 @@ def randomize(module, seed=0):
     return module.eval()
 
 
-def save_torch(module, path):
-    """torch.save of the state dict (torchvision's file format), read back as NumPy arrays."""
-    torch.save(module.state_dict(), path)
-    return {k: v.numpy() for k, v in torch.load(path, map_location="cpu", weights_only=True).items()}
-
-
-def save_safetensors(module, path):
-    """safetensors.torch.save_file (timm's hub format), read back with safetensors' NumPy reader."""
-    load_file = pytest.importorskip("safetensors.numpy").load_file
-    save_file = pytest.importorskip("safetensors.torch").save_file
-
-    save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(path))
-    return load_file(str(path))
-
-
 def normalized_images(side, batch=2, seed=0):
     """Random raw RGB images (0-255) through torchvision's normalisation, channels-last float32."""
     raw = np.random.default_rng(seed).uniform(0, 255, size=(batch, side, side, 3)).astype("float32")
@@ -81,7 +53,3 @@ def assert_logits_match(module, model, images):
     assert ours.shape == theirs.shape
     tolerance = 1e-4 * float(theirs.max() - theirs.min())
     assert np.abs(ours - theirs).max() <= tolerance, f"max |diff| {np.abs(ours - theirs).max()} > {tolerance}"
-
-
-def torch_params(module):
-    return sum(p.numel() for p in module.parameters())
