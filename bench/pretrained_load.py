@@ -1,5 +1,6 @@
-"""Pretrained weights: time and peak memory to convert a source file and to load the converted cache, beside
-keras.applications' own load of the same file, for ResNet-50 (keras.applications' tag) and ViT-B/16 (timm's tag; keras.applications has no ViT, so no baseline).
+"""Pretrained weights: time and peak memory to convert a source file and to load the converted cache, for ResNet-50
+(keras.applications' tag, beside keras.applications' own load of the same file) and ViT-B/16 (timm's tag;
+keras.applications has no ViT, so no baseline).
 
     python bench/pretrained_load.py            # writes bench/results/pretrained_load.json
 
