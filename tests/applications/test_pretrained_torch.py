@@ -112,7 +112,7 @@ def _converted_once_then_cached(model_name, tag_name, placed, source, monkeypatc
 def _with_file_hash(monkeypatch, model_name, tag_name, path):
     """The tag as if torchvision had published ``path``: its file name carries the file's sha256 prefix."""
     tag = pretrained.get_tag(model_name, tag_name)
-    prefix = hashlib.sha256(open(path, "rb").read()).hexdigest()[:8]
+    prefix = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
     filename = f"{tag.filename.rsplit('-', 1)[0]}-{prefix}.pth"
     placed = dataclasses.replace(tag, filename=filename, url=tag.url.rsplit("/", 1)[0] + "/" + filename,
                                  file_hash=prefix)
