@@ -23,8 +23,12 @@ def register(subparsers):
     train.add_argument("--decoder", default="lstm", choices=["lstm", "transformer"], help="decoder kind")
     train.add_argument("--backbone-from", metavar="RUN",
                        help="start the encoder from this classification run of the same backbone (fine-tuned)")
+    train.add_argument("--backbone-weights", metavar="WEIGHTS",
+                       help="start the encoder from pretrained weights: imagenet, a tag or a weights file "
+                            "(docs/pretrained.md)")
     train.add_argument("--freeze-encoder", action="store_true",
-                       help="with --backbone-from: keep the encoder's weights fixed, train the decoder only")
+                       help="with --backbone-from or --backbone-weights: keep the encoder's weights fixed, train the "
+                            "decoder only")
     train.add_argument("--dataset", default="fashion_mnist_scenes", choices=["fashion_mnist_scenes", "coco_captions"])
     train.add_argument("--data-dir", default=None, help="where the dataset's files are")
     train.add_argument("--epochs", type=int, default=10)
@@ -49,7 +53,8 @@ def run(args):
             args.out, backbone=args.backbone, attention=args.attention, decoder=args.decoder, dataset=args.dataset,
             data_dir=args.data_dir, epochs=args.epochs, batch_size=args.batch_size, train_count=args.limit,
             steps_per_epoch=args.steps_per_epoch, seed=args.seed, backbone_from=args.backbone_from,
-            freeze_encoder=args.freeze_encoder, lr_schedule=args.lr_schedule, overwrite=args.overwrite,
+            backbone_weights=args.backbone_weights, freeze_encoder=args.freeze_encoder, lr_schedule=args.lr_schedule,
+            overwrite=args.overwrite,
         )
         print(f"run written to {run_dir}")
         return 0

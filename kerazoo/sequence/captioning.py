@@ -215,13 +215,16 @@ class TransformerCaptionDecoder(keras.layers.Layer):
 def caption_model(vocab_size: int, *, backbone: str = "resnet20", image_shape=(64, 64, 1), decoder: str = "lstm",
                   attention: bool = True, max_length: int = 12, units: int = 256, embed_dim: int = 64,
                   feature_dim: int = 128, backbone_kwargs: dict | None = None,
-                  pixel_scaling: tuple = (1.0 / 255.0, 0.0)) -> keras.Model:
+                  pixel_scaling: tuple = (1.0 / 255.0, 0.0), backbone_weights: str | None = None) -> keras.Model:
     """Raw pixels (0-255) and decoder input tokens (B, max_length) → next-word logits (B, max_length, V).
 
     The encoder is the zoo backbone ``backbone`` (its deepest feature tap, nested as layer ``backbone`` like in the
     dense heads, so :func:`kerazoo.vision.backbone.load_backbone_weights` can fill it from a classifier), flattened to
     L = h x w positions and projected to ``feature_dim`` (layer ``feature_project``, the decoder's memory).
     ``pixel_scaling`` = (scale, offset) of the first layer, ``pixel * scale + offset``, per channel or one for all.
+    ``backbone_weights`` (``"imagenet"``, a tag or a weights file, docs/pretrained.md): the backbone is built with
+    pretrained weights and takes the raw pixels into its own preprocessing, in place of the ``normalize`` layer (grey
+    images repeated to three channels, layer ``to_rgb``), as the dense heads' ``model.backbone_weights``.
     """
     from kerazoo.vision.backbone import backbone_features
 
@@ -231,8 +234,12 @@ def caption_model(vocab_size: int, *, backbone: str = "resnet20", image_shape=(6
         raise ValueError(f"Invalid max_length: expected an integer >= 2. Received: max_length={max_length!r}")
     images = keras.Input(shape=tuple(image_shape), name="images")
     tokens = keras.Input(shape=(max_length,), dtype="int32", name="tokens")
-    scale, offset = pixel_scaling
-    x = keras.layers.Rescaling(scale, offset=offset, name="normalize")(images)
+    if backbone_weights:  # pretrained: raw pixels in, the source's preprocessing inside the backbone
+        x = keras.layers.Concatenate(name="to_rgb")([images] * 3) if images.shape[-1] == 1 else images
+        backbone_kwargs = {**(backbone_kwargs or {}), "weights": backbone_weights}
+    else:
+        scale, offset = pixel_scaling
+        x = keras.layers.Rescaling(scale, offset=offset, name="normalize")(images)
     feature_map = backbone_features(x, backbone, levels=1, backbone_kwargs=backbone_kwargs)[0][0]
     _, height, width, channels = feature_map.shape
     x = keras.layers.Reshape((height * width, channels), name="feature_positions")(feature_map)
@@ -361,7 +368,8 @@ class CaptionConfig:
     batch_size: int = 32
     steps_per_epoch: int | None = None  # batches per epoch; fewer than train_count has: each epoch sees new examples
     backbone_from: str | None = None  # a classification run of the same backbone: its weights start the encoder
-    freeze_encoder: bool = False  # with backbone_from: keep those weights fixed and train the decoder only
+    backbone_weights: str | None = None  # or pretrained weights ("imagenet", a tag or a file): docs/pretrained.md
+    freeze_encoder: bool = False  # with either: keep the encoder's weights fixed and train the decoder only
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"  # or "cosine": decays to 0 over the run's steps
     clipnorm: float = 5.0
@@ -422,7 +430,8 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite:
     """Train a captioner into the run directory ``out`` (config.yaml, vocab.json, metrics.jsonl, TensorBoard logs in
     tb/, checkpoints written atomically, summary.json with BLEU-1..4 and object recall on held-out test data);
     returns it. With ``backbone_from`` (a classification run of the same backbone) the encoder starts from that
-    classifier's weights and pixel scaling and is fine-tuned with the decoder (or kept fixed, ``freeze_encoder``).
+    classifier's weights and pixel scaling, with ``backbone_weights`` from pretrained weights (raw pixels into their
+    own preprocessing); either is fine-tuned with the decoder (or kept fixed, ``freeze_encoder``).
     An interrupted run resumes from its last finished epoch (``backup/``) when trained again into the same directory
     with the same config; a finished run there is an error unless ``overwrite``."""
     from kerazoo.training.callbacks import AtomicBackupAndRestore, AtomicCheckpoint, MetricsLogger
@@ -433,9 +442,12 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite:
         raise ValueError(f"Invalid lr_schedule: expected one of {', '.join(LR_SCHEDULES)}. "
                          f"Received: lr_schedule={config.lr_schedule!r}")
     _epoch_steps(config, config.train_count)  # a valid steps_per_epoch (before the run directory is written)
-    if config.freeze_encoder and not config.backbone_from:
-        raise ValueError("Invalid freeze_encoder=True without backbone_from: a frozen encoder that starts from "
-                         "random weights never learns; give a classification run to start it from.")
+    if config.backbone_from and config.backbone_weights:
+        raise ValueError(f"Invalid backbone_weights={config.backbone_weights!r} with backbone_from: they exclude each "
+                         "other (both start the encoder).")
+    if config.freeze_encoder and not (config.backbone_from or config.backbone_weights):
+        raise ValueError("Invalid freeze_encoder=True without backbone_from or backbone_weights: a frozen encoder that "
+                         "starts from random weights never learns; give a classification run or pretrained weights.")
     run_dir = os.path.abspath(out)
     check_run_dir(run_dir, dataclasses.asdict(config), overwrite=overwrite)
     classifier = None
@@ -455,11 +467,13 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite:
     model = caption_model(len(vocab), backbone=config.backbone, image_shape=train_data.images.shape[1:],
                           decoder=config.decoder, attention=config.attention, max_length=config.max_length,
                           units=config.units, embed_dim=config.embed_dim, feature_dim=config.feature_dim,
-                          pixel_scaling=_pixel_scaling(classifier, train_data.images.shape[-1]))
-    if classifier is not None:
+                          pixel_scaling=_pixel_scaling(classifier, train_data.images.shape[-1]),
+                          backbone_weights=config.backbone_weights)
+    if classifier is not None or config.backbone_weights:
         from kerazoo.vision.backbone import load_backbone_weights, set_backbone_trainable
 
-        load_backbone_weights(model, classifier)
+        if classifier is not None:
+            load_backbone_weights(model, classifier)
         set_backbone_trainable(model, not config.freeze_encoder)  # frozen: Show-Attend-Tell's fixed encoder
     x, y = _arrays(train_data, vocab, config.max_length, truncate)
     steps_per_epoch, used = _epoch_steps(config, len(y))

@@ -302,6 +302,42 @@ def test_frozen_encoder_keeps_the_classifiers_weights(trained_run, idx_data_dir,
     assert not os.path.exists(tmp_path / "scratch")
 
 
+def test_encoder_starts_from_pretrained_weights_on_raw_pixels(idx_data_dir, tmp_path, monkeypatch):
+    """``backbone_weights``: a converted weights file made here (keras.applications' MobileNet file layout, random
+    weights; nothing downloaded) starts the encoder, which takes the raw grey pixels into its own preprocessing."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    from kerazoo.applications import create_model, pretrained
+    from kerazoo.applications.pretrained import files
+
+    monkeypatch.setenv("KERAZOO_WEIGHTS_DIR", str(tmp_path / "cache"))
+    reference = keras.applications.MobileNet(weights=None, input_shape=(32, 32, 3), alpha=0.25, include_top=False)
+    source = str(tmp_path / "mobilenet_2_5_128_tf_no_top.h5")
+    with h5py.File(source, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, reference)
+    tag = pretrained.get_tag("mobilenet_025", "keras_in1k_r128_notop")
+    backbone = create_model("mobilenet_025", weights=source, include_top=False, input_shape=(32, 32, 3))
+    converted = files.write_converted(backbone, tag, source, preprocessing=dataclasses.asdict(tag.preprocessing))
+    settings = dict(canvas=32, max_objects=2, train_count=8, val_count=4, test_count=2, max_length=8, units=8,
+                    embed_dim=4, feature_dim=8, epochs=1, batch_size=8, data_dir=idx_data_dir, run_eagerly=True,
+                    verbose=0, learning_rate=1e-2)
+    # MobileNet's 32x32 → 1x1 map has one position: nothing to attend over.
+    run = captioning.train_captioner(str(tmp_path / "run"), backbone="mobilenet_025", backbone_weights=converted,
+                                     freeze_encoder=True, attention=False, **settings)
+    model, _, config = captioning.load_caption_run(run, "last")
+    assert config.backbone_weights == converted
+    names = [layer.name for layer in model.layers]
+    assert "normalize" not in names and "to_rgb" in names
+    encoder = model.get_layer("backbone")
+    assert encoder.get_layer("preprocess").mode == "tf" and not encoder.trainable
+    np.testing.assert_array_equal(encoder.get_layer("stem_conv").get_weights()[0],
+                                  reference.get_layer("conv1").get_weights()[0])
+    with pytest.raises(ValueError, match="Invalid backbone_weights=.* with backbone_from: they exclude each other"):
+        captioning.train_captioner(str(tmp_path / "both"), backbone="mobilenet_025", backbone_weights=converted,
+                                   backbone_from=run, **settings)
+
+
 def test_caption_model_round_trips_keras_format(caption_run, tmp_path):
     model, _, _ = captioning.load_caption_run(caption_run)
     path = tmp_path / "cap.keras"
@@ -354,7 +390,8 @@ def test_cli_train_passes_its_options_to_the_library(monkeypatch, tmp_path):
     monkeypatch.setattr(captioning, "train_captioner", lambda out, **options: received.update(options) or out)
     out = str(tmp_path / "run")
     assert main(["caption", "train", "--out", out, "--limit", "600", "--steps-per-epoch", "5", "--attention",
-                 "--lr-schedule", "cosine"]) == 0
+                 "--lr-schedule", "cosine", "--backbone-weights", "imagenet"]) == 0
+    assert received["backbone_weights"] == "imagenet"
     assert received["steps_per_epoch"] == 5 and received["train_count"] == 600
     assert received["attention"] is True and received["lr_schedule"] == "cosine"
 

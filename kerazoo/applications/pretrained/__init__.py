@@ -132,7 +132,9 @@ def _resolve_path(model: str, path: str, kwargs: Mapping) -> _Plan | None:
         tag = _tag_for_source(model, source, kwargs)
         if tag is None:
             raise ValueError(f"Model {model!r} has no {source} weight tag, so the preprocessing of {path} is unknown.")
-        return _Plan("source", tag.preprocessing, source, path=path, file_kind=kind, license=tag.license)
+        # The tag's fixed builder arguments (torchvision's bias-free ResNet stem ...) describe the file's network too.
+        return _Plan("source", tag.preprocessing, source, path=path, file_kind=kind,
+                     builder_kwargs=tag.builder_kwargs, license=tag.license)
     raise ValueError(
         f"No converter reads {kind} file {path} into model {model!r}: {', '.join(SOURCES_OF_KIND[kind])} "
         f"converters exist for {', '.join(models_with_weights()) or 'no model'}."
