@@ -121,3 +121,67 @@ def test_killed_run_resumes_without_losing_work(tmp_path, idx_data_dir, uninterr
     same = DETERMINISTIC_SUMMARY if not redone else ("epochs", "split", "examples")
     assert {k: summary.get(k) for k in same} == {k: expected.get(k) for k in same}
     assert summary.keys() == expected.keys()
+
+
+# The same windows in an RL run (kerazoo.rl: DQN on CartPole): killed after a log line that follows a checkpoint, or
+# during the final evaluation of the exported policy.
+RL_KILLER = """
+import os, sys
+from kerazoo.rl import common, dqn, evaluate
+
+out, window = sys.argv[1:]
+args = dqn.make_args(**{**RL_ARGS, "out": out})
+if window == "training":
+    log = common.RunLogger.log
+    def log_then_die(self, step, scalars=None):
+        log(self, step, scalars)
+        if step == 768:  # after the checkpoint at step 512
+            os._exit(137)
+    common.RunLogger.log = log_then_die
+else:
+    evaluate_policy = evaluate.evaluate_policy
+    def final_dies(act, env, episodes, *, seed):
+        if seed == args.seed + 100_000:  # the final evaluation's seed (the periodic ones use another)
+            os._exit(137)
+        return evaluate_policy(act, env, episodes, seed=seed)
+    evaluate.evaluate_policy = final_dies
+dqn.train(args)
+sys.exit("not killed")
+"""
+RL_ARGS = dict(env="CartPole-v1", seed=0, steps=1_024, learning_starts=256, train_freq=128, gradient_steps=16,
+               chunk_steps=128, hidden_sizes=[32, 32], eval_episodes=2, eval_every=512, checkpoint_every=512,
+               log_every=256, verbose=False)
+TIMING = ("time", "sps", "train_seconds")
+
+
+def without_timing(record):
+    return {k: v for k, v in record.items() if k not in TIMING}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_rl(tmp_path_factory):
+    from kerazoo.rl import dqn
+
+    return dqn.train(dqn.make_args(**{**RL_ARGS, "out": str(tmp_path_factory.mktemp("crash") / "rl")}))
+
+
+@pytest.mark.parametrize("window", ["training", "evaluation"])
+def test_killed_rl_run_resumes_without_losing_work(tmp_path, uninterrupted_rl, window):
+    from kerazoo.rl import dqn
+
+    out = str(tmp_path / "run")
+    killed = subprocess.run([sys.executable, "-c", f"RL_ARGS = {RL_ARGS!r}\n{RL_KILLER}", out, window],
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == 137, killed.stderr[-3000:]
+    assert not os.path.exists(os.path.join(out, "summary.json"))
+    dqn.train(dqn.make_args(**{**RL_ARGS, "out": out}))
+
+    resumed, reference = read_metrics(out), read_metrics(uninterrupted_rl)
+    assert [(r["step"], r.get("eval")) for r in resumed] == [(r["step"], r.get("eval")) for r in reference]
+    summary, expected = read_summary(out), read_summary(uninterrupted_rl)
+    if window == "evaluation":  # nothing trained again: the same lines and figures, timing aside
+        assert [without_timing(r) for r in resumed] == [without_timing(r) for r in reference]
+        assert without_timing(summary) == without_timing(expected)
+    else:  # steps after the checkpoint are run again with other environment seeds (kerazoo.rl.common.env_seed)
+        assert [r.keys() for r in resumed] == [r.keys() for r in reference]
+        assert summary.keys() == expected.keys() and summary["steps"] == expected["steps"] == 1_024
