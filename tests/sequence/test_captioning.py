@@ -177,14 +177,14 @@ def test_interrupted_captioner_resumes_at_its_next_epoch(caption_run, tmp_path, 
 
     with open(os.path.join(caption_run, "config.yaml")) as f:
         config = captioning.CaptionConfig(**yaml.safe_load(f))
-    checkpoint_epoch_end = callbacks.AtomicCheckpoint.on_epoch_end
+    backup_epoch_end = callbacks.AtomicBackupAndRestore.on_epoch_end
 
     def crash_after_epoch_2(self, epoch, logs=None):
-        checkpoint_epoch_end(self, epoch, logs)
+        backup_epoch_end(self, epoch, logs)
         if epoch == 1:
             raise RuntimeError("simulated crash after epoch 2")
 
-    monkeypatch.setattr(callbacks.AtomicCheckpoint, "on_epoch_end", crash_after_epoch_2)
+    monkeypatch.setattr(callbacks.AtomicBackupAndRestore, "on_epoch_end", crash_after_epoch_2)
     out = str(tmp_path / "run")
     with pytest.raises(RuntimeError, match="simulated crash"):
         captioning.train_captioner(out, config, verbose=0)
