@@ -185,3 +185,18 @@ def test_killed_rl_run_resumes_without_losing_work(tmp_path, uninterrupted_rl, w
     else:  # steps after the checkpoint are run again with other environment seeds (kerazoo.rl.common.env_seed)
         assert [r.keys() for r in resumed] == [r.keys() for r in reference]
         assert summary.keys() == expected.keys() and summary["steps"] == expected["steps"] == 1_024
+
+
+def test_backup_left_after_the_summary_is_removed_and_the_run_stays_complete(tmp_path, idx_data_dir, uninterrupted):
+    """Killed between summary.json and the backup's removal: the run is complete; the next attempt says so and removes
+    the leftover backup."""
+    import shutil
+
+    out = str(tmp_path / "run")
+    shutil.copytree(uninterrupted, out)
+    os.makedirs(os.path.join(out, "backup"))
+    with open(os.path.join(out, "backup", "training_metadata.json"), "w", encoding="utf-8") as f:
+        json.dump({"epoch": 3, "weights": "epoch-3.weights.h5"}, f)
+    with pytest.raises(FileExistsError, match="already complete"):
+        train(load_config(overrides=[*OVERRIDES, f"data.data_dir={idx_data_dir}"]), out, verbose=0)
+    assert not os.path.exists(os.path.join(out, "backup"))
