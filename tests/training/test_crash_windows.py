@@ -51,7 +51,8 @@ extra = []
 if window == "epoch":
     extra = [KillInEpoch()]
 elif window == "metrics":
-    cb.MetricsLogger.on_epoch_end = after(cb.MetricsLogger.on_epoch_end, lambda self, epoch, logs=None: epoch == KILLED_EPOCH)
+    cb.MetricsLogger.on_epoch_end = after(cb.MetricsLogger.on_epoch_end,
+                                          lambda self, epoch, logs=None: epoch == KILLED_EPOCH)
 elif window == "backup":
     cb.write_backup = after(cb.write_backup, lambda folder, model, *, epoch, **_: epoch == KILLED_EPOCH + 1)
 elif window == "evaluation":
