@@ -4,8 +4,8 @@ Run directory (``runs/NAME/``): ``config.yaml`` (resolved), ``dataset.json`` (sh
 ``metrics.jsonl`` (one JSON line per epoch), ``checkpoints/{best,last}.keras`` (+ ``.sha256``; written to a temp name,
 then renamed), ``backup/`` (BackupAndRestore, present only while a run is unfinished: removed after summary.json is
 written), ``tb/`` (TensorBoard), ``curves.png`` and ``summary.json`` (written last: its presence means the run
-completed). Each epoch's line and checkpoints are written before its backup, so a killed run loses no work
-(docs/training.md, "The order that loses no work").
+completed). Each epoch's metrics line (and, without weight averaging, its checkpoints) is written before its backup,
+so a killed run loses no work (docs/training.md, "The order that loses no work").
 
 Every model trained here takes raw pixels (0-255) and returns logits: the normalization by the training split's
 mean and standard deviation is the model's first layer, so export and serving need no preprocessing code.
