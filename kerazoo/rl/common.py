@@ -7,8 +7,9 @@ Run directory (``runs/NAME/``), written by every algorithm:
     config.yaml        ``algorithm``, the resolved ``args`` and the environment's spaces
     metrics.jsonl      one JSON line per log interval (step, SPS, episodic return, losses) and one for the final eval
     tb/                TensorBoard: ``charts/`` (episodic_return, episodic_length, SPS, epsilon), ``losses/``, ``eval/``
-    checkpoints/last/  ``arrays.npz`` + ``meta.json``: networks, optimizer, replay buffer, RNG, counters (a folder
-                       written under a temporary name, then renamed); ``train`` resumes from it
+    checkpoints/last/  ``arrays.npz`` + ``meta.json``: networks, optimizer, replay buffer, RNG, counters, how many
+                       metrics.jsonl lines were written (a folder written under a temporary name, then renamed);
+                       ``train`` resumes from it, first cutting an interrupted run's metrics.jsonl back to those lines
     policy.keras       the trained policy network (what ``evaluate``/``record`` load)
     saved_model/       the policy as a SavedModel: ``serving_default(observations)`` → ``q_values`` or
                        ``probabilities``, and ``actions`` (greedy)
@@ -529,6 +530,8 @@ class RunLogger:
         self.start_step = start_step
         self.last_time, self.last_step = self.start_time, start_step
         self.next_log = start_step + args.log_every
+        if start_step and not os.path.exists(os.path.join(run_dir, "summary.json")):
+            cut_metrics_to_checkpoint(run_dir)
         if start_step == 0:
             table = "\n".join(f"|{k}|{v}|" for k, v in dataclasses.asdict(args).items())
             with self.writer.as_default():
@@ -598,7 +601,7 @@ def save_checkpoint(run_dir: str, arrays: dict[str, np.ndarray], meta: dict) -> 
     try:
         np.savez(os.path.join(tmp, "arrays.npz"), **arrays)
         with open(os.path.join(tmp, "meta.json"), "w", encoding="utf-8") as f:
-            json.dump(meta, f)
+            json.dump({**meta, "metrics_lines": len(_metrics_lines(run_dir))}, f)
         old = None
         if os.path.exists(final):
             old = temporary_folder(final, prefix=".old-")
@@ -609,6 +612,23 @@ def save_checkpoint(run_dir: str, arrays: dict[str, np.ndarray], meta: dict) -> 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _metrics_lines(run_dir: str) -> list[str]:
+    path = os.path.join(run_dir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [line for line in f if line.endswith("\n")]  # a line cut short by a kill is not counted
+
+
+def cut_metrics_to_checkpoint(run_dir: str) -> None:
+    """Drop the metrics.jsonl lines an interrupted run wrote after its last checkpoint (that checkpoint records how
+    many there were): the resumed run logs those steps, and its final evaluation, again, so each appears once."""
+    meta = load_checkpoint_meta(run_dir)
+    if meta is not None and "metrics_lines" in meta:
+        kept = _metrics_lines(run_dir)[:meta["metrics_lines"]]
+        atomic_write_text(os.path.join(run_dir, "metrics.jsonl"), "".join(kept))
 
 
 def load_checkpoint_meta(run_dir: str) -> dict | None:

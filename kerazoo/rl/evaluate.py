@@ -69,9 +69,10 @@ class PeriodicEval:
     def state(self) -> tuple[dict, dict]:
         arrays = {} if self.best_weights is None else {f"best/{i}": w for i, w in enumerate(self.best_weights)}
         return arrays, {"best_mean": self.best_mean if self.best_weights is not None else None,
-                        "best_step": self.best_step}
+                        "best_step": self.best_step, "last_eval_step": self.last_step}
 
     def load_state(self, arrays: dict, meta: dict) -> None:
+        self.last_step = meta.get("last_eval_step")  # a run resumed at its final evaluation does not log this one twice
         if meta.get("best_mean") is not None:
             self.best_mean, self.best_step = meta["best_mean"], meta["best_step"]
             self.best_weights = [arrays[f"best/{i}"] for i in range(len(self.model.weights))]

@@ -434,7 +434,7 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite:
     own preprocessing); either is fine-tuned with the decoder (or kept fixed, ``freeze_encoder``).
     An interrupted run resumes from its last finished epoch (``backup/``) when trained again into the same directory
     with the same config; a finished run there is an error unless ``overwrite``."""
-    from kerazoo.training.callbacks import AtomicBackupAndRestore, AtomicCheckpoint, MetricsLogger
+    from kerazoo.training.callbacks import AtomicBackupAndRestore, AtomicCheckpoint, MetricsLogger, finish_run
     from kerazoo.training.run import check_run_dir, load_run_model
 
     config = dataclasses.replace(config or CaptionConfig(), **overrides)
@@ -486,13 +486,13 @@ def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite:
                   loss=caption_loss(), run_eagerly=config.run_eagerly)
     model.fit(x, y, validation_data=_arrays(val_data, vocab, config.max_length, truncate), epochs=config.epochs,
               batch_size=config.batch_size, steps_per_epoch=config.steps_per_epoch, verbose=verbose, callbacks=[
-                  AtomicBackupAndRestore(os.path.join(run_dir, "backup")),
-                  MetricsLogger(metrics_path),
+                  MetricsLogger(metrics_path),  # an epoch's line and checkpoints before the backup names it
                   keras.callbacks.TensorBoard(os.path.join(run_dir, "tb")),
                   AtomicCheckpoint(os.path.join(run_dir, "checkpoints"), monitor="val_loss", mode="min"),
+                  AtomicBackupAndRestore(os.path.join(run_dir, "backup")),
               ])
     summary = {"params": int(model.count_params()), "vocab_size": len(vocab), **evaluate_caption_run(run_dir)}
-    atomic_write_text(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1) + "\n")
+    finish_run(run_dir, summary)  # summary.json, then backup/ removed: a kill before resumes at the evaluation
     return run_dir
 
 

@@ -19,7 +19,6 @@ import dataclasses
 import json
 import math
 import os
-import shutil
 import time
 import weakref
 from dataclasses import dataclass
@@ -285,7 +284,7 @@ def train_char_rnn(out: str, config: CharRNNConfig | None = None, *, overwrite: 
     """
     import tensorflow as tf
 
-    from kerazoo.training.callbacks import read_backup, save_model_atomically, write_backup
+    from kerazoo.training.callbacks import finish_run, read_backup, save_model_atomically, write_backup
     from kerazoo.training.run import check_run_dir
 
     config = dataclasses.replace(config or CharRNNConfig(), **overrides).check()
@@ -358,8 +357,7 @@ def train_char_rnn(out: str, config: CharRNNConfig | None = None, *, overwrite: 
         "train_chars": len(train_text), "val_chars": len(val_text), "initial_val_bpc": initial_bpc,
         "best_val_bpc": best, "train_seconds": round(time.time() - start, 2),
     }
-    atomic_write_text(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1) + "\n")
-    shutil.rmtree(backup_dir, ignore_errors=True)
+    finish_run(run_dir, summary)  # summary.json, then backup/ removed
     return run_dir
 
 

@@ -38,7 +38,11 @@ def _clean(logs: dict) -> dict:
 
 class MetricsLogger(keras.callbacks.Callback):
     """Appends one JSON line per epoch to ``metrics.jsonl``. On resume, lines of epochs that are being redone
-    (after the last backup) are dropped first, so every epoch appears once."""
+    (after the last backup) are dropped first, so every epoch appears once.
+
+    List it before the backup (:class:`AtomicBackupAndRestore`): an epoch's line is written before the backup names
+    that epoch, so a process killed between the two redoes the epoch (its line dropped, then written again) instead
+    of resuming after an epoch whose line it never wrote."""
 
     def __init__(self, path: str):
         super().__init__()
@@ -190,8 +194,19 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                 shutil.rmtree(folder, ignore_errors=True)
 
     def on_train_end(self, logs=None):
-        if self.chief:  # the chief's backup is shared: a finishing non-chief worker must not delete it
-            super().on_train_end(logs)
+        # The backup outlives ``fit``: :func:`finish_run` removes it once summary.json is written, so a process killed
+        # during the final evaluation resumes there (all epochs backed up: ``fit`` runs none) instead of retraining.
+        pass
+
+
+def finish_run(run_dir: str, summary: dict) -> None:
+    """Write ``summary.json`` (atomically), then remove ``backup/``: the last step of every trainer's run.
+
+    In this order a process killed at any point loses no work: before the summary, the backup still names the last
+    epoch, so training again into ``run_dir`` goes straight to the final evaluation; after it, the run is complete
+    (a leftover ``backup/`` is removed by :func:`kerazoo.training.run.check_run_dir`)."""
+    atomic_write_text(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1) + "\n")
+    shutil.rmtree(os.path.join(run_dir, "backup"), ignore_errors=True)
 
 
 HEARTBEAT_FILE = "heartbeat"

@@ -2,8 +2,10 @@
 
 Run directory (``runs/NAME/``): ``config.yaml`` (resolved), ``dataset.json`` (shape, classes, normalization),
 ``metrics.jsonl`` (one JSON line per epoch), ``checkpoints/{best,last}.keras`` (+ ``.sha256``; written to a temp name,
-then renamed), ``backup/`` (BackupAndRestore, present only while a run is unfinished), ``tb/`` (TensorBoard),
-``curves.png`` and ``summary.json`` (written last: its presence means the run completed).
+then renamed), ``backup/`` (BackupAndRestore, present only while a run is unfinished: removed after summary.json is
+written), ``tb/`` (TensorBoard), ``curves.png`` and ``summary.json`` (written last: its presence means the run
+completed). Each epoch's metrics line (and, without weight averaging, its checkpoints) is written before its backup,
+so a killed run loses no work (docs/training.md, "The order that loses no work").
 
 Every model trained here takes raw pixels (0-255) and returns logits: the normalization by the training split's
 mean and standard deviation is the model's first layer, so export and serving need no preprocessing code.
@@ -76,6 +78,7 @@ def check_run_dir(run_dir: str, config: dict, *, overwrite: bool = False) -> boo
         shutil.rmtree(run_dir)
         return False
     if os.path.exists(os.path.join(run_dir, "summary.json")):
+        shutil.rmtree(os.path.join(run_dir, "backup"), ignore_errors=True)  # left by a kill just after the summary
         raise FileExistsError(
             f"Run {run_dir} is already complete. Pass --overwrite (overwrite=True) to replace it, or choose another "
             "--out."
@@ -151,14 +154,19 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
     monitor = task.monitor if val_ds is not None else task.monitor.removeprefix("val_")
     averaging = averaging_callbacks(config, run_dir, model, steps_per_epoch)  # EMA/Polyak, SGDR snapshots
     states = {"averaging": c for c in averaging if hasattr(c, "get_state")}  # backed up with the weights
-    callbacks = [cb.AtomicBackupAndRestore(backup_dir, chief=chief, worker=task_name(), states=states)]
-    callbacks += averaging
-    if chief:
-        callbacks += [
-            cb.Heartbeat(run_dir),
-            cb.MetricsLogger(os.path.join(run_dir, "metrics.jsonl")),
-            cb.AtomicCheckpoint(os.path.join(run_dir, "checkpoints"), monitor=monitor, mode=task.mode, model=model),
-        ]
+    backup = cb.AtomicBackupAndRestore(backup_dir, chief=chief, worker=task_name(), states=states)
+    # An epoch's metrics line (and, without weight averaging, its checkpoints) are written before the backup names
+    # the epoch: a process killed in between redoes the epoch rather than skip what it had not written. The averaging
+    # callbacks follow the backup, which keeps the training weights, and swap in the average for the checkpoints.
+    callbacks = [cb.MetricsLogger(os.path.join(run_dir, "metrics.jsonl"))] if chief else []
+    checkpoints = [
+        cb.Heartbeat(run_dir),
+        cb.AtomicCheckpoint(os.path.join(run_dir, "checkpoints"), monitor=monitor, mode=task.mode, model=model),
+    ] if chief else []
+    if averaging:
+        callbacks += [backup, *averaging, *checkpoints]
+    else:
+        callbacks += [*checkpoints, backup]
     callbacks += task.callbacks(model, config, run_dir)
     callbacks += list(extra_callbacks)
     fast, jit, steps = speed.resolve_compile_settings(config, model, train_ds, steps_per_epoch, callbacks,
@@ -204,7 +212,7 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
         if os.path.exists(best_json):
             with open(best_json, encoding="utf-8") as f:
                 summary["best"] = json.load(f)
-        atomic_write_text(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1) + "\n")
+        cb.finish_run(run_dir, summary)  # summary.json, then backup/ removed: a kill before resumes at the evaluation
         if profile:  # after the run's files are final: the timing steps below move the in-memory weights
             print(where_time_goes(trainer, train_ds, steps[0], run_dir))
     return run_dir

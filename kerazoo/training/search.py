@@ -157,7 +157,9 @@ def search(config, space: dict, *, trials: int = 8, stages: int = 2, seed: int =
         trials: trials per stage.
         stages: 1 = coarse only; each further stage samples inside the best trials' range.
         seed: seed of the sampling.
-        out: folder for ``results.json`` and ``search.png``.
+        out: folder for ``results.json`` and ``search.png``. ``results.json`` is rewritten (atomically) after every
+            trial, so a search killed at any point and started again with the same arguments reuses its finished
+            trials (the sampling is seeded: the same trials come up in the same order) and runs only the others.
     """
     from kerazoo.training.config import apply_overrides, config_from_dict, config_to_dict
 
@@ -166,22 +168,52 @@ def search(config, space: dict, *, trials: int = 8, stages: int = 2, seed: int =
     space = _check_space(dict(space))
     base = config_to_dict(config)
     config_from_dict(apply_overrides(base, [f"{name}={low}" for name, (low, _) in space.items()]))  # unknown fields
+    settings = json.loads(json.dumps({"config": base, "space": space, "trials": trials, "stages": stages,
+                                      "seed": seed}))
+    done = _finished_trials(out, settings)
     rng = np.random.default_rng(seed)
     rows, spaces, current = [], [], space
     for stage in range(1, stages + 1):
         spaces.append({k: list(v) for k, v in current.items()})
         for params in sample(current, trials, rng):
+            row = {"stage": stage, "trial": len(rows) + 1, "params": json.loads(json.dumps(params))}
+            saved = done.get(row["trial"])
+            if saved is not None and {k: saved[k] for k in row} == row:
+                rows.append(saved)
+                continue
             trial_config = config_from_dict(apply_overrides(base, [f"{k}={v!r}" for k, v in params.items()]))
-            rows.append({"stage": stage, "trial": len(rows) + 1, "params": params, **run_trial(trial_config, verbose)})
+            rows.append({**row, **run_trial(trial_config, verbose)})
             if verbose:
                 print(f"trial {len(rows)}: {params} → {rows[-1]}", flush=True)
+            _write_results(out, settings, SearchResult(rows, spaces))
         current = refine(space, [r for r in rows if r["stage"] == stage])
     result = SearchResult(rows, spaces)
     if out:
-        from kerazoo.io import atomic_write_text
-
-        os.makedirs(out, exist_ok=True)
-        atomic_write_text(os.path.join(out, "results.json"),
-                          json.dumps({"rows": rows, "spaces": spaces, "best": result.best}, indent=1) + "\n")
+        _write_results(out, settings, result)
         result.plot(os.path.join(out, "search.png"))
     return result
+
+
+def _finished_trials(out: str | None, settings: dict) -> dict:
+    """The rows (by trial number) that an earlier attempt of this search wrote to ``out/results.json``; a file
+    written by a search with other settings is a ValueError rather than silently replaced."""
+    path = os.path.join(out, "results.json") if out else None
+    if path is None or not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        saved = json.load(f)
+    if saved.get("settings") != settings:
+        changed = sorted(k for k in settings if (saved.get("settings") or {}).get(k) != settings[k])
+        raise ValueError(f"{path} holds a search with other settings ({', '.join(changed)} differ). Rerun with the "
+                         "same arguments to resume it, or choose another --out.")
+    return {row["trial"]: row for row in saved["rows"]}
+
+
+def _write_results(out: str | None, settings: dict, result: SearchResult) -> None:
+    if not out:
+        return
+    from kerazoo.io import atomic_write_text
+
+    os.makedirs(out, exist_ok=True)
+    record = {"rows": result.rows, "spaces": result.spaces, "best": result.best, "settings": settings}
+    atomic_write_text(os.path.join(out, "results.json"), json.dumps(record, indent=1) + "\n")

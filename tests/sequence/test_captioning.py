@@ -177,14 +177,14 @@ def test_interrupted_captioner_resumes_at_its_next_epoch(caption_run, tmp_path, 
 
     with open(os.path.join(caption_run, "config.yaml")) as f:
         config = captioning.CaptionConfig(**yaml.safe_load(f))
-    checkpoint_epoch_end = callbacks.AtomicCheckpoint.on_epoch_end
+    backup_epoch_end = callbacks.AtomicBackupAndRestore.on_epoch_end
 
     def crash_after_epoch_2(self, epoch, logs=None):
-        checkpoint_epoch_end(self, epoch, logs)
+        backup_epoch_end(self, epoch, logs)
         if epoch == 1:
             raise RuntimeError("simulated crash after epoch 2")
 
-    monkeypatch.setattr(callbacks.AtomicCheckpoint, "on_epoch_end", crash_after_epoch_2)
+    monkeypatch.setattr(callbacks.AtomicBackupAndRestore, "on_epoch_end", crash_after_epoch_2)
     out = str(tmp_path / "run")
     with pytest.raises(RuntimeError, match="simulated crash"):
         captioning.train_captioner(out, config, verbose=0)
@@ -199,6 +199,34 @@ def test_interrupted_captioner_resumes_at_its_next_epoch(caption_run, tmp_path, 
         assert [json.loads(line)["epoch"] for line in f] == [1, 2, 3]
     assert not os.path.exists(os.path.join(out, "backup"))
     assert os.path.exists(os.path.join(out, "summary.json")) and os.path.isdir(os.path.join(out, "tb", "train"))
+
+
+def test_captioner_interrupted_in_its_final_evaluation_resumes_there(caption_run, tmp_path, monkeypatch):
+    from kerazoo.training import callbacks
+
+    with open(os.path.join(caption_run, "config.yaml")) as f:
+        config = captioning.CaptionConfig(**yaml.safe_load(f))
+    config = dataclasses.replace(config, epochs=1)
+    evaluate = captioning.evaluate_caption_run
+
+    def crash(run_dir, *args, **kwargs):
+        raise RuntimeError("simulated crash in the final evaluation")
+
+    monkeypatch.setattr(captioning, "evaluate_caption_run", crash)
+    out = str(tmp_path / "run")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        captioning.train_captioner(out, config, verbose=0)
+    assert os.path.isdir(os.path.join(out, "backup")), "the backup outlives fit until summary.json is written"
+    monkeypatch.setattr(captioning, "evaluate_caption_run", evaluate)
+    begun = []
+    logger_epoch_begin = callbacks.MetricsLogger.on_epoch_begin
+    monkeypatch.setattr(callbacks.MetricsLogger, "on_epoch_begin",
+                        lambda self, epoch, logs=None: (begun.append(epoch + 1), logger_epoch_begin(self, epoch, logs)))
+    captioning.train_captioner(out, config, verbose=0)
+    assert begun == [], "every epoch was backed up: straight to the evaluation"
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        assert [json.loads(line)["epoch"] for line in f] == [1]
+    assert os.path.exists(os.path.join(out, "summary.json")) and not os.path.exists(os.path.join(out, "backup"))
 
 
 def test_finished_runs_are_kept_and_resumes_need_the_same_config(caption_run, tmp_path):

@@ -1,6 +1,7 @@
 """char-RNN: the readable cell against NumPy and against numerical gradients, stateful windows, state carrying,
 temperature/top-k sampling, a seeded run that lowers validation bits per character, the CLI and the neuron view."""
 
+import dataclasses
 import json
 import os
 
@@ -185,6 +186,36 @@ def test_interrupted_run_resumes_from_its_last_backup(char_run, tmp_path, monkey
     assert resumed["best_val_bpc"] < whole["initial_val_bpc"] - 1.5
     assert not os.path.exists(os.path.join(out, "backup"))
     assert any(name.startswith("events") for name in os.listdir(os.path.join(out, "tb")))
+
+
+def test_run_killed_after_its_last_backup_writes_the_summary_without_training(char_run, tmp_path, monkeypatch):
+    import yaml
+
+    from kerazoo.training import callbacks
+
+    with open(os.path.join(char_run, "config.yaml")) as f:
+        config = charrnn.CharRNNConfig(**yaml.safe_load(f))
+    config = dataclasses.replace(config, steps=60)
+    real_finish_run = callbacks.finish_run
+
+    def crash(run_dir, summary):
+        raise RuntimeError("simulated crash before summary.json")
+
+    monkeypatch.setattr(callbacks, "finish_run", crash)
+    out = str(tmp_path / "run")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        charrnn.train_char_rnn(out, config, verbose=0)
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        before = f.read()
+    monkeypatch.setattr(callbacks, "finish_run", real_finish_run)
+    charrnn.train_char_rnn(out, config, verbose=0)
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        assert f.read() == before, "no step was trained or measured again"
+    with open(os.path.join(out, "summary.json")) as f:
+        summary = json.load(f)
+    assert summary["steps"] == 60
+    assert summary["best_val_bpc"] == min(json.loads(line)["val_bpc"] for line in before.splitlines())
+    assert not os.path.exists(os.path.join(out, "backup"))
 
 
 def test_top_1_sampling_is_greedy_decoding_of_the_whole_text(char_run):

@@ -1,5 +1,6 @@
 """Random search in log space: sampling, refinement, divergence stop, a tiny end-to-end search and the CLI."""
 
+import importlib
 import json
 import math
 
@@ -61,3 +62,32 @@ def test_search_end_to_end_and_cli(tmp_path, idx_data_dir, capsys):
     assert all(low <= r["params"]["optimizer.lr"] <= high for r in saved["rows"][2:])
     assert (tmp_path / "search.png").stat().st_size > 0
     assert "best:" in capsys.readouterr().out
+
+
+def test_killed_search_resumes_with_its_finished_trials(tmp_path, monkeypatch):
+    search_module = importlib.import_module("kerazoo.training.search")  # the package exports the function as search
+
+    def trial(config, verbose=0):  # a deterministic stand-in for training: the figures follow the sampled rate
+        calls.append(config.optimizer.lr)
+        if len(calls) == kill_at:
+            raise KeyboardInterrupt  # a kill: nothing after this point runs
+        return {"val_accuracy": 1 / (1 + abs(math.log10(config.optimizer.lr) + 2)), "val_loss": config.optimizer.lr,
+                "diverged": False}
+
+    monkeypatch.setattr(search_module, "run_trial", trial)
+    config = load_config(overrides=["model.name=lenet5"])
+    space = {"optimizer.lr": (1e-4, 1.0)}
+    calls, kill_at = [], 0
+    whole = search_module.search(config, space, trials=2, stages=2, out=str(tmp_path / "whole"))
+    uninterrupted_calls = list(calls)
+
+    calls, kill_at = [], 3
+    with pytest.raises(KeyboardInterrupt):
+        search_module.search(config, space, trials=2, stages=2, out=str(tmp_path / "killed"))
+    assert len(json.loads((tmp_path / "killed" / "results.json").read_text())["rows"]) == 2
+    calls, kill_at = [], 0
+    resumed = search_module.search(config, space, trials=2, stages=2, out=str(tmp_path / "killed"))
+    assert calls == uninterrupted_calls[2:], "only the trials not yet written are run"
+    assert resumed.rows == whole.rows and resumed.spaces == whole.spaces
+    with pytest.raises(ValueError, match="other settings \\(seed differ\\)"):
+        search_module.search(config, space, trials=2, stages=2, seed=1, out=str(tmp_path / "killed"))
