@@ -42,10 +42,14 @@ class _QuantizedKernel:
         if self.mode == "ternary":
             magnitude = ops.abs(latent)
             above = ops.cast(magnitude > self.threshold * ops.max(magnitude), latent.dtype)
-            start = float(ops.sum(magnitude * above) / ops.maximum(ops.sum(above), 1.0))  # mean kept magnitude
-            init = keras.initializers.Constant(start)
-            self.positive_scale = self.add_weight(name="positive_scale", shape=(), initializer=init)
-            self.negative_scale = self.add_weight(name="negative_scale", shape=(), initializer=init)
+            start = ops.sum(magnitude * above) / ops.maximum(ops.sum(above), 1.0)  # the mean kept magnitude
+            self.positive_scale = self.add_weight(name="positive_scale", shape=(), initializer="ones")
+            self.negative_scale = self.add_weight(name="negative_scale", shape=(), initializer="ones")
+            # Scales of the initial kernel's size (1.0 would amplify a Glorot kernel's output several times);
+            # assigned rather than a Constant initializer so a build inside a traced function does not fail (a model
+            # built lazily, without keras.Input, keeps 1.0 then: build it with an Input).
+            self.positive_scale.assign(start)
+            self.negative_scale.assign(start)
 
     def quantized_kernel(self):
         """The kernel the layer computes with: three values (ternary) or two (binary), straight-through gradients."""
