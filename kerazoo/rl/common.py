@@ -733,8 +733,8 @@ def finish_run(run_dir: str, args, *, algorithm: str, network: keras.Model, act,
         logger.log_eval(global_step, result)
         summary["eval"] = result
     logger.close()
-    from kerazoo.rl.plots import RETURNS_PLOT, plot_returns
+    from kerazoo.rl.plots import write_run_plot
 
-    plot_returns(run_dir, os.path.join(run_dir, RETURNS_PLOT))
+    write_run_plot(run_dir)
     write_summary(run_dir, summary)
     return run_dir

@@ -27,6 +27,15 @@ def returns_series(metrics_path: str) -> dict[str, list[tuple[int, float]]]:
     return {"episodic": episodic, "eval": evals}
 
 
+def write_run_plot(run_dir: str) -> str | None:
+    """``RUN/returns.png`` at the end of a run; None (and no file) when the run logged no return or evaluation (a run
+    shorter than its log interval with evaluation off), so a short run never fails at its last step."""
+    found = returns_series(os.path.join(run_dir, "metrics.jsonl"))
+    if not found["episodic"] and not found["eval"]:
+        return None
+    return plot_returns(run_dir, os.path.join(run_dir, RETURNS_PLOT))
+
+
 def _label(run_dir: str) -> str:
     """``seed N`` from the run's config.yaml (the folder's name if it has none)."""
     import yaml

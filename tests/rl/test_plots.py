@@ -9,7 +9,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from kerazoo.rl.plots import plot_returns, returns_series
+from kerazoo.rl.plots import plot_returns, returns_series, write_run_plot
 
 BLUE, ORANGE = (31, 119, 180), (255, 127, 14)  # matplotlib's first two cycle colours: seed runs 1 and 2
 
@@ -65,3 +65,12 @@ def test_bad_input_is_one_clear_error(tmp_path, runs, out, message):
     runs = [run if r == "RUN" else str(tmp_path / "empty") for r in runs]
     with pytest.raises(ValueError, match=re.escape(message)):
         plot_returns(runs, str(tmp_path / out))
+
+
+def test_a_run_with_nothing_logged_gets_no_plot_and_no_error(tmp_path):
+    empty = tmp_path / "short"
+    os.makedirs(empty)
+    (empty / "metrics.jsonl").write_text(json.dumps({"step": 100, "sps": 900.0}) + "\n")
+    assert write_run_plot(str(empty)) is None and not os.path.exists(empty / "returns.png")
+    run = fake_run(tmp_path / "run", seed=3)
+    assert write_run_plot(run) == os.path.join(run, "returns.png") and os.path.getsize(os.path.join(run, "returns.png"))
