@@ -1,5 +1,5 @@
-"""`kerazoo optimize`: deep compression of a run ([low-rank →] prune → cluster → quantize) into the model
-repository."""
+"""`kerazoo optimize`: deep compression of a run ([low-rank →] [dense-sparse-dense →] prune → cluster → quantize) into
+the model repository."""
 
 from __future__ import annotations
 
@@ -37,6 +37,10 @@ def register(subparsers):
     p.add_argument("--out", required=True, help="model folder REPO/NAME; the next version is written inside it")
     p.add_argument("--lowrank", help="first factorize Dense/Conv2D kernels by truncated SVD: an energy ratio "
                                       "(0.9 keeps 90 %% of each kernel's squared singular values) or a rank (8)")
+    p.add_argument("--dsd", type=float, metavar="SPARSITY",
+                   help="dense-sparse-dense training: prune to SPARSITY and train --finetune-epochs, then restore the "
+                        "pruned weights at zero and train dense --finetune-epochs at --lr/10; reported against "
+                        "plain fine-tuning for as many epochs")
     p.add_argument("--prune", type=float, help="target sparsity, e.g. 0.8")
     p.add_argument("--schedule", choices=["constant", "polynomial"], default="polynomial", help="pruning schedule")
     p.add_argument("--structured", help="M:N structured sparsity instead of --prune's fraction, e.g. 2:4")
@@ -61,7 +65,7 @@ def run(args):
     m_by_n = _m_by_n(args.structured) if args.structured else None
     prune = args.prune if args.prune is not None or m_by_n is None else 0.5
     version_dir, report = compress_run(
-        args.run, args.out, lowrank=_lowrank(args.lowrank) if args.lowrank else None, prune=prune, cluster=args.cluster, quantize=args.quantize, qat=args.qat,
+        args.run, args.out, lowrank=_lowrank(args.lowrank) if args.lowrank else None, dsd=args.dsd, prune=prune, cluster=args.cluster, quantize=args.quantize, qat=args.qat,
         finetune_epochs=args.finetune_epochs, schedule=args.schedule, m_by_n=m_by_n,
         exclude=[name for name in args.exclude.split(",") if name], lr=args.lr, train_limit=args.limit,
         test_limit=args.test_limit, checkpoint=args.checkpoint, version=args.version, seed=args.seed,

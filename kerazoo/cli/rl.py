@@ -1,4 +1,4 @@
-"""`kerazoo rl train|eval|record|export`: reinforcement learning on Gymnasium (kerazoo.rl).
+"""`kerazoo rl train|eval|record|export|plot`: reinforcement learning on Gymnasium (kerazoo.rl).
 
 `kerazoo rl train ALGO [--field value ...]` takes one flag per field of the algorithm's ``Args`` dataclass
 (``--learning-rate 1e-3``, ``--double-q``/``--no-double-q``, ``--hidden-sizes 256,256``); `kerazoo rl train ALGO
@@ -55,6 +55,13 @@ def register(subparsers):
     x.add_argument("run", help="run directory")
     x.add_argument("--out", required=True, help="SavedModel directory to write (e.g. models/NAME/VERSION)")
     x.set_defaults(func=run_export)
+
+    g = add_parser(actions, "plot", help="draw the returns of one or more runs (seeds overlaid) as a PNG",
+                   example="kerazoo rl plot runs/dqn_s0 runs/dqn_s1 runs/dqn_s2 --out dqn_seeds.png")
+    g.add_argument("runs", nargs="+", help="run directories, overlaid")
+    g.add_argument("--out", required=True, help="the .png to write")
+    g.add_argument("--title", default=None, help="figure title (default: algorithm and environment)")
+    g.set_defaults(func=run_plot)
 
 
 def _int_list(text: str) -> list:
@@ -144,4 +151,11 @@ def run_export(args):
     model = keras.saving.load_model(path, safe_mode=True)
     kind = "q" if config["algorithm"] == "dqn" else "logits"
     print(f"wrote {common.export_policy(model, args.out, kind)}")
+    return 0
+
+
+def run_plot(args):
+    from kerazoo.rl.plots import plot_returns
+
+    print(f"wrote {plot_returns(args.runs, args.out, title=args.title)}")
     return 0

@@ -6,10 +6,12 @@ from kerazoo.layers.drop_connect import DropConnectDense
 from kerazoo.layers.drop_path import DropPath, drop_path_rates
 from kerazoo.layers.fractal_join import FractalJoin, FractalPathSampler
 from kerazoo.layers.fractional_max_pooling import FractionalMaxPooling
+from kerazoo.layers.glimpse import GlimpseSensor
 from kerazoo.layers.lrn import LocalResponseNormalization
 from kerazoo.layers.masked_conv import MaskedConv2D, causal_mask
 from kerazoo.layers.shortcut import ZeroPadShortcut
 from kerazoo.layers.squeeze_excite import squeeze_excite
+from kerazoo.layers.ternary import QuantizedConv2D, QuantizedDense
 from kerazoo.layers.unpooling import MaxPoolingWithArgmax2D, MaxUnpooling2D
 
-__all__ = ["AdaptiveAveragePooling2D", "DropConnectDense", "FractalJoin", "FractalPathSampler", "FractionalMaxPooling", "ChannelShuffle", "ChannelSplit", "DropPath", "drop_path_rates", "LocalResponseNormalization", "MaskedConv2D", "causal_mask", "ZeroPadShortcut", "squeeze_excite", "MaxPoolingWithArgmax2D", "MaxUnpooling2D"]
+__all__ = ["AdaptiveAveragePooling2D", "DropConnectDense", "FractalJoin", "FractalPathSampler", "FractionalMaxPooling", "GlimpseSensor", "ChannelShuffle", "ChannelSplit", "DropPath", "drop_path_rates", "LocalResponseNormalization", "MaskedConv2D", "causal_mask", "ZeroPadShortcut", "squeeze_excite", "QuantizedConv2D", "QuantizedDense", "MaxPoolingWithArgmax2D", "MaxUnpooling2D"]

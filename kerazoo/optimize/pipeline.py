@@ -56,7 +56,7 @@ def lowrank_arguments(lowrank) -> dict:
     return {"energy": float(lowrank)}
 
 
-def _check_options(prune, cluster, quantize, qat, finetune_epochs, lowrank=None):
+def _check_options(prune, cluster, quantize, qat, finetune_epochs, lowrank=None, dsd=None):
     from kerazoo.optimize.cluster import check_clusters
     from kerazoo.optimize.prune import check_sparsity
     from kerazoo.optimize.quantize import check_mode
@@ -69,18 +69,22 @@ def _check_options(prune, cluster, quantize, qat, finetune_epochs, lowrank=None)
         check_mode(quantize)
     if lowrank is not None:
         lowrank_arguments(lowrank)
-    if prune is None and cluster is None and quantize is None and lowrank is None:
-        raise ValueError("Nothing to do: pass at least one of lowrank, prune, cluster, quantize.")
-    if finetune_epochs < 0 or (prune is not None and finetune_epochs < 1):
+    if dsd is not None:
+        check_sparsity(dsd)
+    if prune is None and cluster is None and quantize is None and lowrank is None and dsd is None:
+        raise ValueError("Nothing to do: pass at least one of lowrank, dsd, prune, cluster, quantize.")
+    if finetune_epochs < 0 or ((prune is not None or dsd is not None) and finetune_epochs < 1):
         raise ValueError(
-            f"Invalid finetune_epochs: expected >= 0, and >= 1 when pruning (masks update during training). "
+            f"Invalid finetune_epochs: expected >= 0, and >= 1 when pruning or with dsd (masks update during "
+            f"training). "
             f"Received: finetune_epochs={finetune_epochs}"
         )
     if qat and quantize != "int8":
         raise ValueError(f"qat=True needs quantize='int8'. Received: quantize={quantize!r}")
 
 
-def compress_run(run_dir: str, out: str, *, lowrank: float | int | None = None, prune: float | None = None,
+def compress_run(run_dir: str, out: str, *, lowrank: float | int | None = None, dsd: float | None = None,
+                 prune: float | None = None,
                  cluster: int | None = None, quantize: str | None = None, qat: bool = False, finetune_epochs: int = 2,
                  schedule: str = "polynomial", exclude=(), m_by_n=None, lr: float = 1e-3, train_limit=None,
                  test_limit=None, representative_examples: int = 256, latency_runs: int = 50,
@@ -90,6 +94,9 @@ def compress_run(run_dir: str, out: str, *, lowrank: float | int | None = None, 
     Args:
         lowrank: factorize Dense/Conv2D kernels first, keeping this energy ratio (float, e.g. 0.9) or rank (int) per
             layer (:func:`kerazoo.optimize.lowrank.factorize`), then fine-tune; None to skip.
+        dsd: dense-sparse-dense training at this sparsity (:func:`kerazoo.optimize.dsd.dsd_train`: ``finetune_epochs``
+            sparse, then ``finetune_epochs`` re-dense at ``lr / 10``), measured against the run's model fine-tuned
+            plainly for the same 2 x ``finetune_epochs`` at ``lr`` (stage "plain", not carried on); None to skip.
         prune: target sparsity (e.g. 0.8), or None to skip pruning.
         cluster: number of shared weight values per layer (e.g. 16), or None.
         quantize: "float32", "dynamic", "float16" or "int8" TFLite, or None (float32 TFLite only).
@@ -110,7 +117,7 @@ def compress_run(run_dir: str, out: str, *, lowrank: float | int | None = None, 
     from kerazoo.optimize import quantize as quantization
     from kerazoo.training.run import load_run_config, load_run_info, load_run_model
 
-    _check_options(prune, cluster, quantize, qat, finetune_epochs, lowrank)
+    _check_options(prune, cluster, quantize, qat, finetune_epochs, lowrank, dsd)
     keras.utils.set_random_seed(seed)
     run = RunData.from_run(run_dir)
     data = {"test": run.arrays(run.test_split, limit=test_limit)}
@@ -128,6 +135,21 @@ def compress_run(run_dir: str, out: str, *, lowrank: float | int | None = None, 
             if finetune_epochs:
                 fine_tune(model, train_ds, epochs=finetune_epochs, lr=lr, verbose=verbose)
             rows.append(_measure("lowrank", model, os.path.join(work, "lowrank"), data, latency_runs))
+        if dsd is not None:
+            from kerazoo.optimize.dsd import dsd_train
+            from kerazoo.optimize.finetune import fine_tune
+
+            log.info("plain fine-tuning over %d epochs (the baseline of dense-sparse-dense)", 2 * finetune_epochs)
+            plain = without_optimizer(model)
+            fine_tune(plain, train_ds, epochs=2 * finetune_epochs, lr=lr, verbose=verbose)
+            rows.append(_measure("plain", plain, os.path.join(work, "plain"), data, latency_runs))
+            log.info("dense-sparse-dense: %s sparsity over %d epochs, then %d dense epochs", dsd, finetune_epochs,
+                     finetune_epochs)
+            result = dsd_train(model, train_ds, sparsity=dsd, sparse_epochs=finetune_epochs,
+                               redense_epochs=finetune_epochs, lr=lr, exclude=exclude, verbose=verbose)
+            rows.append(_measure("dsd_sparse", result.sparse, os.path.join(work, "dsd_sparse"), data, latency_runs))
+            model = result.model
+            rows.append(_measure("dsd", model, os.path.join(work, "dsd"), data, latency_runs))
         if prune is not None:
             log.info("pruning to %s sparsity over %d epochs", m_by_n or prune, finetune_epochs)
             model = pruning.prune_model(model, train_ds, sparsity=prune, epochs=finetune_epochs, schedule=schedule,
@@ -164,7 +186,7 @@ def compress_run(run_dir: str, out: str, *, lowrank: float | int | None = None, 
                     keras_path=None, tflite_path=files[quantize], latency_image=data["test"][0][0], model=model,
                     latency_runs=latency_runs))
             add_ratios(rows)
-            options = {"lowrank": lowrank, "lowrank_ranks": ranks, "prune": prune, "schedule": schedule if prune is not None else None, "m_by_n": m_by_n,
+            options = {"lowrank": lowrank, "lowrank_ranks": ranks, "dsd": dsd, "prune": prune, "schedule": schedule if prune is not None else None, "m_by_n": m_by_n,
                        "exclude": list(exclude), "cluster": cluster, "quantize": quantize, "qat": qat,
                        "finetune_epochs": finetune_epochs, "train_limit": train_limit, "test_limit": test_limit}
             report = {"run": os.path.abspath(run_dir), "checkpoint": checkpoint, "options": options,

@@ -13,6 +13,8 @@ Run directory (``runs/NAME/``), written by every algorithm:
     policy.keras       the trained policy network (what ``evaluate``/``record`` load)
     saved_model/       the policy as a SavedModel: ``serving_default(observations)`` → ``q_values`` or
                        ``probabilities``, and ``actions`` (greedy)
+    returns.png        episodic return and evaluations against steps (``kerazoo.rl.plots``; ``kerazoo rl plot`` overlays
+                       several runs, e.g. seeds)
     summary.json       written last: its presence means the run completed
 
 Speed: one call of a ``tf.function`` costs ~0.6 ms on a laptop-class CPU, a NumPy forward pass of a small MLP ~0.013 ms.
@@ -751,5 +753,8 @@ def finish_run(run_dir: str, args, *, algorithm: str, network: keras.Model, act,
         logger.log_eval(global_step, result)
         summary["eval"] = result
     logger.close()
+    from kerazoo.rl.plots import write_run_plot
+
+    write_run_plot(run_dir)
     write_summary(run_dir, summary)
     return run_dir

@@ -17,6 +17,25 @@ def test_bad_requests_are_clear_errors(tmp_path, capsys):
     assert "energy ratio must be in (0, 1]" in capsys.readouterr().err
     assert main(["optimize", str(tmp_path), "--lowrank", "most", "--out", str(tmp_path)]) == 2
     assert "Invalid --lowrank" in capsys.readouterr().err
+    assert main(["optimize", str(tmp_path), "--dsd", "1.5", "--out", str(tmp_path)]) == 2
+    assert "Received: sparsity=1.5" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # ~40 s: five measured stages (the DSD phases themselves are tested in test_dsd.py)
+def test_optimize_dsd_stage(trained_run, tmp_path, capsys):
+    """--dsd reports the run, plain fine-tuning for as many epochs, the sparse phase and the re-dense model."""
+    out = tmp_path / "models" / "lenet_dsd"
+    code = main(["optimize", trained_run, "--dsd", "0.5", "--finetune-epochs", "1", "--limit", "32",
+                 "--test-limit", "32", "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "plain" in printed and "dsd_sparse" in printed
+    report = json.loads((out / "1" / "optimize_report.json").read_text())
+    stages = {row["stage"]: row for row in report["stages"]}
+    assert list(stages) == ["dense", "plain", "dsd_sparse", "dsd"] and report["options"]["dsd"] == 0.5
+    assert stages["dsd_sparse"]["sparsity"] == pytest.approx(0.5, abs=0.01)
+    assert stages["dsd"]["sparsity"] < 0.5 * stages["dsd_sparse"]["sparsity"]  # the pruned weights trained again
+    assert all(0.0 <= row["accuracy"] <= 1.0 for row in stages.values())
 
 
 def test_optimize_lowrank_stage(trained_run, tmp_path, capsys):

@@ -1,8 +1,9 @@
-"""`kerazoo rl train|eval|record|export` in-process: the issue's commands on a tiny run, and bad input."""
+"""`kerazoo rl train|eval|record|export|plot` in-process: the issue's commands on a tiny run, and bad input."""
 
 import json
 import os
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -43,6 +44,16 @@ def test_eval_and_record_and_export(cli_run, tmp_path, capsys):
 
     assert main(["rl", "export", cli_run, "--out", str(tmp_path / "models" / "dqn" / "1")]) == 0
     assert os.path.exists(tmp_path / "models" / "dqn" / "1" / "saved_model.pb")
+
+
+def test_train_writes_returns_plot_and_plot_overlays_runs(cli_run, tmp_path, capsys):
+    pixels = np.asarray(Image.open(os.path.join(cli_run, "returns.png")).convert("L"))
+    assert (pixels < 250).mean() > 0.02  # not blank
+    out = str(tmp_path / "seeds.png")
+    assert main(["rl", "plot", cli_run, cli_run, "--out", out, "--title", "twice"]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {out}"
+    with Image.open(out) as im:
+        assert im.size == (700, 450)
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -34,8 +34,8 @@ def test_seeded_dqn_beats_random_on_cartpole(dqn_run):
 
 
 def test_run_directory_contents(dqn_run):
-    for name in ("config.yaml", "metrics.jsonl", "policy.keras", "summary.json", "saved_model/saved_model.pb",
-                 "checkpoints/last/arrays.npz", "checkpoints/last/meta.json"):
+    for name in ("config.yaml", "metrics.jsonl", "policy.keras", "summary.json", "returns.png",
+                 "saved_model/saved_model.pb", "checkpoints/last/arrays.npz", "checkpoints/last/meta.json"):
         assert os.path.exists(os.path.join(dqn_run, name)), name
     assert any(f.startswith("events.out.tfevents") for f in os.listdir(os.path.join(dqn_run, "tb")))
     lines = [json.loads(l) for l in open(os.path.join(dqn_run, "metrics.jsonl"))]
