@@ -34,7 +34,7 @@ import keras
 
 from kerazoo.applications import common
 from kerazoo.applications.registry import FeatureTap, register_model
-from kerazoo.layers import AdaptiveAveragePooling2D, LocalResponseNormalization
+from kerazoo.layers import AdaptiveAveragePooling2D, GroupedConv2D, LocalResponseNormalization
 
 ALEXNET_PAPER = "Krizhevsky et al., ImageNet Classification with Deep Convolutional Neural Networks (2012)"
 ZFNET_PAPER = "Zeiler and Fergus, Visualizing and Understanding Convolutional Networks (2014)"
@@ -90,7 +90,8 @@ def conv_layer(x, spec: ConvLayer, *, local_response_norm: bool, name: str):
         if padding:
             x = keras.layers.ZeroPadding2D(padding, name=f"{name}_pad")(x)
         padding = "valid"
-    x = keras.layers.Conv2D(
+    conv = GroupedConv2D if spec.groups > 1 else keras.layers.Conv2D  # same weights, fast grouped kernel on TF CPU
+    x = conv(
         spec.filters, spec.kernel_size, strides=spec.strides, padding=padding, groups=spec.groups, name=f"{name}_conv"
     )(x)
     x = keras.layers.ReLU(name=f"{name}_relu")(x)

@@ -2,7 +2,8 @@
 
 ResNet-50/101 with every bottleneck's 3x3 conv split into C groups ("cardinality") of d channels each: "32x4d"
 means 32 groups of 4 channels at the first stage (an inner width of 128 instead of ResNet's 64), doubling per stage
-like the output width. The grouped conv is ``Conv2D(groups=32)`` (the paper's form (c)); as in the paper and
+like the output width. The grouped conv is ``GroupedConv2D(groups=32)`` (``Conv2D(groups=32)``'s weights and outputs with TensorFlow's
+direct grouped kernel; the paper's form (c)); as in the paper and
 torchvision, a block's stride sits on that 3x3 conv, convolutions have no biases and shortcuts are 1x1 conv + BN
 projections where the shape changes. ResNeXt-50 32x4d then has exactly torchvision's ``resnext50_32x4d`` trainable
 parameters, 25,028,904 (``count_params()`` adds BatchNorm's moving statistics, 2 per BN channel); ResNeXt-101 32x4d
