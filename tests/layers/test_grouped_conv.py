@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from kerazoo.layers import GroupedConv2D
+from kerazoo.layers.grouped_conv import block_diagonal_kernel
 
 CASES = [  # (input shape, conv arguments)
     ((2, 9, 9, 16), dict(filters=8, kernel_size=3, groups=4, padding="same")),
@@ -96,6 +97,18 @@ def test_old_keras_file_with_conv2d_groups_loads_and_weights_transfer(tmp_path):
     new.set_weights(loaded.get_weights())
     x = np.random.default_rng(4).normal(size=shape).astype("float32")
     np.testing.assert_allclose(new.predict(x, verbose=0), loaded.predict(x, verbose=0), rtol=1e-4, atol=1e-4)
+
+
+def test_block_diagonal_kernel_is_the_grouped_convolution_ungrouped():
+    # JAX's CPU path: one ungrouped convolution whose kernel is zero between groups.
+    shape, arguments = CASES[0]
+    reference, _ = twin_layers(shape, arguments)
+    full = keras.ops.convert_to_numpy(block_diagonal_kernel(reference.kernel, arguments["groups"]))
+    assert full.shape == (3, 3, shape[-1], arguments["filters"])
+    assert np.count_nonzero(full) == reference.kernel.numpy().size  # only the groups' own blocks
+    x = np.random.default_rng(5).normal(size=shape).astype("float32")
+    y = tf.nn.convolution(x, full, padding="SAME") + reference.bias
+    np.testing.assert_allclose(y.numpy(), reference(x).numpy(), rtol=1e-4, atol=1e-4)
 
 
 def test_bad_groups_is_refused_like_conv2d():
