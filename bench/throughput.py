@@ -148,7 +148,7 @@ def main():
         print(f"kerazoo / keras.applications: min {summary['min_ratio']:.3f}, median {summary['median_ratio']:.3f}; "
               f"below 0.95: {summary['pairs_below_0.95'] or 'none'}")
     if alone:  # each listed model against the first, kerazoo's figures from this run
-        ours = {r["model"]: {k: (r[k]["kerazoo"] if isinstance(r[k], dict) else r[k]) for k in ("inference", "training")}
+        ours = {r["model"]: {k: r[k]["kerazoo"] if isinstance(r[k], dict) else r[k] for k in ("inference", "training")}
                 for r in twins + others}
         first = names[0]
         summary["vs_first"] = {name: {k: round(ours[name][k] / ours[first][k], 3) for k in ("inference", "training")}
