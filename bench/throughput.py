@@ -5,12 +5,15 @@ builds is timed side by side with its twin in the same run (interleaved windows,
     python bench/throughput.py --others             # plus every other classifier at its default input, absolute
     python bench/throughput.py --quick              # 3 twins at 96x96, 2 windows: a smoke run
     python bench/throughput.py --side 128 --windows 3 --steps 2 --others --others-max-side 128   # 2 CPU cores: 40 min
+    python bench/throughput.py --models resnet50,resnext50_32x4d --side 64 --batch 8   # a model without a twin too
     KERAS_BACKEND=jax python bench/throughput.py    # the same under JAX (a GPU machine; the results record the backend)
 
 Inference: ``model.predict_on_batch`` (compiled function, training=False). Training: ``model.train_on_batch`` with SGD
 and sparse cross-entropy. Warm-up calls (tracing) are excluded; each figure is the median over timed windows.
 TensorFlow runs with oneDNN's kernels, as under the ``kerazoo`` command (``bench/common.py``).
-Writes bench/results/throughput.json.
+``--models`` may name classifiers that keras.applications lacks (ResNeXt, ...): they are timed alone at ``--side``,
+and ``summary.vs_first`` gives every listed model's kerazoo images/s over the first one's, in the same run.
+Writes bench/results/throughput.json (``throughput_<models>.json`` when ``--models`` names a model without a twin).
 """
 
 from __future__ import annotations
@@ -77,9 +80,11 @@ def measure_pair(name, twin, side, batch, windows, steps):
     return row
 
 
-def measure_alone(name, batch, windows, steps, max_side=None):
+def measure_alone(name, batch, windows, steps, max_side=None, side=None):
     shape = get_entry(name).input_shape
-    if max_side and shape[0] > max_side:  # the zoo's ImageNet models also build at smaller sides
+    if side:
+        shape = (side, side, shape[2])
+    elif max_side and shape[0] > max_side:  # the zoo's ImageNet models also build at smaller sides
         shape = (max_side, max_side, shape[2])
     timer = Timer(create_model(name, input_shape=shape), batch)
     row = {"model": name, "input": shape[0], "batch": batch}
@@ -104,11 +109,15 @@ def main():
         args.side, args.windows, args.steps = 96, 2, 2
         args.models = args.models or "resnet50,mobilenetv2,vgg16"
     names = args.models.split(",") if args.models else list(TWINS)
+    unknown = [name for name in names if name not in TWINS and name not in list_models(task="classification")]
+    if unknown:
+        raise SystemExit(f"Unknown --models: {unknown}; twins: {', '.join(TWINS)}, or any zoo classifier")
+    alone = [name for name in names if name not in TWINS]
 
     twins = []
     print(f"{'model':14s} {'input':>5s} {'infer img/s (ours/keras)':>26s} {'ratio':>6s} "
           f"{'train img/s (ours/keras)':>26s} {'ratio':>6s}", flush=True)
-    for name in names:
+    for name in [name for name in names if name in TWINS]:
         row = measure_pair(name, TWINS[name], args.side, args.batch, args.windows, args.steps)
         twins.append(row)
         i, t = row["inference"], row["training"]
@@ -117,6 +126,12 @@ def main():
         keras.backend.clear_session()
 
     others = []
+    for name in alone:
+        row = measure_alone(name, args.batch, args.windows, args.steps, side=args.side)
+        others.append(row)
+        print(f"{name:18s} {row['input']:5d} inference {row['inference']:9.1f} img/s  "
+              f"training {row['training']:9.1f} img/s (no twin: alone)", flush=True)
+        keras.backend.clear_session()
     if args.others:
         for name in list_models(task="classification", exclude=list(TWINS)):
             row = measure_alone(name, args.batch, args.windows, args.steps, args.others_max_side)
@@ -126,12 +141,24 @@ def main():
             keras.backend.clear_session()
 
     ratios = [r[k]["ratio"] for r in twins for k in ("inference", "training")]
-    summary = {"min_ratio": min(ratios), "median_ratio": statistics.median(ratios),
+    summary = {"min_ratio": min(ratios, default=None), "median_ratio": statistics.median(ratios) if ratios else None,
                "pairs_below_0.95": [f"{r['model']}:{k}" for r in twins for k in ("inference", "training")
                                     if r[k]["ratio"] < 0.95]}
-    print(f"kerazoo / keras.applications: min {summary['min_ratio']:.3f}, median {summary['median_ratio']:.3f}; "
-          f"below 0.95: {summary['pairs_below_0.95'] or 'none'}")
-    path = write_results("throughput_quick" if args.quick else "throughput", {
+    if ratios:
+        print(f"kerazoo / keras.applications: min {summary['min_ratio']:.3f}, median {summary['median_ratio']:.3f}; "
+              f"below 0.95: {summary['pairs_below_0.95'] or 'none'}")
+    if alone:  # each listed model against the first, kerazoo's figures from this run
+        ours = {r["model"]: {k: r[k]["kerazoo"] if isinstance(r[k], dict) else r[k] for k in ("inference", "training")}
+                for r in twins + others}
+        first = names[0]
+        summary["vs_first"] = {name: {k: round(ours[name][k] / ours[first][k], 3) for k in ("inference", "training")}
+                               for name in names[1:]}
+        for name, ratio in summary["vs_first"].items():
+            print(f"{name} / {first}: inference {ratio['inference']:.3f}, training {ratio['training']:.3f}")
+    stem = "throughput_quick" if args.quick else "throughput"
+    if alone:
+        stem = "throughput_" + "_".join(names)
+    path = write_results(stem, {
         "settings": {"side": args.side, "others_max_side": args.others_max_side, "batch": args.batch,
                      "windows": args.windows, "steps": args.steps,
                      "backend": keras.backend.backend()},

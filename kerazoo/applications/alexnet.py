@@ -6,9 +6,9 @@ pooling after conv1, conv2 and conv5) followed by the fully-connected head 4096-
 each hidden layer. They differ only in the convolution table below, which the one generic builder loops over:
 
 - AlexNet: the paper's two-tower network. Conv2, conv4 and conv5 only see the half of the previous layer's channels
-  that lives on the same GPU, which is a grouped convolution with ``groups=2``; conv3 and the dense layers connect
-  both towers. Input 227x227 (the paper says 224, but 11x11 stride-4 valid convolutions need 227 to give its 55x55
-  maps), 96-256-384-384-256 filters: 60,965,224 parameters with 1000 classes, the paper's "60 million" (and
+  that lives on the same GPU, which is a grouped convolution with ``groups=2`` (``GroupedConv2D``); conv3 and the
+  dense layers connect both towers. Input 227x227 (the paper says 224, but 11x11 stride-4 valid convolutions need
+  227 to give its 55x55 maps), 96-256-384-384-256 filters: 60,965,224 parameters with 1000 classes, the paper's "60 million" (and
   Caffe's ``bvlc_alexnet``). This is *not* torchvision's single-tower 64-192-384-256-256 variant (61,100,840).
 - ZFNet: AlexNet with a 7x7 stride-2 conv1 (padding 1), a 5x5 stride-2 conv2 and dense (ungrouped) conv3-5, as in the
   paper's figure 3 (96-256-384-384-256 filters; 224 → 110 → 55 → 26 → 13 → 13 → 13 → 6). The paper's Caffe-style
@@ -34,7 +34,7 @@ import keras
 
 from kerazoo.applications import common
 from kerazoo.applications.registry import FeatureTap, register_model
-from kerazoo.layers import AdaptiveAveragePooling2D, LocalResponseNormalization
+from kerazoo.layers import AdaptiveAveragePooling2D, GroupedConv2D, LocalResponseNormalization
 
 ALEXNET_PAPER = "Krizhevsky et al., ImageNet Classification with Deep Convolutional Neural Networks (2012)"
 ZFNET_PAPER = "Zeiler and Fergus, Visualizing and Understanding Convolutional Networks (2014)"
@@ -90,7 +90,8 @@ def conv_layer(x, spec: ConvLayer, *, local_response_norm: bool, name: str):
         if padding:
             x = keras.layers.ZeroPadding2D(padding, name=f"{name}_pad")(x)
         padding = "valid"
-    x = keras.layers.Conv2D(
+    conv = GroupedConv2D if spec.groups > 1 else keras.layers.Conv2D  # same weights, fast grouped kernel on TF CPU
+    x = conv(
         spec.filters, spec.kernel_size, strides=spec.strides, padding=padding, groups=spec.groups, name=f"{name}_conv"
     )(x)
     x = keras.layers.ReLU(name=f"{name}_relu")(x)

@@ -2,9 +2,10 @@
 
 ResNet-50/101 with every bottleneck's 3x3 conv split into C groups ("cardinality") of d channels each: "32x4d"
 means 32 groups of 4 channels at the first stage (an inner width of 128 instead of ResNet's 64), doubling per stage
-like the output width. The grouped conv is ``Conv2D(groups=32)`` (the paper's form (c)); as in the paper and
-torchvision, a block's stride sits on that 3x3 conv, convolutions have no biases and shortcuts are 1x1 conv + BN
-projections where the shape changes. ResNeXt-50 32x4d then has exactly torchvision's ``resnext50_32x4d`` trainable
+like the output width. The grouped conv is ``GroupedConv2D(groups=32)`` (``Conv2D(groups=32)``'s weights and
+outputs, run on the backend's fast grouped path; the paper's form (c)); as in the paper and torchvision, a block's
+stride sits on that 3x3 conv, convolutions have no biases and shortcuts are 1x1 conv + BN projections where the
+shape changes. ResNeXt-50 32x4d then has exactly torchvision's ``resnext50_32x4d`` trainable
 parameters, 25,028,904 (``count_params()`` adds BatchNorm's moving statistics, 2 per BN channel); ResNeXt-101 32x4d
 has 44,177,704 (timm's ``resnext101_32x4d``; 44.2M in the paper). The wider ResNeXt-101 variants that torchvision
 and timm publish weights for are registered too: 32x8d (88,791,336, torchvision's ``resnext101_32x8d``) and 64x4d

@@ -7,7 +7,10 @@ are compared with the Keras model's on examples of the run's validation split be
 - float formats: max |logit difference| <= 1e-4 x the logit range;
 - int8: top-1 agreement >= 98 %.
 
-A format over its limit fails the export with the figures, and no version appears.
+A format over its limit fails the export with the figures, and no version appears. ``export_report.json`` also
+records each format's speed through its predictor (``us_per_image`` at batch 1 and 32, median over calls on this
+machine): LiteRT runs the int8 file's quantized ops with its default XNNPACK delegate, which on a convolutional
+model makes int8 ~3x faster than float32 (BENCHMARKS.md, "int8 TFLite speed").
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 
@@ -177,6 +181,21 @@ def write_onnx(saved_model: str, path: str, opset: int = 17) -> None:
         raise RuntimeError(f"tf2onnx failed to convert {saved_model}:\n{tail}")
 
 
+def speed(predict, images: np.ndarray, *, batches=(1, 32), calls: int = 20) -> dict:
+    """Median microseconds per image of ``predict`` at each batch size (``images`` repeated to fill a batch)."""
+    figures = {}
+    for batch in batches:
+        x = np.resize(images, (batch, *images.shape[1:])).astype(np.float32)
+        predict(x)  # warm-up: a new batch size reallocates the interpreter's tensors
+        times = []
+        for _ in range(max(3, calls // batch)):
+            start = time.perf_counter()
+            predict(x)
+            times.append(time.perf_counter() - start)
+        figures[f"batch_{batch}"] = round(float(np.median(times)) / batch * 1e6, 2)
+    return figures
+
+
 def parity(reference: np.ndarray, logits: np.ndarray, fmt: str) -> dict:
     """Figures comparing a format's logits with the Keras model's, and whether they pass the format's limit."""
     max_abs = float(np.max(np.abs(reference - logits)))
@@ -250,6 +269,7 @@ def export_run(
             path = tmp if fmt == "saved_model" else os.path.join(tmp, FORMAT_FILES[fmt])
             predictor = load_predictor(path)
             figures = parity(reference, predictor(check_images), fmt)
+            figures["us_per_image"] = speed(predictor.fn, check_images)
             figures["file"] = FORMAT_FILES[fmt]
             figures["bytes"] = _size(path)
             if fmt != "saved_model":

@@ -7,6 +7,7 @@ from kerazoo.layers.drop_path import DropPath, drop_path_rates
 from kerazoo.layers.fractal_join import FractalJoin, FractalPathSampler
 from kerazoo.layers.fractional_max_pooling import FractionalMaxPooling
 from kerazoo.layers.glimpse import GlimpseSensor
+from kerazoo.layers.grouped_conv import GroupedConv2D
 from kerazoo.layers.lrn import LocalResponseNormalization
 from kerazoo.layers.masked_conv import MaskedConv2D, causal_mask
 from kerazoo.layers.shortcut import ZeroPadShortcut
@@ -14,4 +15,4 @@ from kerazoo.layers.squeeze_excite import squeeze_excite
 from kerazoo.layers.ternary import QuantizedConv2D, QuantizedDense
 from kerazoo.layers.unpooling import MaxPoolingWithArgmax2D, MaxUnpooling2D
 
-__all__ = ["AdaptiveAveragePooling2D", "DropConnectDense", "FractalJoin", "FractalPathSampler", "FractionalMaxPooling", "GlimpseSensor", "ChannelShuffle", "ChannelSplit", "DropPath", "drop_path_rates", "LocalResponseNormalization", "MaskedConv2D", "causal_mask", "ZeroPadShortcut", "squeeze_excite", "QuantizedConv2D", "QuantizedDense", "MaxPoolingWithArgmax2D", "MaxUnpooling2D"]
+__all__ = ["AdaptiveAveragePooling2D", "DropConnectDense", "FractalJoin", "FractalPathSampler", "FractionalMaxPooling", "GlimpseSensor", "GroupedConv2D", "ChannelShuffle", "ChannelSplit", "DropPath", "drop_path_rates", "LocalResponseNormalization", "MaskedConv2D", "causal_mask", "ZeroPadShortcut", "squeeze_excite", "QuantizedConv2D", "QuantizedDense", "MaxPoolingWithArgmax2D", "MaxUnpooling2D"]

@@ -52,7 +52,10 @@ def _zero_pad_shortcut_twin():
     return ZeroPadShortcut
 
 
-TF_KERAS_TWINS = {"kerazoo>ZeroPadShortcut": _zero_pad_shortcut_twin}
+TF_KERAS_TWINS = {
+    "kerazoo>ZeroPadShortcut": _zero_pad_shortcut_twin,
+    "kerazoo>GroupedConv2D": lambda: _tf_keras().layers.Conv2D,  # the same layer as Conv2D(groups=...)
+}
 """Registered name of a kerazoo layer → a function returning its tf_keras twin class."""
 
 _twin_classes: dict = {}

@@ -25,6 +25,9 @@ def test_repository_layout_and_report(exported):
         assert report[fmt]["relative_logit_diff"] <= 1e-4 and report[fmt]["passed"]
     assert report["tflite_int8"]["top1_agreement"] >= 0.98
     assert report["tflite_int8"]["bytes"] < 0.4 * report["tflite"]["bytes"]
+    for fmt in ("saved_model", "tflite", "tflite_int8", "onnx"):  # speed beside the parity figures
+        assert set(report[fmt]["us_per_image"]) == {"batch_1", "batch_32"}
+        assert all(us > 0 for us in report[fmt]["us_per_image"].values())
 
 
 def test_signature_contract(exported):

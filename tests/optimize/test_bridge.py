@@ -35,6 +35,17 @@ def test_kerazoo_layer_twin_and_batchnorm_in_inference_mode():
     assert max_output_difference(model, to_tf_keras(model)) <= 1e-5
 
 
+def test_grouped_conv_twin_is_tf_keras_conv2d_with_groups():
+    from kerazoo.layers import GroupedConv2D
+
+    inputs = keras.Input((8, 8, 8), name="images")
+    x = GroupedConv2D(8, 3, groups=4, padding="same", name="grouped")(inputs)
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D(name="gap")(x), name="grouped_net")
+    tf_model = to_tf_keras(model)
+    assert type(tf_model.get_layer("grouped")).__name__ == "Conv2D" and tf_model.get_layer("grouped").groups == 4
+    assert max_output_difference(model, tf_model) <= 1e-5
+
+
 def test_unknown_custom_layer_is_refused_by_name():
     @keras.saving.register_keras_serializable(package="tests")
     class Doubler(keras.layers.Layer):
