@@ -20,9 +20,11 @@ import sys
 SERIALIZABLE_MODULES = (
     "kerazoo.layers",
     "kerazoo.losses",
+    "kerazoo.applications.pretrained.preprocess",
     "kerazoo.applications.vit",
     "kerazoo.training.schedules",
     "kerazoo.training.tasks",
+    "kerazoo.training.transfer",
     "kerazoo.generative.common",
     "kerazoo.generative.gan",
     "kerazoo.generative.pixelrnn",

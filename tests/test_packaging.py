@@ -59,7 +59,9 @@ def test_constraints_pin_every_requirement():
 def test_convert_extra_is_in_dev():
     extras = setup_cfg()["options.extras_require"]
     convert = {project_name(r) for r in requirements(extras["convert"])}
-    assert convert == {"torch", "torchvision", "timm", "safetensors", "huggingface-hub"}
+    pretrained = {project_name(r) for r in requirements(extras["pretrained"])}
+    assert convert == {"torch", "torchvision", "timm"} and "%(pretrained)s" in extras["convert"]
+    assert pretrained == {"safetensors", "huggingface-hub"}  # converted and timm weights without torch
     assert "%(convert)s" in extras["all"] and "%(all)s" in extras["dev"]
 
 

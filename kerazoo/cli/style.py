@@ -16,7 +16,7 @@ def register(subparsers):
     p = add_parser(
         subparsers, "style",
         help="style transfer: CONTENT STYLE..., or train-fast STYLE..., or apply NET.keras CONTENT "
-             "(ImageNet weights cannot be downloaded here: pass --weights PATH)",
+             "(--weights imagenet: keras.applications' VGG19 weights, fetched once or placed in $KERAZOO_WEIGHTS_DIR)",
         example="kerazoo style content.png style.png --out out.png --weights vgg19_notop.h5 --size 256",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT",

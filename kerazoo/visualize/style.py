@@ -29,9 +29,9 @@ from kerazoo.visualize.common import display_image, find_layer, fit_image, new_f
 from kerazoo.visualize.gradients import gradient_function
 
 WEIGHTS_NOTE = (
-    "ImageNet weights cannot be downloaded here (kerazoo never downloads at run time); pass weights=PATH "
-    "(--weights PATH) to a local weights file, e.g. keras.applications' "
-    "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5. Without it the loss network has random weights."
+    "without weights the loss network has random weights; weights='imagenet' (--weights imagenet) uses "
+    "keras.applications' VGG19 ImageNet weights (fetched once into $KERAZOO_WEIGHTS_DIR, or placed there for "
+    "offline use), weights=PATH (--weights PATH) a local weights file."
 )
 VGG_LAYERS = {
     # Gatys et al.: content conv4_2; style conv1_1, conv2_1, conv3_1, conv4_1, conv5_1.
@@ -50,12 +50,13 @@ class LossNetwork:
     content_layer: str
     style_layers: tuple
     preprocess: str
-    """"caffe" (BGR minus the ImageNet mean, for ImageNet VGG weights) or "unit" (pixels / 127.5 - 1)."""
+    """"caffe" (BGR minus the ImageNet mean, for ImageNet VGG weights), "unit" (pixels / 127.5 - 1) or "none"
+    (raw pixels: pretrained zoo models carry their preprocessing inside)."""
 
     def __call__(self, images):
         if self.preprocess == "caffe":
             images = ops.flip(images, axis=-1) - ops.convert_to_tensor(CAFFE_MEAN_BGR, dtype=images.dtype)
-        else:
+        elif self.preprocess == "unit":
             images = images / 127.5 - 1.0
         outputs = self.model(images, training=False)
         return outputs[0], list(outputs[1:])
@@ -66,17 +67,14 @@ def loss_network(name: str = "vgg19", *, weights=None, input_shape=(None, None, 
     """The zoo model ``name`` (without its top) as a loss network.
 
     Default layers: the papers' for VGG models; for other families, the last but one of the registry's feature taps
-    for content and all taps for style. ``preprocess`` defaults to "caffe" with weights, "unit" without.
+    for content and all taps for style. ``preprocess`` defaults to "none" with pretrained weights (``"imagenet"``, a
+    tag or a source file: the model preprocesses raw pixels itself), "caffe" with another weights file (a converted
+    keras.applications file) and "unit" without weights.
     """
     from kerazoo.applications import create_model, get_entry
 
     entry = get_entry(name)
-    try:
-        base = create_model(name, include_top=False, weights=weights, input_shape=input_shape)
-    except ValueError as error:
-        if weights == "imagenet":
-            raise ValueError(WEIGHTS_NOTE) from None
-        raise error
+    base = create_model(name, include_top=False, weights=weights, input_shape=input_shape)
     if entry.family == "vgg":
         content_layer = content_layer or VGG_LAYERS["content"]
         style_layers = tuple(style_layers or VGG_LAYERS["style"])
@@ -88,9 +86,11 @@ def loss_network(name: str = "vgg19", *, weights=None, input_shape=(None, None, 
         style_layers = tuple(style_layers or taps)
     outputs = [find_layer(base, layer).output for layer in (content_layer, *style_layers)]
     model = keras.Model(base.inputs, outputs, name=f"{name}_style_features")
-    preprocess = preprocess or ("caffe" if weights is not None else "unit")
-    if preprocess not in ("caffe", "unit"):
-        raise ValueError(f"Invalid preprocess: expected 'caffe' or 'unit'. Received: preprocess={preprocess!r}")
+    if preprocess is None:
+        pretrained = getattr(base, "pretrained", None) is not None
+        preprocess = "none" if pretrained else ("caffe" if weights is not None else "unit")
+    if preprocess not in ("caffe", "unit", "none"):
+        raise ValueError(f"Invalid preprocess: expected 'caffe', 'unit' or 'none'. Received: preprocess={preprocess!r}")
     return LossNetwork(model, content_layer, tuple(style_layers), preprocess)
 
 

@@ -192,7 +192,7 @@ def test_no_network_says_where_to_put_the_file(monkeypatch):
 
     monkeypatch.setattr(keras.utils, "get_file", offline)
     tag = pretrained.get_tag("vgg16", "keras_in1k_notop")
-    with pytest.raises(RuntimeError, match=f"put the file {tag.filename} .* at {files.weights_dir()}/{tag.filename}"):
+    with pytest.raises(FileNotFoundError, match=f"put the file {tag.filename} .* at {files.weights_dir()}/{tag.filename}"):
         files.source_file(tag)
 
 

@@ -14,9 +14,14 @@ def run(capsys, *argv):
     return code, out, err
 
 
+def error_lines(err):
+    """stderr without the stage lines (``kerazoo: ...`` progress that long verbs print before they fail)."""
+    return [line for line in err.strip().splitlines() if not line.startswith("kerazoo: ")]
+
+
 def assert_one_line(code, err, *fragments):
     assert code == 2, err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert len(error_lines(err)) == 1 and "Traceback" not in err, err
     for fragment in fragments:
         assert fragment in err, err
 

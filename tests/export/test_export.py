@@ -181,7 +181,7 @@ def test_classifier_answers_tf_serving_classify_over_rest_and_grpc(exported):
                            "examples": [{"images": image.ravel().tolist()} for image in pixels]}).encode()
         request = urllib.request.Request(f"{server.rest_url}/v1/models/lenet:classify", data=body, method="POST")
         with urllib.request.urlopen(request, timeout=60) as response:
-            rows = json.load(response)["result"]
+            rows = json.load(response)["results"]
         assert [[label for label, _ in row] for row in rows] == [labels] * 2
         np.testing.assert_allclose([[score for _, score in row] for row in rows], expected, rtol=1e-4, atol=1e-6)
 

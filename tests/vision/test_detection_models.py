@@ -58,7 +58,7 @@ def test_detector_builds_and_trains_a_step(name, backbone, kwargs):
     assert [layer.name for layer in model.layers if layer.name.startswith(("conv2d", "reshape", "concatenate"))] == []
     task = get_task("detection")
     trainer = task.trainer(model, _config(name))
-    trainer.compile(optimizer=keras.optimizers.Adam(1e-3), loss=_loss(name, trainer.anchors), jit_compile=False)
+    trainer.compile(optimizer=keras.optimizers.Adam(3e-3), loss=_loss(name, trainer.anchors), jit_compile=False)
     before = model.get_layer("box_head_out").get_weights()[0].copy()
     loss = trainer.fit(images, y_true, epochs=1, verbose=0).history["loss"][0]
     assert np.isfinite(loss)
@@ -228,7 +228,8 @@ def test_two_stage_detector_trains(name):
     images, y_true = _batch(4)
     y = _instance_targets(y_true) if name == "mask_rcnn" else y_true
     before = model.get_layer("rpn_box").get_weights()[0].copy()
-    losses = trainer.fit(images, y, epochs=5, batch_size=4, verbose=0).history["loss"]
+    # 8 steps: Mask R-CNN on the padded LeNet-5 maps first rises for a step or two (measured 9.09 → 10.98 → ... → 7.95)
+    losses = trainer.fit(images, y, epochs=8, batch_size=4, verbose=0).history["loss"]
     assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
     assert not np.allclose(before, model.get_layer("rpn_box").get_weights()[0])
 

@@ -52,7 +52,7 @@ def test_cli_style_transfer_train_fast_and_apply(tmp_path, capsys):
     assert main(["style", paths["astronaut"], paths["coffee"], paths["chelsea"], "--style-weights", "0.5,0.5",
                  "--out", str(tmp_path / "styled.png"), "--comparison", str(tmp_path / "figure.png"), *common]) == 0
     out = capsys.readouterr().out
-    assert "cannot be downloaded here" in out and "style loss" in out
+    assert "random weights" in out and "style loss" in out
     assert mpimg.imread(str(tmp_path / "styled.png")).shape[:2] == (16, 16)  # the image itself, at --size
     assert_non_blank_png(str(tmp_path / "figure.png"))
     net = str(tmp_path / "net.keras")
@@ -66,10 +66,15 @@ def test_cli_style_transfer_train_fast_and_apply(tmp_path, capsys):
     assert "Usage: kerazoo style CONTENT STYLE" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("weights", ["imagenet"])
-def test_cli_style_says_weights_cannot_be_downloaded(tmp_path, capsys, weights):
+def test_cli_style_offline_imagenet_weights_say_where_to_put_the_file(tmp_path, capsys, monkeypatch):
+    import keras
+
+    monkeypatch.setenv("KERAZOO_WEIGHTS_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: (_ for _ in ()).throw(OSError("no network")))
     picture = str(tmp_path / "p.png")
     io.imsave(picture, data.coffee()[::16, ::16])
-    assert main(["style", picture, picture, "--weights", weights, "--out", str(tmp_path / "x.png")]) == 2
-    assert "cannot be downloaded here" in capsys.readouterr().err
+    assert main(["style", picture, picture, "--weights", "imagenet", "--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert "For offline use, put the file vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5" in err
+    assert "Traceback" not in err
     assert not np.any([f.endswith(".png") and f.startswith("x") for f in os.listdir(tmp_path)])

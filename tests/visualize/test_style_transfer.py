@@ -16,11 +16,14 @@ def network():
     return style.loss_network("lenet5", input_shape=(None, None, 3))
 
 
-def test_loss_network_layers_and_the_weights_message():
+def test_loss_network_layers_and_the_weights_message(monkeypatch, tmp_path):
     vgg = style.loss_network("vgg19", input_shape=(32, 32, 3))
     assert vgg.content_layer == "stage4_block2_relu"  # Gatys et al.: conv4_2, style conv1_1 ... conv5_1
     assert vgg.style_layers == tuple(f"stage{s}_block1_relu" for s in range(1, 6)) and vgg.preprocess == "unit"
-    with pytest.raises(ValueError, match="cannot be downloaded here"):
+    # ImageNet weights are keras.applications' VGG19 file: offline (no file in the cache), the error says where to put it
+    monkeypatch.setenv("KERAZOO_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: (_ for _ in ()).throw(OSError("no network")))
+    with pytest.raises(FileNotFoundError, match="put the file vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"):
         style.loss_network("vgg19", weights="imagenet")
 
 

@@ -140,8 +140,9 @@ def check_source_hash(path, tag: WeightTag) -> None:
         )
 
 
-def _offline_error(tag: WeightTag, error: Exception) -> RuntimeError:
-    return RuntimeError(
+def _offline_error(tag: WeightTag, error: Exception) -> FileNotFoundError:
+    # FileNotFoundError: the file is neither in the cache folder nor fetchable (the CLI answers it in one line)
+    return FileNotFoundError(
         f"Cannot fetch {tag.source} weights {tag.tag!r} of {tag.model} ({type(error).__name__}: {error}). "
         f"For offline use, put the file {tag.filename} (from {tag.url}) at {local_source_path(tag)} "
         "(the folder is $KERAZOO_WEIGHTS_DIR)."
