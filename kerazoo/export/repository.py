@@ -32,11 +32,39 @@ def versions(repo: str, name: str) -> list[int]:
     return sorted(int(d) for d in os.listdir(folder) if d.isdigit() and os.path.isdir(os.path.join(folder, d)))
 
 
+TMP_PREFIX = ".tmp-"
+_LEFTOVER = re.compile(r"^\.tmp-(\d+)-")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's process; or no such PID at all on this system
+        return True
+    return True
+
+
+def remove_leftovers(folder: str) -> list[str]:
+    """Remove the temporary version folders in ``folder`` whose writer process is gone (an export killed midway);
+    returns their paths. Folders of a running export, and names without a writer PID, are left alone."""
+    removed = []
+    for entry in os.listdir(folder):
+        match = _LEFTOVER.match(entry)
+        if match and not _running(int(match.group(1))):
+            path = os.path.join(folder, entry)
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
 @contextmanager
 def new_version(repo: str, name: str, version: int | None = None):
     """Yield a temporary folder to write a version into; on success rename it to ``REPO/NAME/VERSION``.
 
-    On any error the temporary folder is removed and no version appears.
+    On any error the temporary folder is removed and no version appears; leftovers of exports killed before they
+    could clean up (their writer PID gone) are removed first.
     """
     check_model_name(name)
     folder = os.path.join(repo, name)
@@ -48,7 +76,10 @@ def new_version(repo: str, name: str, version: int | None = None):
     final = os.path.join(folder, str(version))
     if os.path.exists(final):
         raise FileExistsError(f"Version {version} of {name!r} already exists at {final}; versions are immutable.")
-    tmp = temporary_folder(final)  # ".tmp-...": a name TF Serving skips
+    remove_leftovers(folder)
+    # ".tmp-PID-...": a name TF Serving (and kerazoo serve) skips; the PID tells a later export whether its writer
+    # still runs, so a killed export's folder is removed by the next one and a running one's is left alone.
+    tmp = temporary_folder(final, prefix=f"{TMP_PREFIX}{os.getpid()}-")
     try:
         yield tmp, version
         os.rename(tmp, final)  # atomic on one filesystem; fails if another writer took the number meanwhile

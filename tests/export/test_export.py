@@ -64,6 +64,25 @@ def test_compare_formats_table(exported):
             assert row["accuracy"] == keras_acc and row["max_abs_logit_diff"] < 1e-3
 
 
+def test_next_export_removes_a_killed_exports_leftover(tmp_path):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    killed = folder / f".tmp-{int(dead.stdout)}-0123456789ab-1"  # its writer process has exited
+    running = folder / f".tmp-{os.getpid()}-0123456789ab-2"  # this process: an export still writing
+    other = folder / ".tmp-notes"  # no writer PID: not ours to judge
+    for path in (killed, running, other):
+        path.mkdir()
+        (path / "saved_model.pb").write_bytes(b"partial")
+    with new_version(str(tmp_path), "m") as (tmp, number):
+        open(os.path.join(tmp, "saved_model.pb"), "w").close()
+    assert number == 1 and not killed.exists() and running.exists() and other.exists()
+    assert versions(str(tmp_path), "m") == [1]
+
+
 def test_failed_export_publishes_nothing(tmp_path):
     repo = str(tmp_path)
     with pytest.raises(RuntimeError, match="boom"):
