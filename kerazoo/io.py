@@ -41,6 +41,24 @@ def atomic_file(path: str):
             os.remove(tmp)
 
 
+@contextmanager
+def replaced_folder(path: str):
+    """Yield a fresh temporary folder beside ``path`` to build a folder in; if the block ends without error it
+    replaces ``path`` (an existing folder there is removed first), otherwise it is removed and ``path`` is left as
+    it was."""
+    import shutil
+
+    tmp = temporary_folder(path)
+    try:
+        yield tmp
+        if os.path.exists(path):
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def atomic_write_text(path: str, text: str) -> None:
     """Write ``text`` to ``path`` atomically (readers see the old file or the new one, never a partial one)."""
     with atomic_file(path) as tmp, open(tmp, "x", encoding="utf-8") as f:

@@ -4,7 +4,7 @@ import stat
 import pytest
 
 from kerazoo.export import new_version
-from kerazoo.io import atomic_file, atomic_write_text, temporary_folder
+from kerazoo.io import atomic_file, atomic_write_text, replaced_folder, temporary_folder
 
 
 @pytest.fixture
@@ -50,3 +50,18 @@ def test_atomic_file_fails_when_the_writer_never_created_the_file(tmp_path):
         with atomic_file(str(tmp_path / "a.png")):
             pass  # a writer that silently wrote nothing must not pass for a saved file
     assert os.listdir(tmp_path) == []
+
+
+def test_replaced_folder_swaps_in_the_new_folder_or_keeps_the_old_one(tmp_path):
+    path = tmp_path / "policy"
+    path.mkdir()
+    (path / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError, match="boom"):
+        with replaced_folder(str(path)) as tmp:
+            (tmp_path / os.path.basename(tmp) / "half.txt").write_text("half")
+            raise RuntimeError("boom")
+    assert os.listdir(path) == ["old.txt"] and os.listdir(tmp_path) == ["policy"]
+    with replaced_folder(str(path)) as tmp:
+        with open(os.path.join(tmp, "new.txt"), "w") as f:
+            f.write("new")
+    assert os.listdir(path) == ["new.txt"] and os.listdir(tmp_path) == ["policy"]

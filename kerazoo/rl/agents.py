@@ -22,7 +22,7 @@ import shutil
 
 import numpy as np
 
-from kerazoo.io import temporary_folder
+from kerazoo.io import replaced_folder
 from kerazoo.rl import algorithm
 
 _custom_ids = itertools.count(1)
@@ -96,16 +96,9 @@ class Agent:
             raise ValueError(f"This {type(self).__name__} has nothing to save: call learn() first.")
         path = os.path.abspath(path)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = temporary_folder(path)
-        try:
+        with replaced_folder(path) as tmp:
             for name in ("policy.keras", "config.yaml"):
                 shutil.copy2(os.path.join(self.run_dir, name), os.path.join(tmp, name))
-            if os.path.exists(path):
-                shutil.rmtree(path)
-            os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return path
 
     @classmethod

@@ -41,7 +41,7 @@ import keras
 import numpy as np
 import yaml
 
-from kerazoo.io import atomic_file, atomic_write_text, temporary_folder
+from kerazoo.io import atomic_file, atomic_write_text, replaced_folder, temporary_folder
 
 PACKAGE = "kerazoo.rl"
 
@@ -688,18 +688,11 @@ def export_policy(model: keras.Model, path: str, kind: str) -> str:
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
-    tmp = temporary_folder(path)
-    try:
+    with replaced_folder(path) as tmp:
         archive = keras.export.ExportArchive()
         archive.track(model)
         archive.add_endpoint(name="serving_default", fn=serve, input_signature=[spec])
         archive.write_out(tmp, verbose=False)
-        if os.path.exists(path):
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return path
 
 
