@@ -21,16 +21,12 @@ from kerazoo.applications.registry import _REGISTRY, _compact, adapt_input_conv
 
 
 def _timm_adapt_input_conv():
-    """timm's adapt_input_conv. Importing timm imports torchvision, whose C ops do not load with the CPU-only torch:
-    its fake-kernel registrations are skipped for the import."""
-    import torch.library
+    """timm's adapt_input_conv (timm imported the way every parity test imports it)."""
+    from torch_parity_checks import import_timm
 
-    register_fake = torch.library.register_fake
-    torch.library.register_fake = lambda *args, **kwargs: (lambda f: f)
-    try:
-        from timm.models._manipulate import adapt_input_conv as timm_adapt
-    finally:
-        torch.library.register_fake = register_fake
+    import_timm()
+    from timm.models._manipulate import adapt_input_conv as timm_adapt
+
     return timm_adapt
 
 
