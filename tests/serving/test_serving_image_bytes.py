@@ -97,9 +97,9 @@ def test_metadata_carries_the_model_card(served):
     status, answer = http(server.rest_url, "GET", "/v1/models/fashion/versions/1/metadata")
     assert status == 200
     card = answer["metadata"]["model_card"]
-    assert card["model"] == "lenet5" and card["signatures"] == ["serving_default", "serving_bytes"]
+    assert card["model"] == "lenet5" and card["signatures"] == ["serving_default", "serving_bytes", "classify"]
     assert card["card"]["params"] > 0 and card["card"]["paper"].startswith("LeCun")
-    assert set(answer["metadata"]["signature_def"]["signature_def"]) >= {"serving_default", "serving_bytes"}
+    assert set(answer["metadata"]["signature_def"]["signature_def"]) >= {"serving_default", "serving_bytes", "classify"}
     request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["model_card"])
     request.model_spec.name = "fashion"
     with grpc.insecure_channel(server.grpc_address) as channel:
