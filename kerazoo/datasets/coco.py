@@ -19,6 +19,7 @@ import os
 import numpy as np
 
 from kerazoo.datasets.dense import DenseRecord, DenseSource, check_image, check_record_boxes
+from kerazoo.io import atomic_write_text
 
 __all__ = ["open_coco", "decode_masks", "write_coco", "SPLIT_FILE"]
 
@@ -179,8 +180,5 @@ def write_coco(root: str, split: str, examples, class_names) -> str:
     data = {"images": images, "annotations": annotations,
             "categories": [{"id": k + 1, "name": str(name)} for k, name in enumerate(class_names)]}
     path = os.path.join(root, "annotations", f"instances_{split}.json")
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data))
     return path

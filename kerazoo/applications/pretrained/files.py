@@ -14,11 +14,11 @@ import json
 import logging
 import os
 import struct
-import tempfile
 
 import numpy as np
 
 from kerazoo.applications.pretrained.tags import WeightTag
+from kerazoo.io import atomic_file, atomic_write_text
 
 __all__ = [
     "FILE_KINDS",
@@ -213,27 +213,16 @@ def read_card(weights_path) -> dict | None:
         return json.load(f)
 
 
-def _atomic_write(path: str, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=os.path.basename(path))
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def write_converted(model, tag: WeightTag, source_path: str, *, preprocessing: dict) -> str:
     """Save ``model``'s converted weights for ``tag`` with their ``.sha256`` and card; each file atomically."""
     from kerazoo.applications.common import sha256_of
 
     path = converted_path(tag)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    # Keras insists on the ".weights.h5" ending, so the temporary file keeps it.
-    _atomic_write(path, lambda tmp: model.save_weights(tmp))
+    with atomic_file(path) as tmp:  # the temporary name keeps the ".weights.h5" ending that Keras insists on
+        model.save_weights(tmp)
     digest = sha256_of(path)
-    _atomic_write(f"{path}.sha256", lambda tmp: _write_text(tmp, f"{digest}  {os.path.basename(path)}\n"))
+    atomic_write_text(f"{path}.sha256", f"{digest}  {os.path.basename(path)}\n")
     card = {
         "model": tag.model,
         "tag": tag.tag,
@@ -250,11 +239,5 @@ def write_converted(model, tag: WeightTag, source_path: str, *, preprocessing: d
         "preprocessing": {k: list(v) if isinstance(v, tuple) else v for k, v in preprocessing.items()},
         "sha256": digest,
     }
-    _atomic_write(path.removesuffix(".weights.h5") + ".json",
-                  lambda tmp: _write_text(tmp, json.dumps(card, indent=2) + "\n"))
+    atomic_write_text(path.removesuffix(".weights.h5") + ".json", json.dumps(card, indent=2) + "\n")
     return path
-
-
-def _write_text(path: str, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
