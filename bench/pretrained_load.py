@@ -77,31 +77,19 @@ def make_source_file(tag, keras_builder: str | None) -> str:
     elif tag.source == "timm":
         from safetensors.numpy import save_file
 
-        timm = _import_timm()
+        from kerazoo.applications.pretrained.reference import import_timm
 
+        timm = import_timm()
         arch = tag.url.split("/", 1)[-1].split(".")[0]  # "timm/vit_base_patch16_224.augreg_in1k" → the timm model
         state = timm.create_model(arch, pretrained=False).state_dict()
         save_file({k: v.detach().contiguous().numpy() for k, v in state.items()}, path)
     else:  # torchvision: "vit_b_16-c867db91.pth" → torchvision.models.vit_b_16
         import torch
-        import torchvision
 
-        torch.save(torchvision.models.get_model(tag.filename.split("-")[0]).state_dict(), path)
+        from kerazoo.applications.pretrained.reference import import_torchvision
+
+        torch.save(import_torchvision().models.get_model(tag.filename.split("-")[0]).state_dict(), path)
     return path
-
-
-def _import_timm():
-    """timm with the CPU torch wheel: torchvision (which timm imports) cannot load its compiled ops, so its
-    fake-kernel registrations are skipped during the import; the models are plain PyTorch and unaffected."""
-    import torch
-
-    register_fake = torch.library.register_fake
-    torch.library.register_fake = lambda *args, **kwargs: (lambda fn: fn)
-    try:
-        import timm
-    finally:
-        torch.library.register_fake = register_fake
-    return timm
 
 
 def bench_model(model: str, tag_name: str, keras_builder: str | None) -> dict:

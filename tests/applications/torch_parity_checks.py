@@ -14,23 +14,17 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from kerazoo.applications.pretrained import reference  # noqa: E402
+
 TOLERANCE = 1e-4  # of the source's logit range
 
 
 def import_torchvision():
-    """torchvision with the CPU torch wheel: its compiled ops do not load, so ``register_fake`` (which would look
-    them up) is a no-op while it imports. The models are plain PyTorch and unaffected."""
-    original = torch.library.register_fake
-    torch.library.register_fake = lambda *args, **kwargs: (lambda fn: fn)
-    try:
-        import torchvision
-    finally:
-        torch.library.register_fake = original
-    return torchvision
+    return reference.import_torchvision()
 
 
 def import_timm():
-    import_torchvision()  # timm imports torchvision
+    reference.import_torchvision()  # timm imports torchvision
     return pytest.importorskip("timm")
 
 
