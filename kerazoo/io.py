@@ -63,3 +63,46 @@ def atomic_write_text(path: str, text: str) -> None:
     """Write ``text`` to ``path`` atomically (readers see the old file or the new one, never a partial one)."""
     with atomic_file(path) as tmp, open(tmp, "x", encoding="utf-8") as f:
         f.write(text)
+
+
+def save_figure(fig, path: str, title: str | None = None, *, dpi="figure") -> str:
+    """Write a matplotlib figure as a PNG to ``path`` (temp name, then rename), titled ``title`` when given, and
+    close it; return the path. The one figure writer of the package (plots, curves, visualizations)."""
+    import matplotlib.pyplot as plt
+
+    if not str(path).lower().endswith(".png"):
+        raise ValueError(f"Invalid out: expected a path ending in .png. Received: out={path!r}")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if title is not None:
+        fig.suptitle(title)
+    try:
+        with atomic_file(str(path)) as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi)
+    finally:
+        plt.close(fig)
+    return str(path)
+
+
+def read_image(path: str, shape: tuple | None = None):
+    """An image file (PNG, JPEG, ... anything Pillow decodes) as float32 raw pixels 0-255 [H, W, C]: grey files
+    give one channel, others RGB (alpha and palettes dropped). With ``shape`` (H, W, C), converted to C channels
+    (ITU-R 601 luma for grey) and resized (bilinear) to H x W where those are not None. The one image reader."""
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No image at {path}.")
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError(f"Cannot read {path} as an image ({type(error).__name__}: {error}). "
+                         "Expected a PNG, JPEG or other file that Pillow decodes.") from None
+    channels = shape[-1] if shape is not None else (1 if image.mode in ("1", "L", "I", "I;16", "F") else 3)
+    if channels not in (1, 3):
+        raise ValueError(f"Invalid shape: expected 1 or 3 channels. Received: shape={tuple(shape)!r}")
+    image = image.convert("L" if channels == 1 else "RGB")
+    if shape is not None and shape[0] is not None and shape[1] is not None and image.size != (shape[1], shape[0]):
+        image = image.resize((int(shape[1]), int(shape[0])), Image.Resampling.BILINEAR)
+    pixels = np.asarray(image, np.float32)
+    return pixels[..., None] if pixels.ndim == 2 else pixels

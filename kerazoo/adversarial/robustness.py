@@ -23,7 +23,7 @@ import os
 import numpy as np
 
 from kerazoo.adversarial.attacks import RAW_PIXELS, check_eps, check_norm, logits_of, run_attack
-from kerazoo.io import atomic_write_text
+from kerazoo.io import atomic_write_text, save_figure
 
 NO_GRADIENT_SUFFIXES = (".tflite", ".onnx")
 SANITY_TOLERANCE = 0.02
@@ -219,13 +219,14 @@ def robustness_report(path: str, *, attack: str = "pgd", eps=(0.01, 0.03, 0.1, 0
         The report (also in ``out/robustness.json``).
     """
     from kerazoo import datasets
-    from kerazoo.export.evaluate import _resolve_data, _split_arrays
+    from kerazoo.datasets import split_arrays
+    from kerazoo.export.evaluate import resolve_data
 
     for value in eps:  # fail before loading anything (the image size is checked again for L2)
         check_eps(value, norm)
     model, fmt = load_attackable(path)
-    dataset, split, data_dir = _resolve_data(path, dataset, split, data_dir)
-    images, labels = _split_arrays(dataset, split, data_dir, limit)
+    dataset, split, data_dir = resolve_data(path, dataset, split, data_dir)
+    images, labels = split_arrays(dataset, split, data_dir=data_dir, limit=limit)
     curve = robustness_curve(model, images, labels, eps, attack=attack, norm=norm, steps=steps, step_size=step_size,
                              restarts=restarts, seed=seed, batch_size=batch_size)
     adversarial = curve.pop("examples")
@@ -283,8 +284,7 @@ def plot_curve(report: dict, out_path: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out_path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, out_path, dpi=100)
 
 
 def plot_examples(clean, adversarial, labels, clean_pred, adv_pred, class_names, eps, out_path,
@@ -314,5 +314,4 @@ def plot_examples(clean, adversarial, labels, clean_pred, adv_pred, class_names,
              "red" if adv_pred[i] != labels[i] else "black")
     fig.suptitle(f"clean (true → predicted) / perturbation / adversarial at eps={eps:g}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(out_path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, out_path, dpi=100)

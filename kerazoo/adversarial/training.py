@@ -1,6 +1,6 @@
 """Adversarial training as a wrapper that ``fit`` runs in place of the classifier.
 
-``kerazoo.training`` calls :func:`adversarial_trainer` when ``config.adversarial.method`` is not ``none``; the run's
+``kerazoo.training`` calls :func:`adversarial_trainer` (registered as its "adversarial" trainer) when ``config.adversarial.method`` is not ``none``; the run's
 checkpoints still hold the plain classifier (``AtomicCheckpoint(model=...)``), so export and evaluation need nothing
 new. Each training step crafts adversarial images against the current weights (with the classifier in inference
 mode), then takes one optimizer step on the weighted clean/adversarial batch:
@@ -17,10 +17,13 @@ The logged ``accuracy`` and ``loss`` are those of the weighted batch; validation
 
 from __future__ import annotations
 
+import functools
+
 import keras
 from keras import ops
 
 from kerazoo.adversarial.attacks import RAW_PIXELS, check_eps, fgsm, pgd
+from kerazoo.training.tasks import register_trainer
 
 DEFAULT_MIX = {"fgsm": 0.5, "pgd": 1.0}
 
@@ -84,6 +87,7 @@ class AdversarialTrainer(keras.Model):
         return super().train_step((mixed_images, mixed_labels, mixed_weight))
 
 
+@functools.partial(register_trainer, "adversarial")
 def adversarial_trainer(model: keras.Model, config) -> AdversarialTrainer:
     """The trainer for ``config`` (an ``AdversarialConfig``: method, eps, steps, step_size, mix)."""
     return AdversarialTrainer(model, method=config.method, eps=config.eps, steps=config.steps,

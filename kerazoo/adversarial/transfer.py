@@ -128,13 +128,14 @@ def substitute_transfer_report(target_path: str, *, dataset=None, split=None, da
     fool the target. With ``source_path`` no substitute is trained: examples are crafted on that model, on the
     split's first ``limit`` images."""
     from kerazoo.adversarial.robustness import load_attackable
-    from kerazoo.export.evaluate import _resolve_data, _split_arrays
+    from kerazoo.datasets import split_arrays
+    from kerazoo.export.evaluate import resolve_data
     from kerazoo.export.runtime import load_predictor
 
     target = load_predictor(target_path)
-    dataset, split, data_dir = _resolve_data(target_path, dataset, split, data_dir)
+    dataset, split, data_dir = resolve_data(target_path, dataset, split, data_dir)
     seeds = 0 if source_path is not None else seed_examples  # a given source needs no images to learn from
-    images, labels = _split_arrays(dataset, split, data_dir, None if limit is None else seeds + limit)
+    images, labels = split_arrays(dataset, split, data_dir=data_dir, limit=None if limit is None else seeds + limit)
     report = {"target": target_path, "target_format": target.fmt, "dataset": dataset, "split": split}
     if source_path is None:
         classes = int(target(images[:1]).shape[-1])

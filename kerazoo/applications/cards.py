@@ -45,18 +45,23 @@ PREPROCESSING = ("raw float32 pixels 0-255 ([batch, H, W, C]) in; the trained mo
 
 def run_result(run_dir: str, metrics: dict | None = None, *, config_file: str | None = None) -> dict:
     """A measured result of one trained run, for a bench's JSON: model, dataset, recipe, seed, epochs and the
-    test figures (``metrics``, default: the run's ``summary.json``)."""
-    from kerazoo.training.run import load_run_config
+    test figures (``metrics``, default: the run's ``summary.json``).
 
-    config = load_run_config(run_dir)
+    Reads the run directory's files themselves (``config.yaml`` is written resolved, every field present), so the
+    zoo needs nothing of the training service that wrote them."""
+    path = os.path.join(run_dir, "config.yaml")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{run_dir} is not a kerazoo run directory: it has no config.yaml.")
+    with open(path, encoding="utf-8") as f:
+        config = yaml.safe_load(f)
     if metrics is None:
         with open(os.path.join(run_dir, "summary.json"), encoding="utf-8") as f:
             metrics = json.load(f)
     accuracy = metrics.get("test_accuracy", metrics.get("accuracy"))  # summary.json: the test split's "accuracy"
     return {
-        "model": config.model.name, "dataset": config.data.dataset, "split": config.data.test_split,
-        "config": config_file or os.path.join(run_dir, "config.yaml"), "seed": config.seed,
-        "epochs": config.epochs, "test_accuracy": accuracy, "run": os.path.abspath(run_dir),
+        "model": config["model"]["name"], "dataset": config["data"]["dataset"], "split": config["data"]["test_split"],
+        "config": config_file or path, "seed": config["seed"],
+        "epochs": config["epochs"], "test_accuracy": accuracy, "run": os.path.abspath(run_dir),
     }
 
 

@@ -19,14 +19,16 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import functools
-import importlib
-import importlib.util
 import inspect
 import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 from kerazoo.applications import common
+# Task packages that register models of their own (detectors, generative models, ViT ...) build on this package, so
+# it cannot import them; kerazoo.plugins imports them by name on the first registry lookup.
+from kerazoo.plugins import PACKAGES as PLUGIN_PACKAGES  # noqa: F401  (the names the registry loads)
+from kerazoo.plugins import load_plugins
 
 __all__ = [
     "FeatureTap",
@@ -35,6 +37,7 @@ __all__ = [
     "register_model",
     "create_model",
     "list_models",
+    "registered_names",
     "get_entry",
     "model_info",
     "adapt_input_conv",
@@ -73,23 +76,6 @@ class ModelEntry:
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
-
-# Task packages that register models of their own (detectors, generative models, ViT ...). They build on this
-# package, so they cannot be imported by it at import time; they are imported on the first registry lookup instead.
-PLUGIN_PACKAGES = ("kerazoo.vision", "kerazoo.generative", "kerazoo.sequence")
-_plugins_loaded = False
-
-
-def load_plugins() -> None:
-    """Import the task packages that exist (once), so their models join the registry."""
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True
-    for package in PLUGIN_PACKAGES:
-        if importlib.util.find_spec(package) is not None:
-            importlib.import_module(package)
-
 
 def register_model(
     *,
@@ -172,6 +158,12 @@ def _matches(name: str, pattern: str) -> bool:
     if fnmatch.fnmatchcase(name, pattern):
         return True
     return not any(c in pattern for c in "*?[") and _compact(pattern) == _compact(name)
+
+
+def registered_names() -> list[str]:
+    """Every registered name, in registration order (the CLI's name index; :func:`list_models` filters and sorts)."""
+    load_plugins()
+    return list(_REGISTRY)
 
 
 def list_models(

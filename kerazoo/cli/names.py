@@ -61,9 +61,9 @@ def check_dataset(name: str) -> None:
     builder. Names are only judged against the builders of the tensorflow-datasets version the index was made with;
     under another version an unknown name is left to the library (it lists the installed builders), and so is any
     name with a colon: a tfds version (``mnist:3.0.1``) or a folder of a format (``coco:DIR``, ``masks:DIR``)."""
-    from kerazoo.datasets import GENERATED_DATASETS, LOCAL_DATASETS, _canonical
+    from kerazoo.datasets import GENERATED_DATASETS, LOCAL_DATASETS, canonical_name
 
-    key = _canonical(name)
+    key = canonical_name(name)
     builders = index()["tfds"]["builders"]
     if ":" in key or key in LOCAL_DATASETS or key in GENERATED_DATASETS or key.split("/")[0] in builders:
         return
@@ -84,8 +84,7 @@ def live_index() -> dict:
 
     from kerazoo.applications import registry
 
-    registry.load_plugins()
-    return {"models": list(registry._REGISTRY), "tfds": {"version": _tfds_version(),
+    return {"models": registry.registered_names(), "tfds": {"version": _tfds_version(),
                                                           "builders": sorted(tfds.list_builders())}}
 
 

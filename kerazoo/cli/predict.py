@@ -28,26 +28,11 @@ def register(subparsers):
 
 
 def read_image(path: str, shape) -> np.ndarray:
-    """A PNG as float32 raw pixels (0-255) with the model's channels, resized to its (height, width) when fixed."""
-    import matplotlib.image
-    import numpy as np
-    import tensorflow as tf
+    """An image file as float32 raw pixels (0-255) with the model's channels, resized to its (height, width) when
+    fixed (kerazoo.io.read_image)."""
+    from kerazoo.io import read_image as read_image_file
 
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"No image at {path}.")
-    if not path.lower().endswith(".png"):
-        raise ValueError(f"Invalid image: expected a .png file. Received: {path!r}")
-    image = np.asarray(matplotlib.image.imread(path), np.float32)
-    image = image * 255.0 if image.max() <= 1.0 else image
-    image = image[..., None] if image.ndim == 2 else image[..., :3]
-    channels = shape[-1]
-    if channels == 1 and image.shape[-1] == 3:
-        image = image @ np.array([[0.299], [0.587], [0.114]], np.float32)
-    elif channels == 3 and image.shape[-1] == 1:
-        image = np.repeat(image, 3, axis=-1)
-    if shape[0] is not None and tuple(image.shape[:2]) != tuple(shape[:2]):
-        image = tf.image.resize(image, shape[:2]).numpy()
-    return image
+    return read_image_file(path, tuple(shape))
 
 
 def predict(run_dir: str, image_path: str, *, out: str | None = None, top: int = 5) -> dict:

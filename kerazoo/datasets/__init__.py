@@ -205,7 +205,7 @@ def load_arrays(name: str, split: str, *, data_dir=None) -> tuple[np.ndarray, np
     ``split`` takes tfds' syntax: ``train``, ``train+test``, ``train[:80%]``, ``train[10:20%]``, ``test[-100:]``,
     ``all``; the terms of a sum are concatenated in order.
     """
-    name = _canonical(name)
+    name = canonical_name(name)
     if name not in LOCAL_DATASETS:
         raise ValueError(f"load_arrays supports the local datasets {LOCAL_DATASETS}; use load() for {name!r}.")
     images, labels = [], []
@@ -219,7 +219,17 @@ def load_arrays(name: str, split: str, *, data_dir=None) -> tuple[np.ndarray, np
     return np.concatenate(images), np.concatenate(labels)
 
 
-def _canonical(name: str) -> str:
+def split_arrays(name: str, split: str, *, data_dir=None, limit: int | None = None,
+                 batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """Any dataset's split, in order, as NumPy arrays: float32 raw-pixel images [N, H, W, C] and labels [N], as
+    :func:`load` yields them (its first ``limit`` examples when given). :func:`load_arrays` reads local files only."""
+    batches = load(name, split, data_dir=data_dir, batch_size=batch_size, shuffle=False, limit=limit)
+    images, labels = zip(*[(x.numpy(), y.numpy()) for x, y in batches])
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def canonical_name(name: str) -> str:
+    """A dataset name as the tables key it (``Fashion-MNIST`` → ``fashion_mnist``)."""
     return name.strip().lower().replace("-", "_")
 
 
@@ -243,7 +253,7 @@ def _info(name: str, data_dir) -> DatasetInfo:
 
 def info(name: str, *, data_dir=None) -> DatasetInfo:
     """Shape, classes and normalization statistics (from the training split) of a dataset."""
-    return _info(_canonical(name), data_dir)
+    return _info(canonical_name(name), data_dir)
 
 
 def _tfds_builder(name: str, data_dir):
@@ -259,7 +269,7 @@ def _tfds_builder(name: str, data_dir):
     return tfds.builder(name, data_dir=data_dir)
 
 
-def _tfds_split(builder, split: str):
+def tfds_split(builder, split: str):
     """``builder.as_dataset`` with tfds' not-prepared error turned into one that says what to do."""
     try:
         return builder.as_dataset(split=split, as_supervised=True)
@@ -276,7 +286,7 @@ def _tfds_info(name: str, data_dir) -> DatasetInfo:
     features = builder.info.features
     image_shape = tuple(features["image"].shape)
     label = features["label"]
-    sample = _tfds_split(builder, "train").take(512)
+    sample = tfds_split(builder, "train").take(512)
     images = np.stack([np.asarray(x) for x, _ in sample.as_numpy_iterator()]).astype(np.float64) / 255.0
     return DatasetInfo(
         name=name,
@@ -336,7 +346,7 @@ def load(
                          f"Received: batch_size={batch_size!r}")
     if batch_size is None and augment and "mixup" in augment:
         raise ValueError("mixup mixes the examples of a batch; give a batch_size. Received: batch_size=None")
-    name = _canonical(name)
+    name = canonical_name(name)
     if name in GENERATED_DATASETS:
         raise ValueError(f"{name!r} has per-task targets: use kerazoo.datasets.scenes.load_scenes(split, task, ...).")
     meta = info(name, data_dir=data_dir)
@@ -350,9 +360,9 @@ def load(
         size = len(images)
     else:
         builder = _tfds_builder(name, data_dir)
-        if builder.info.splits:  # empty while the dataset is not prepared: _tfds_split says how to prepare it
+        if builder.info.splits:  # empty while the dataset is not prepared: tfds_split says how to prepare it
             _check_split_names(split, builder.info.splits)
-        ds = _tfds_split(builder, split)
+        ds = tfds_split(builder, split)
         if limit is not None:
             ds = ds.take(limit)
         ds = ds.cache()

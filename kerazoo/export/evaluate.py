@@ -14,13 +14,7 @@ from kerazoo.export.runtime import load_predictor
 log = logging.getLogger(__name__)  # stage lines; the kerazoo command prints them on stderr (not with --quiet)
 
 
-def _split_arrays(dataset: str, split: str, data_dir, limit: int | None):
-    batches = datasets.load(dataset, split, data_dir=data_dir, batch_size=512, shuffle=False, limit=limit)
-    images, labels = zip(*[(x.numpy(), y.numpy()) for x, y in batches])
-    return np.concatenate(images), np.concatenate(labels)
-
-
-def _resolve_data(path: str, dataset: str | None, split: str | None, data_dir):
+def resolve_data(path: str, dataset: str | None, split: str | None, data_dir):
     """Dataset and split from the arguments, else from the run or version metadata beside ``path``."""
     config = None
     folder = path if os.path.isdir(path) else os.path.dirname(path)
@@ -50,9 +44,9 @@ def evaluate_artifact(path: str, *, dataset=None, split=None, data_dir=None, lim
     """Accuracy of one artifact (run, .keras, SavedModel, .tflite, .onnx) on a split."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} does not exist.")
-    dataset, split, data_dir = _resolve_data(path, dataset, split, data_dir)
+    dataset, split, data_dir = resolve_data(path, dataset, split, data_dir)
     predictor = load_predictor(path, fmt)
-    images, labels = _split_arrays(dataset, split, data_dir, limit)
+    images, labels = datasets.split_arrays(dataset, split, data_dir=data_dir, limit=limit)
     logits = predictor(images)
     return {
         "path": path, "format": predictor.fmt, "dataset": dataset, "split": split, "examples": int(len(labels)),
@@ -65,8 +59,8 @@ def compare_formats(version_dir: str, *, split=None, data_dir=None, limit=None) 
     run's Keras model (the checkpoint it was exported from)."""
     with open(os.path.join(version_dir, "kerazoo.json"), encoding="utf-8") as f:
         meta = json.load(f)
-    dataset, split, data_dir = _resolve_data(version_dir, None, split, data_dir)
-    images, labels = _split_arrays(dataset, split, data_dir, limit)
+    dataset, split, data_dir = resolve_data(version_dir, None, split, data_dir)
+    images, labels = datasets.split_arrays(dataset, split, data_dir=data_dir, limit=limit)
     with open(os.path.join(version_dir, "export_report.json"), encoding="utf-8") as f:
         report = json.load(f)
     rows = []

@@ -240,7 +240,8 @@ def export_run(
         return _export_task_run(task, model, config, info, run_dir, repo, name, version, checkpoint, formats)
     data = config.data
     check_split = data.val_split or data.train_split
-    check_images, _ = _take(data.dataset, check_split, data.data_dir, parity_examples)
+    check_images, _ = datasets.split_arrays(data.dataset, check_split, data_dir=data.data_dir, limit=parity_examples,
+                                           batch_size=min(parity_examples, 256))
     reference = np.asarray(model.predict(check_images, verbose=0, batch_size=256), dtype=np.float32)
 
     with new_version(repo, name, version) as (tmp, number):
@@ -257,7 +258,9 @@ def export_run(
             write_tflite(tmp, os.path.join(tmp, FORMAT_FILES["tflite"]))
         if "tflite_int8" in formats:
             log.info("converting to TFLite (int8, calibrated on %d training images)", representative_examples)
-            representative, _ = _take(data.dataset, data.train_split, data.data_dir, representative_examples)
+            representative, _ = datasets.split_arrays(data.dataset, data.train_split, data_dir=data.data_dir,
+                                                      limit=representative_examples,
+                                                      batch_size=min(representative_examples, 256))
             write_tflite(tmp, os.path.join(tmp, FORMAT_FILES["tflite_int8"]), representative)
         if "onnx" in formats:
             log.info("converting to ONNX")
@@ -355,12 +358,6 @@ def _card_fields(model_name: str, model, run_dir: str) -> dict:
     from kerazoo.applications.cards import run_card_fields
 
     return run_card_fields(model_name, model, run_dir)
-
-
-def _take(dataset: str, split: str, data_dir, count: int):
-    batches = datasets.load(dataset, split, data_dir=data_dir, batch_size=min(count, 256), shuffle=False, limit=count)
-    images, labels = zip(*[(x.numpy(), y.numpy()) for x, y in batches])
-    return np.concatenate(images), np.concatenate(labels)
 
 
 def _size(path: str) -> int:

@@ -12,9 +12,12 @@ Only the student's weights train; the wrapper's outputs are the student's logits
 
 from __future__ import annotations
 
+import functools
+
 import keras
 
 from kerazoo.losses.distillation import check_distillation_options, distillation_loss
+from kerazoo.training.tasks import register_trainer
 
 
 class Distiller(keras.Model):
@@ -48,6 +51,14 @@ class Distiller(keras.Model):
         if sample_weight is not None:
             per_example = per_example * keras.ops.cast(sample_weight, per_example.dtype)
         return keras.ops.mean(per_example)
+
+
+@functools.partial(register_trainer, "distill")
+def distill_trainer(student, config) -> Distiller:
+    """The trainer ``train`` runs for ``config`` (a ``DistillConfig``: the teacher run, temperature, alpha)."""
+    from kerazoo.training.run import load_run_model
+
+    return Distiller(student, load_run_model(config.teacher), temperature=config.temperature, alpha=config.alpha)
 
 
 def distill(student, teacher, train_ds, *, epochs: int = 5, temperature: float = 4.0, alpha: float = 0.9,

@@ -35,9 +35,7 @@ class RunData:
 
     def arrays(self, split: str, limit: int | None = None):
         """(images, labels) of a split as NumPy arrays."""
-        batches = datasets.load(self.dataset, split, data_dir=self.data_dir, batch_size=512, shuffle=False, limit=limit)
-        images, labels = zip(*[(x.numpy(), y.numpy()) for x, y in batches])
-        return np.concatenate(images), np.concatenate(labels)
+        return datasets.split_arrays(self.dataset, split, data_dir=self.data_dir, limit=limit)
 
     def representative(self, count: int = 256) -> np.ndarray:
         """Raw training images for int8 calibration (never the test split)."""

@@ -130,7 +130,7 @@ class SearchResult:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from kerazoo.visualize.common import save_figure
+        from kerazoo.io import save_figure
 
         names = list(self.rows[0]["params"])
         fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False)

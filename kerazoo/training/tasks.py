@@ -3,14 +3,15 @@
 A zoo entry's ``task`` field ("classification", "detection", "segmentation", "generative", ...) names a
 :class:`Task`. Classification is defined here; each task package (``kerazoo.vision``, ``kerazoo.generative``, ...)
 subclasses :class:`Task` and calls :func:`register_task` when it is imported. The registry imports those packages on
-first use (see ``kerazoo.applications.registry.PLUGIN_PACKAGES``), so ``get_task`` finds them without the training
+first use (see ``kerazoo.plugins.PACKAGES``), so ``get_task`` finds them without the training
 service importing any task package itself.
 
 The contract with ``train``:
     info = task.dataset_info(config)                      # written to dataset.json
     train_ds, val_ds = task.pipelines(config, replicas)    # tf.data of (inputs, targets)
     model = task.build(config, info)                       # what checkpoints hold and ``export`` serves
-    trainer = task.trainer(model, config)                  # what ``fit`` runs (default: the model itself)
+    trainer = task.trainer(model, config)                  # what ``fit`` runs (default: the model itself; adversarial
+                                                           # training and distillation register theirs, see below)
     task.compile(trainer, config, optimizer)
     task.callbacks(model, config, run_dir)                 # the task's own (backbone fine-tuning, sample grids)
     task.evaluate(model, config, split=...)                # dict of figures, printed and kept in summary.json
@@ -18,10 +19,12 @@ The contract with ``train``:
 
 from __future__ import annotations
 
+import difflib
+
 import keras
 import numpy as np
 
-from kerazoo import datasets
+from kerazoo import datasets, plugins
 
 
 class Task:
@@ -92,16 +95,10 @@ class Task:
             network = keras.Model(model.inputs, [model.output, *auxiliary_heads(model)], name=f"{model.name}_aux")
             return AuxiliaryClassifierTrainer(network, training_loss(config), AUX_LOSS_WEIGHTS)
         if method != "none":
-            from kerazoo.adversarial.training import adversarial_trainer
-
-            return adversarial_trainer(model, config.adversarial)
+            return get_trainer("adversarial")(model, config.adversarial)
         distill = getattr(config, "distill", None)
         if distill is not None and distill.teacher:
-            from kerazoo.optimize.distill import Distiller
-            from kerazoo.training.run import load_run_model
-
-            return Distiller(model, load_run_model(distill.teacher), temperature=distill.temperature,
-                             alpha=distill.alpha)
+            return get_trainer("distill")(model, distill)
         return model
 
     def compile(self, trainer: keras.Model, config, optimizer) -> None:
@@ -212,12 +209,34 @@ def register_task(task: Task) -> Task:
 
 
 def get_task(name: str) -> Task:
-    from kerazoo.applications.registry import load_plugins
-
-    load_plugins()
+    plugins.load_plugins()
     if name not in _TASKS:
         raise ValueError(f"No training task {name!r} is registered. Known tasks: {', '.join(sorted(_TASKS))}.")
     return _TASKS[name]
+
+
+# Trainer factories ``(model, config section) -> keras.Model`` by name. The packages that own them (adversarial
+# training, distillation) sit above the training service, so they register here and kerazoo.plugins.TRAINERS names
+# the module to import on first use.
+_TRAINERS: dict = {}
+
+
+def register_trainer(name: str, factory):
+    """Make ``factory(model, section)`` the trainer ``Task.trainer`` uses for ``name``; returns ``factory``."""
+    _TRAINERS[name] = factory
+    return factory
+
+
+def get_trainer(name: str):
+    """The trainer factory registered as ``name``, importing the module kerazoo.plugins.TRAINERS names for it."""
+    if name not in _TRAINERS:
+        plugins.load_trainer(name)
+    if name not in _TRAINERS:
+        close = difflib.get_close_matches(name, sorted({*_TRAINERS, *plugins.TRAINERS}), n=3)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise ValueError(f"No trainer {name!r} is registered (kerazoo.plugins.TRAINERS lists "
+                         f"{', '.join(sorted(plugins.TRAINERS))}).{hint}")
+    return _TRAINERS[name]
 
 
 def task_for_model(model_name: str) -> Task:

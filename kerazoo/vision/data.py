@@ -193,13 +193,13 @@ def _load_tfds(dataset, split, task, *, data_dir, shuffle, seed, limit):
     """Unbatched tf.data of original-size examples in the folders' schema (``kerazoo.datasets.dense``)."""
     import tensorflow as tf
 
-    from kerazoo.datasets import _tfds_split  # the "not prepared" error that says what to do
+    from kerazoo.datasets import tfds_split  # the "not prepared" error that says what to do
 
     builder = _builder(dataset, task, data_dir)
     try:
         ds = builder.as_dataset(split=split)
     except (AssertionError, FileNotFoundError):
-        _tfds_split(builder, split)  # raises the explanatory FileNotFoundError
+        tfds_split(builder, split)  # raises the explanatory FileNotFoundError
         raise
     if limit is not None:
         ds = ds.take(limit)

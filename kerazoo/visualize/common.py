@@ -13,7 +13,8 @@ import os
 import keras
 import numpy as np
 
-from kerazoo.io import atomic_file
+from kerazoo.io import atomic_file, save_figure  # noqa: F401  (visualizations write figures with it)
+from kerazoo.io import read_image as read_image_file
 
 # --------------------------------------------------------------------------------------------------- layers
 
@@ -131,16 +132,7 @@ def predict_class(model, image) -> int:
 def read_image(path: str, shape: tuple | None = None) -> np.ndarray:
     """Read an image file as float32 raw pixels (H, W, C) in [0, 255], converted to ``shape`` (H, W, C) when given:
     resized, and grey↔RGB as the channel count asks."""
-    from skimage import io
-
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"Image file {path} does not exist.")
-    try:
-        image = io.imread(path)
-    except Exception as error:  # skimage raises whatever its plugin raises for a file it cannot decode
-        raise ValueError(f"Cannot read {path} as an image ({type(error).__name__}: {error}). "
-                         "Expected a PNG, JPEG or other file that scikit-image can decode.") from None
-    return fit_image(image, shape)
+    return fit_image(read_image_file(path).astype(np.uint8), shape)  # uint8: fit_image scales floats <= 1
 
 
 def fit_image(image, shape: tuple | None = None) -> np.ndarray:
@@ -202,22 +194,6 @@ def new_figure(rows: int = 1, cols: int = 1):
     for ax in axes.flat:
         ax.axis("off")
     return fig, axes
-
-
-def save_figure(fig, path: str, title: str) -> str:
-    """Give ``fig`` its title and write it as a PNG to ``path`` (temp name, then rename); return the path."""
-    import matplotlib.pyplot as plt
-
-    if not str(path).lower().endswith(".png"):
-        raise ValueError(f"Invalid out: expected a path ending in .png. Received: out={path!r}")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.suptitle(title)
-    try:
-        with atomic_file(path) as tmp:
-            fig.savefig(tmp, format="png")
-    finally:
-        plt.close(fig)
-    return path
 
 
 def save_image(image, path: str) -> str:
