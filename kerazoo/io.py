@@ -91,7 +91,7 @@ def read_image(path: str, shape: tuple | None = None):
     from PIL import Image, UnidentifiedImageError
 
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"No image at {path}.")
+        raise FileNotFoundError(f"Image file {path} does not exist.")
     try:
         with Image.open(path) as image:
             image.load()

@@ -1,10 +1,11 @@
 import os
 import stat
 
+import numpy as np
 import pytest
 
 from kerazoo.export import new_version
-from kerazoo.io import atomic_file, atomic_write_text, replaced_folder, temporary_folder
+from kerazoo.io import atomic_file, atomic_write_text, read_image, replaced_folder, save_figure, temporary_folder
 
 
 @pytest.fixture
@@ -65,3 +66,45 @@ def test_replaced_folder_swaps_in_the_new_folder_or_keeps_the_old_one(tmp_path):
         with open(os.path.join(tmp, "new.txt"), "w") as f:
             f.write("new")
     assert os.listdir(path) == ["new.txt"] and os.listdir(tmp_path) == ["policy"]
+
+
+def test_read_image_gives_raw_pixels_converted_to_the_asked_shape(tmp_path):
+    from PIL import Image
+
+    rgb = np.zeros((6, 4, 3), np.uint8)
+    rgb[..., 0] = 200  # pure red: luma 0.299 * 200
+    Image.fromarray(rgb).save(tmp_path / "red.png")
+    Image.fromarray(np.full((5, 5), 7, np.uint8)).save(tmp_path / "grey.png")
+
+    image = read_image(str(tmp_path / "red.png"))
+    assert image.dtype == np.float32 and image.shape == (6, 4, 3) and image[0, 0].tolist() == [200, 0, 0]
+    assert read_image(str(tmp_path / "grey.png")).shape == (5, 5, 1)
+    assert read_image(str(tmp_path / "grey.png"), (5, 5, 3))[0, 0].tolist() == [7, 7, 7]
+    grey = read_image(str(tmp_path / "red.png"), (3, 2, 1))
+    assert grey.shape == (3, 2, 1) and abs(float(grey[0, 0, 0]) - 0.299 * 200) <= 1
+    assert read_image(str(tmp_path / "red.png"), (None, None, 1)).shape == (6, 4, 1)  # any size: kept
+
+
+def test_read_image_errors_name_the_file(tmp_path):
+    bad = tmp_path / "not_an_image.png"
+    bad.write_bytes(b"this is not a PNG")
+    with pytest.raises(ValueError, match="Cannot read .*not_an_image.png as an image"):
+        read_image(str(bad))
+    with pytest.raises(FileNotFoundError, match="missing.png does not exist"):
+        read_image(str(tmp_path / "missing.png"))
+
+
+def test_save_figure_writes_a_titled_png_atomically(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    path = save_figure(fig, str(tmp_path / "sub" / "curve.png"), "a title", dpi=50)
+    assert path.endswith("curve.png") and open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert fig._suptitle.get_text() == "a title" and not plt.fignum_exists(fig.number)  # closed
+    assert sorted(os.listdir(tmp_path / "sub")) == ["curve.png"]  # no temporary left
+    with pytest.raises(ValueError, match=r"expected a path ending in .png. Received: out='x.jpg'"):
+        save_figure(plt.figure(), "x.jpg")

@@ -19,27 +19,24 @@ import datetime
 import json
 import logging
 import os
-import subprocess
-import sys
 import time
 
 import numpy as np
 
 from kerazoo import datasets
 from kerazoo.applications.common import write_sha256
+from kerazoo.export import formats as export_formats  # the table; ``formats`` is the argument naming a selection
+from kerazoo.export.formats import FORMAT_FILES, logits_close
+from kerazoo.export.formats import write_onnx, write_tflite  # noqa: F401  (kerazoo.optimize writes TFLite with it)
 from kerazoo.export.repository import new_version
-from kerazoo.export.runtime import FORMAT_FILES, load_predictor
 
 log = logging.getLogger(__name__)  # stage lines; the kerazoo command prints them on stderr (not with --quiet)
 
-FORMATS = tuple(FORMAT_FILES)
+FORMATS = tuple(export_formats.FORMATS)  # the names, in the table's order (kerazoo.export.formats)
 BYTES_SIGNATURE = "serving_bytes"  # classifiers' second signature: encoded image files in, same outputs
 CLASSIFY_SIGNATURE = "classify"  # classifiers' third: serialized tf.Examples in, TF Serving's classify outputs
 CLASSIFY_METHOD = "tensorflow/serving/classify"
 EXAMPLE_FEATURE = "images"  # the tf.Example feature holding an image's raw pixels, H*W*C floats in row-major order
-WARMUP_FILE = "tf_serving_warmup_requests"  # TF Serving's name, under assets.extra/
-FLOAT_TOLERANCE = 1e-4  # max |logit diff| relative to the logit range
-INT8_MIN_AGREEMENT = 0.98  # top-1 agreement
 
 
 def parse_formats(formats) -> tuple[str, ...]:
@@ -140,6 +137,8 @@ def write_warmup_requests(version_dir: str, name: str, images: np.ndarray, *, wi
     import tensorflow as tf
     from tensorflow_serving.apis import prediction_log_pb2
 
+    from kerazoo.serving.repository import WARMUP_FILE  # the server that replays it owns the name
+
     requests = [("serving_default", "images", tf.make_tensor_proto(np.asarray(images, np.float32)))]
     if with_bytes:
         pngs = [tf.io.encode_png(tf.cast(tf.clip_by_value(tf.round(x), 0, 255), tf.uint8)).numpy() for x in images]
@@ -154,31 +153,6 @@ def write_warmup_requests(version_dir: str, name: str, images: np.ndarray, *, wi
             log.predict_log.request.inputs[key].CopyFrom(tensor)
             writer.write(log.SerializeToString())
     return path
-
-
-def write_tflite(saved_model: str, path: str, representative: np.ndarray | None = None) -> None:
-    """Float TFLite, or with ``representative`` raw pixels, full-integer int8 (uint8 input, float outputs)."""
-    import tensorflow as tf
-
-    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model, signature_keys=["serving_default"])
-    if representative is not None:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([representative[i : i + 1]] for i in range(len(representative)))
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.uint8
-        converter.inference_output_type = tf.float32
-    with open(path, "wb") as f:
-        f.write(converter.convert())
-
-
-def write_onnx(saved_model: str, path: str, opset: int = 17) -> None:
-    """ONNX via tf2onnx from the SavedModel (the artifact users serve), so constants are frozen as served."""
-    command = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", saved_model, "--signature_def",
-               "serving_default", "--opset", str(opset), "--output", path]
-    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    if result.returncode != 0 or not os.path.exists(path):
-        tail = "\n".join(result.stderr.strip().splitlines()[-5:])
-        raise RuntimeError(f"tf2onnx failed to convert {saved_model}:\n{tail}")
 
 
 def speed(predict, images: np.ndarray, *, batches=(1, 32), calls: int = 20) -> dict:
@@ -202,12 +176,9 @@ def parity(reference: np.ndarray, logits: np.ndarray, fmt: str) -> dict:
     logit_range = float(np.max(reference) - np.min(reference)) or 1.0
     agreement = float(np.mean(np.argmax(reference, -1) == np.argmax(logits, -1)))
     report = {"max_abs_logit_diff": max_abs, "relative_logit_diff": max_abs / logit_range, "top1_agreement": agreement}
-    if fmt == "tflite_int8":
-        report["limit"] = f"top1_agreement >= {INT8_MIN_AGREEMENT}"
-        report["passed"] = agreement >= INT8_MIN_AGREEMENT
-    else:
-        report["limit"] = f"relative_logit_diff <= {FLOAT_TOLERANCE}"
-        report["passed"] = max_abs / logit_range <= FLOAT_TOLERANCE
+    # The format's rule from the table; optimize's other TFLite modes (dynamic, float16) are judged as float files.
+    rule = export_formats.FORMATS[fmt].parity if fmt in export_formats.FORMATS else logits_close
+    report["limit"], report["passed"] = rule(report)
     return report
 
 
@@ -253,24 +224,23 @@ def export_run(
             if (error.name or "").split(".")[0] != "tensorflow_serving":
                 raise
             log.warning("no warm-up requests in the version (they need pip install \"kerazoo[serving]\")")
-        if "tflite" in formats:
-            log.info("converting to TFLite (float)")
-            write_tflite(tmp, os.path.join(tmp, FORMAT_FILES["tflite"]))
-        if "tflite_int8" in formats:
-            log.info("converting to TFLite (int8, calibrated on %d training images)", representative_examples)
-            representative, _ = datasets.split_arrays(data.dataset, data.train_split, data_dir=data.data_dir,
-                                                      limit=representative_examples,
-                                                      batch_size=min(representative_examples, 256))
-            write_tflite(tmp, os.path.join(tmp, FORMAT_FILES["tflite_int8"]), representative)
-        if "onnx" in formats:
-            log.info("converting to ONNX")
-            write_onnx(tmp, os.path.join(tmp, FORMAT_FILES["onnx"]))
+        representative = None  # raw training images, read once for the calibrated formats
+        for fmt in formats:
+            spec = export_formats.FORMATS[fmt]
+            if spec.writer is None:  # the SavedModel, written above
+                continue
+            if spec.calibrated and representative is None:
+                representative, _ = datasets.split_arrays(data.dataset, data.train_split, data_dir=data.data_dir,
+                                                          limit=representative_examples,
+                                                          batch_size=min(representative_examples, 256))
+            log.info("converting to %s", spec.label)
+            spec.writer(tmp, os.path.join(tmp, spec.file), representative if spec.calibrated else None)
 
         report = {"formats": {}, "parity_examples": int(len(check_images)), "parity_split": check_split}
         for fmt in formats:
             log.info("checking %s against the Keras model on %d images", fmt, len(check_images))
             path = tmp if fmt == "saved_model" else os.path.join(tmp, FORMAT_FILES[fmt])
-            predictor = load_predictor(path)
+            predictor = export_formats.FORMATS[fmt].reader(path)
             figures = parity(reference, predictor(check_images), fmt)
             figures["us_per_image"] = speed(predictor.fn, check_images)
             figures["file"] = FORMAT_FILES[fmt]
@@ -327,7 +297,8 @@ def _export_task_run(task, model, config, info, run_dir, repo, name, version, ch
         write_saved_model(model, tmp, outputs, input_shape)
         served = tf.saved_model.load(tmp).signatures["serving_default"](images=tf.constant(images))
         diffs = {k: float(np.max(np.abs(served[k].numpy().astype(np.float64) - v))) for k, v in expected.items()}
-        failed = {k: d for k, d in diffs.items() if d > FLOAT_TOLERANCE * max(1.0, float(np.ptp(expected[k])))}
+        tolerance = export_formats.FLOAT_TOLERANCE
+        failed = {k: d for k, d in diffs.items() if d > tolerance * max(1.0, float(np.ptp(expected[k])))}
         if failed:
             raise ValueError(f"Export of {run_dir} failed its parity check, nothing was published: {failed}")
         # Integer outputs (masks, classes) agree element by element: the dense analogue of top-1 agreement.
@@ -345,7 +316,7 @@ def _export_task_run(task, model, config, info, run_dir, repo, name, version, ch
         }
         _write_json(os.path.join(tmp, "kerazoo.json"), metadata)
         figures = {"file": FORMAT_FILES["saved_model"], "bytes": _size(tmp), "max_abs_logit_diff": max(diffs.values()),
-                   "max_abs_output_diff": diffs, "top1_agreement": agreement, "limit": f"{FLOAT_TOLERANCE} x range",
+                   "max_abs_output_diff": diffs, "top1_agreement": agreement, "limit": f"{tolerance} x range",
                    "passed": True}
         _write_json(os.path.join(tmp, "export_report.json"), {"formats": {"saved_model": figures},
                                                               "parity_examples": int(len(images))})

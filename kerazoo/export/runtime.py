@@ -14,14 +14,6 @@ from typing import Callable
 
 import numpy as np
 
-FORMAT_FILES = {
-    "saved_model": "saved_model.pb",
-    "tflite": "model.tflite",
-    "tflite_int8": "model_int8.tflite",
-    "onnx": "model.onnx",
-}
-
-
 @dataclass
 class Predictor:
     """A callable from raw pixels to logits, with what it is."""
@@ -42,7 +34,7 @@ class Predictor:
         return np.concatenate(parts).astype(np.float32)
 
 
-def _keras_predictor(path: str, model=None) -> Predictor:
+def keras_predictor(path: str, model=None) -> Predictor:
     import keras
 
     if model is None:
@@ -55,7 +47,7 @@ def _keras_predictor(path: str, model=None) -> Predictor:
     )
 
 
-def _saved_model_predictor(path: str) -> Predictor:
+def saved_model_predictor(path: str) -> Predictor:
     import tensorflow as tf
 
     try:
@@ -77,7 +69,7 @@ def _saved_model_predictor(path: str) -> Predictor:
     )
 
 
-def _tflite_predictor(path: str) -> Predictor:
+def tflite_predictor(path: str) -> Predictor:
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=path)
@@ -95,7 +87,7 @@ def _tflite_predictor(path: str) -> Predictor:
     return Predictor(fmt, path, run, tuple(int(d) for d in detail["shape_signature"][1:]))
 
 
-def _onnx_predictor(path: str) -> Predictor:
+def onnx_predictor(path: str) -> Predictor:
     import onnxruntime as ort
 
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
@@ -111,26 +103,28 @@ def load_predictor(path: str, fmt: str | None = None) -> Predictor:
     version), a ``.tflite`` file or a ``.onnx`` file. ``fmt`` picks one artifact inside a version directory."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} does not exist.")
+    from kerazoo.export.formats import artifact_path, get_format, reader_for_file  # the table reads with these
+
     if fmt is not None and os.path.isdir(path):
-        if fmt not in FORMAT_FILES:
-            raise ValueError(f"Invalid format: expected one of {', '.join(FORMAT_FILES)}. Received: format={fmt!r}")
-        path = path if fmt == "saved_model" else os.path.join(path, FORMAT_FILES[fmt])
+        get_format(fmt)
+        path = artifact_path(path, fmt)
         if not os.path.exists(path if fmt != "saved_model" else os.path.join(path, "saved_model.pb")):
             raise FileNotFoundError(f"No {fmt} artifact in {path}.")
     if os.path.isdir(path):
         if os.path.exists(os.path.join(path, "saved_model.pb")):
-            return _saved_model_predictor(path)
+            return saved_model_predictor(path)
         if os.path.exists(os.path.join(path, "config.yaml")):
             from kerazoo.training.run import load_run_model
 
             model = load_run_model(path)
-            return _keras_predictor(path, model)
+            return keras_predictor(path, model)
         raise ValueError(f"{path} is neither a SavedModel (no saved_model.pb) nor a kerazoo run (no config.yaml).")
     if path.endswith(".keras"):
-        return _keras_predictor(path)
-    if path.endswith((".tflite", ".onnx")):
+        return keras_predictor(path)
+    reader = reader_for_file(path)
+    if reader is not None:
         from kerazoo.applications.common import verify_sha256
 
         verify_sha256(path)  # export writes FILE.sha256 beside each artifact; a mismatch names both hashes
-        return _tflite_predictor(path) if path.endswith(".tflite") else _onnx_predictor(path)
+        return reader(path)
     raise ValueError(f"Cannot tell the format of {path}: expected a .keras/.tflite/.onnx file or a directory.")

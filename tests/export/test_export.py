@@ -109,9 +109,9 @@ def test_parity_limits():
 
 
 def test_export_refuses_a_model_over_its_parity_limit(trained_run, tmp_path, monkeypatch):
-    from kerazoo.export import exporter
+    from kerazoo.export import exporter, formats
 
-    monkeypatch.setattr(exporter, "FLOAT_TOLERANCE", 0.0)  # any float difference now fails
+    monkeypatch.setattr(formats, "FLOAT_TOLERANCE", 0.0)  # any float difference now fails
     with pytest.raises(ValueError, match="failed its parity check, nothing was published: tflite"):
         exporter.export_run(trained_run, str(tmp_path), "m", formats="tflite", parity_examples=8)
     assert versions(str(tmp_path), "m") == []
