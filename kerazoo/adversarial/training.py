@@ -1,9 +1,10 @@
 """Adversarial training as a wrapper that ``fit`` runs in place of the classifier.
 
-``kerazoo.training`` calls :func:`adversarial_trainer` (registered as its "adversarial" trainer) when ``config.adversarial.method`` is not ``none``; the run's
-checkpoints still hold the plain classifier (``AtomicCheckpoint(model=...)``), so export and evaluation need nothing
-new. Each training step crafts adversarial images against the current weights (with the classifier in inference
-mode), then takes one optimizer step on the weighted clean/adversarial batch:
+``kerazoo.training`` calls :func:`adversarial_trainer` (registered with it as the "adversarial" trainer) when
+``config.adversarial.method`` is not ``none``; the run's checkpoints still hold the plain classifier
+(``AtomicCheckpoint(model=...)``), so export and evaluation need nothing new. Each training step crafts adversarial
+images against the current weights (with the classifier in inference mode), then takes one optimizer step on the
+weighted clean/adversarial batch:
 
     loss = (1 - mix) * L(x, y) + mix * L(x_adv, y)
 
