@@ -95,7 +95,7 @@ def _plot(lrs, losses, smoothed, suggested, configured, out) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from kerazoo.visualize.common import save_figure
+    from kerazoo.io import save_figure
 
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(lrs, losses, alpha=0.3, label="loss")

@@ -10,7 +10,8 @@ import numpy as np
 from keras import ops
 
 from kerazoo.visualize.ascent import optimize_image
-from kerazoo.visualize.common import display_image, model_image_shape, new_figure, save_figure
+from kerazoo.io import save_figure
+from kerazoo.visualize.common import display_image, model_image_shape, new_figure
 from kerazoo.visualize.gradients import check_class_index
 
 

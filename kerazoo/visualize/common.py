@@ -1,5 +1,6 @@
 """What every visualization shares: finding layers (also inside nested models), splitting a model at a layer,
-reading images, and writing titled matplotlib figures atomically.
+reading images (decoded by kerazoo.io.read_image) and fitting them to a model; figures are written by
+kerazoo.io.save_figure.
 
 Images are float32 raw pixels in [0, 255], (H, W, C), as ``kerazoo.datasets`` yields them and as kerazoo runs'
 models take them (each run's model normalizes its own input).
@@ -13,7 +14,7 @@ import os
 import keras
 import numpy as np
 
-from kerazoo.io import atomic_file, save_figure  # noqa: F401  (visualizations write figures with it)
+from kerazoo.io import atomic_file
 from kerazoo.io import read_image as read_image_file
 
 # --------------------------------------------------------------------------------------------------- layers

@@ -9,7 +9,8 @@ import numpy as np
 from keras import ops
 
 from kerazoo.visualize.ascent import check_positive, optimize_image
-from kerazoo.visualize.common import as_batch, display_image, layer_model, model_image_shape, new_figure, save_figure
+from kerazoo.io import save_figure
+from kerazoo.visualize.common import as_batch, display_image, layer_model, model_image_shape, new_figure
 
 
 @dataclass

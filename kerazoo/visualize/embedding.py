@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from kerazoo.visualize.common import display_image, layer_model, new_figure, save_figure
+from kerazoo.io import save_figure
+from kerazoo.visualize.common import display_image, layer_model, new_figure
 
 
 def penultimate_features(model, images, *, layer: str | None = None, batch_size: int = 128) -> np.ndarray:

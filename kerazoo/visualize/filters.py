@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
+from kerazoo.io import save_figure
 from kerazoo.visualize.common import (
-    as_batch, find_layer, iter_layers, layer_model, mosaic, new_figure, normalize_for_display, save_figure,
+    as_batch, find_layer, iter_layers, layer_model, mosaic, new_figure, normalize_for_display,
 )
 from kerazoo.visualize.gradcam import CONV_TYPES
 

@@ -15,8 +15,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerazoo.io import save_figure
 from kerazoo.visualize.common import (
-    as_batch, find_layer, iter_layers, new_figure, predict_class, save_figure, show_map, split_at, display_image,
+    as_batch, find_layer, iter_layers, new_figure, predict_class, show_map, split_at, display_image,
 )
 from kerazoo.visualize.gradients import check_class_index, value_and_gradient
 

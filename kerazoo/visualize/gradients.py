@@ -18,7 +18,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerazoo.visualize.common import as_batch, new_figure, predict_class, save_figure, show_map, display_image
+from kerazoo.io import save_figure
+from kerazoo.visualize.common import as_batch, new_figure, predict_class, show_map, display_image
 
 
 def gradient_function(fn):

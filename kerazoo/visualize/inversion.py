@@ -11,7 +11,8 @@ from keras import ops
 
 from kerazoo.losses.style import total_variation
 from kerazoo.visualize.ascent import optimize_image
-from kerazoo.visualize.common import as_batch, display_image, layer_model, new_figure, save_figure
+from kerazoo.io import save_figure
+from kerazoo.visualize.common import as_batch, display_image, layer_model, new_figure
 
 
 @dataclass

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from kerazoo.visualize.common import display_image, find_layer, image_grid, layer_model, save_figure
+from kerazoo.io import save_figure
+from kerazoo.visualize.common import display_image, find_layer, image_grid, layer_model
 
 
 @dataclass(frozen=True)

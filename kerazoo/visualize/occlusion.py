@@ -7,7 +7,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from kerazoo.visualize.common import as_batch, display_image, new_figure, save_figure, show_map
+from kerazoo.io import save_figure
+from kerazoo.visualize.common import as_batch, display_image, new_figure, show_map
 
 
 def occlusion_map(model, image, *, class_index: int, patch: int = 6, stride: int = 2, value: float | None = None,

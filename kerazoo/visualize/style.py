@@ -25,7 +25,8 @@ from keras import ops
 
 from kerazoo.losses.style import content_loss, gram_matrix, style_loss, total_variation
 from kerazoo.visualize.ascent import check_positive, optimize_image
-from kerazoo.visualize.common import display_image, find_layer, fit_image, new_figure, save_figure, save_image
+from kerazoo.io import save_figure
+from kerazoo.visualize.common import display_image, find_layer, fit_image, new_figure, save_image
 from kerazoo.visualize.gradients import gradient_function
 
 WEIGHTS_NOTE = (
