@@ -206,7 +206,8 @@ def _string_out(value, as_b64: bool):
 # complex, quantized) go through tf.make_ndarray / tf.make_tensor_proto.
 _CONTENT_DTYPES = {1: np.float32, 2: np.float64, 3: np.int32, 4: np.uint8, 5: np.int16, 6: np.int8, 9: np.int64,
                    17: np.uint16, 19: np.float16, 22: np.uint32, 23: np.uint64}
-_CONTENT_ENUMS = {np.dtype(v): k for k, v in _CONTENT_DTYPES.items()}
+# tf.make_tensor_proto writes uint16 as int_val, so responses do too (they stay byte for byte TensorFlow's).
+_CONTENT_ENUMS = {np.dtype(v): k for k, v in _CONTENT_DTYPES.items() if v is not np.uint16}
 # The per-element fields a client may fill instead of tensor_content, by DataType enum.
 _VALUE_FIELDS = {1: "float_val", 2: "double_val", 3: "int_val", 4: "int_val", 5: "int_val", 6: "int_val",
                  9: "int64_val", 10: "bool_val", 17: "int_val", 22: "uint32_val", 23: "uint64_val"}
@@ -249,8 +250,9 @@ def _fast_proto_array(proto, info: TensorInfo, dims: list[int], count: int) -> n
     if len(values) != count:  # one value broadcast over the shape, or a malformed proto: make_ndarray decides
         return None
     try:
-        return np.array(values, dtype=dtype or np.bool_).reshape(dims)
-    except (OverflowError, ValueError):  # e.g. 300 in an int_val of DT_UINT8
+        # np.fromiter as make_ndarray: it refuses what np.array would wrap around (300 in a DT_UINT8's int_val)
+        return np.fromiter(values, dtype=dtype or np.bool_, count=count).reshape(dims)
+    except (OverflowError, ValueError, TypeError):
         return None
 
 
@@ -271,8 +273,10 @@ def _proto_array(proto, info: TensorInfo, where: str) -> np.ndarray:
 
 def fill_proto(proto, array: np.ndarray) -> None:
     """Write ``array`` into an empty TensorProto (a response's output), byte for byte what
-    ``tf.make_tensor_proto(array)`` gives: numeric arrays of more than one element as ``tensor_content``, the rest
-    through TensorFlow."""
+    ``tf.make_tensor_proto(array)`` gives for native-order arrays: numeric arrays of more than one element as
+    ``tensor_content``, the rest through TensorFlow."""
+    if array.dtype.byteorder == ">":  # tensor_content is little-endian (tf.make_tensor_proto would copy the bytes)
+        array = array.astype(array.dtype.newbyteorder("<"))
     enum = _CONTENT_ENUMS.get(array.dtype)
     if enum is None or array.size <= 1 or array.nbytes >= 1 << 31:
         proto.CopyFrom(array_to_proto(array))
