@@ -85,7 +85,8 @@ def main(argv=None) -> int:
     for row in rows:
         rest, grpc = row.get("rest", {}), row.get("grpc", {})
         print(f"| {row['started_utc']} | {row['code']} | {row['limit_images_per_s']} | {rest.get('rps')} | "
-              f"{rest.get('fraction_of_limit', 0) * 100:.0f} % | {rest.get('cpu_ms_per_request')} | {grpc.get('rps')} | "
+              f"{rest.get('fraction_of_limit', 0) * 100:.0f} % | {rest.get('cpu_ms_per_request')} | "
+              f"{grpc.get('rps')} | "
               f"{grpc.get('fraction_of_limit', 0) * 100:.0f} % | {grpc.get('cpu_ms_per_request')} |")
     if not args.no_write:
         sys.path.append(_HERE)
