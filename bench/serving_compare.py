@@ -49,6 +49,10 @@ def summarize(label: str, started: str, figures: dict, concurrency: int) -> dict
         row[protocol] = {"rps": point["throughput_rps"], "fraction_of_limit":
                          round(point["throughput_rps"] / limit["images_per_s"], 3),
                          "cpu_ms_per_request": point.get("server_cpu_ms_per_request"),
+                         # the limit's CPU per image over the server's per request: the fraction of the limit the
+                         # server would reach with the same CPU (the clients' CPU left out)
+                         "cpu_fraction_of_limit": round(limit["cpu_ms_per_image"] / point["server_cpu_ms_per_request"],
+                                                        3) if point.get("server_cpu_ms_per_request") else None,
                          "p50_ms": point["p50_ms"], "errors": point["errors"],
                          "mean_batch_rows": point.get("mean_batch_rows")}
     return row
@@ -63,6 +67,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--nice", type=int, default=0, help="run the bench under nice -n N")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--name", default="serving_compare", help="results file name under bench/results/")
     args = parser.parse_args(argv)
 
     base = _git("rev-parse", "--short", args.base or _git("merge-base", "HEAD", "main"))
@@ -81,18 +86,20 @@ def main(argv=None) -> int:
                 print(json.dumps(rows[-1]), flush=True)
 
     print(f"\n| run (UTC) | code | limit (images/s) | REST c={args.concurrency} req/s | REST % | REST CPU ms/req "
-          f"| gRPC req/s | gRPC % | gRPC CPU ms/req |")
+          f"| gRPC req/s | gRPC % | gRPC CPU ms/req | limit CPU ms/image | REST CPU % | gRPC CPU % |")
     for row in rows:
         rest, grpc = row.get("rest", {}), row.get("grpc", {})
         print(f"| {row['started_utc']} | {row['code']} | {row['limit_images_per_s']} | {rest.get('rps')} | "
               f"{rest.get('fraction_of_limit', 0) * 100:.0f} % | {rest.get('cpu_ms_per_request')} | "
               f"{grpc.get('rps')} | "
-              f"{grpc.get('fraction_of_limit', 0) * 100:.0f} % | {grpc.get('cpu_ms_per_request')} |")
+              f"{grpc.get('fraction_of_limit', 0) * 100:.0f} % | {grpc.get('cpu_ms_per_request')} | "
+              f"{row['limit_cpu_ms_per_image']} | {(rest.get('cpu_fraction_of_limit') or 0) * 100:.0f} % | "
+              f"{(grpc.get('cpu_fraction_of_limit') or 0) * 100:.0f} % |")
     if not args.no_write:
         sys.path.append(_HERE)
         from common import write_results
 
-        print("wrote", write_results("serving_compare", {"base": base, "head": head, "settings": vars(args),
+        print("wrote", write_results(args.name, {"base": base, "head": head, "settings": vars(args),
                                                          "runs": rows}))
     return 0
 
