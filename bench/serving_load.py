@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import gc
 import json
 import os
 import shutil
@@ -195,13 +196,13 @@ def in_process_limit(path, shape, batch, seconds):
     x = tf.constant(np.random.default_rng(0).uniform(0, 255, (batch, *shape)).astype(np.float32))
     for _ in range(3):
         fn(images=x)
-    count, start = 0, time.perf_counter()
+    count, start, cpu_start = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         fn(images=x)["probabilities"].numpy()
         count += 1
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     return {"batch": batch, "images_per_s": round(count * batch / elapsed, 1),
-            "ms_per_batch": round(elapsed / count * 1e3, 2)}
+            "ms_per_batch": round(elapsed / count * 1e3, 2), "cpu_ms_per_image": round(cpu / (count * batch) * 1e3, 3)}
 
 
 def _rest_once(port: int, path: str, body: bytes) -> float:
@@ -253,6 +254,13 @@ def first_request_after_swap(repo: str, bodies: dict, warmup: bool, steady_reque
         shutil.rmtree(os.path.join(model_dir, "2"), ignore_errors=True)
 
 
+def _served_requests(server) -> int:
+    """Requests the server has answered so far (every API, protocol and status)."""
+    counter = server.metrics.request_count
+    with counter._lock:
+        return int(sum(counter._values.values()))
+
+
 def _batch_totals(server) -> tuple[float, int]:
     histogram = server.metrics.batch_size
     series = histogram._series.get(("bench",))
@@ -281,6 +289,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help="~2 minutes: batched server, REST, concurrency 16, 2 s per point (no naive comparison)")
     parser.add_argument("--no-write", action="store_true", help="do not write bench/results/serving_load.json")
+    parser.add_argument("--out", default=None, help="also write the figures as JSON to this path")
     parser.add_argument("--load-only", action="store_true",
                         help="only the load points and the limit (no JSON-vs-PNG and version-swap measurements)")
     args = parser.parse_args(argv)
@@ -332,6 +341,9 @@ def main(argv=None):
             for protocol in protocols:
                 for concurrency in levels:
                     rows_before, batches_before = _batch_totals(server)
+                    # The clients are other processes: this process's CPU time is the server's (and the model's).
+                    cpu_before, all_before = time.process_time(), _served_requests(server)
+                    gc_before = [g["collections"] for g in gc.get_stats()]
                     if protocol == "rest":
                         point = run_load("rest", f"127.0.0.1:{server.rest_port}", "/v1/models/bench:predict",
                                          rest_body, concurrency, args.seconds, args.warmup, args.max_requests)
@@ -339,12 +351,20 @@ def main(argv=None):
                         point = run_load("grpc", server.grpc_address, "", grpc_body, concurrency, args.seconds,
                                          args.warmup, args.max_requests)
                     rows, batches = _batch_totals(server)
+                    served = _served_requests(server) - all_before  # warm-up requests included: CPU covers them
+                    point["gc_collections_by_generation"] = [g["collections"] - b for g, b in zip(gc.get_stats(),
+                                                                                                  gc_before)]
+                    if served:
+                        point["server_cpu_ms_per_request"] = round((time.process_time() - cpu_before) / served * 1e3,
+                                                                   3)
                     if batches > batches_before:
                         point["mean_batch_rows"] = round((rows - rows_before) / (batches - batches_before), 1)
                     results.setdefault(label, {}).setdefault(protocol, []).append(point)
                     print(f"{label:>8} {protocol:>5} c={concurrency:<3} {point['throughput_rps']:>9.1f} req/s  "
                           f"p50 {point['p50_ms']} ms  p99 {point['p99_ms']} ms  errors {point['errors']}  "
-                          f"mean batch {point.get('mean_batch_rows', '-')}",
+                          f"mean batch {point.get('mean_batch_rows', '-')}  "
+                          f"server CPU {point.get('server_cpu_ms_per_request', '-')} ms/request  "
+                          f"gc {point['gc_collections_by_generation']}",
                           flush=True)
         finally:
             server.stop()
@@ -409,6 +429,9 @@ def main(argv=None):
         "servers": results, "goals_at_concurrency_%d" % top: goals,
         "json_pixels_vs_image_bytes_c16": inputs, "first_request_after_swap": swap, "quick": args.quick,
     }
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(figures, f, indent=1)
     if not args.no_write:
         sys.path.append(_HERE)
         from common import write_results

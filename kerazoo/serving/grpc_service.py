@@ -21,7 +21,7 @@ from tensorflow_serving.apis import (
 from kerazoo.serving.config import models_from_proto
 from kerazoo.serving.errors import ServingError, invalid_argument
 from kerazoo.serving.service import ServingService
-from kerazoo.serving.tensors import array_to_proto, input_proto_to_examples, proto_to_array
+from kerazoo.serving.tensors import fill_proto, input_proto_to_examples, proto_to_array
 
 log = logging.getLogger("kerazoo.serving")
 
@@ -68,7 +68,7 @@ class PredictionServicer(_Base, prediction_service_pb2_grpc.PredictionServiceSer
             response.model_spec.version.value = servable.version
             response.model_spec.signature_name = signature.key
             for key, value in outputs.items():
-                response.outputs[key].CopyFrom(array_to_proto(value))
+                fill_proto(response.outputs[key], value)
             return response
 
         return self._serve(context, "predict", request.model_spec.name, run)

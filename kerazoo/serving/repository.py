@@ -556,6 +556,7 @@ class ModelRepository:
         servable.close()  # queued requests finish; requests holding it finish on their own reference
         self._set_state(name, version, state="END")
         log.info("%s version %d unloaded", name, version)
+        del servable  # the event hook may collect the version's objects (serve's frozen heap): hold none of them
         self._event(name, version, "unloaded")
 
     def _event(self, name: str, version: int, event: str) -> None:

@@ -201,18 +201,64 @@ def _string_out(value, as_b64: bool):
 # -- gRPC TensorProto ----------------------------------------------------------------------------------------
 
 
+# DataType enums whose values travel as raw little-endian bytes in ``tensor_content``, with their NumPy dtypes:
+# the request and response fast path (np.frombuffer / tobytes, no TensorFlow call). Others (strings, bfloat16,
+# complex, quantized) go through tf.make_ndarray / tf.make_tensor_proto.
+_CONTENT_DTYPES = {1: np.float32, 2: np.float64, 3: np.int32, 4: np.uint8, 5: np.int16, 6: np.int8, 9: np.int64,
+                   17: np.uint16, 19: np.float16, 22: np.uint32, 23: np.uint64}
+# tf.make_tensor_proto writes uint16 as int_val, so responses do too (they stay byte for byte TensorFlow's).
+_CONTENT_ENUMS = {np.dtype(v): k for k, v in _CONTENT_DTYPES.items() if v is not np.uint16}
+# The per-element fields a client may fill instead of tensor_content, by DataType enum.
+_VALUE_FIELDS = {1: "float_val", 2: "double_val", 3: "int_val", 4: "int_val", 5: "int_val", 6: "int_val",
+                 9: "int64_val", 10: "bool_val", 17: "int_val", 22: "uint32_val", 23: "uint64_val"}
+
+
 def proto_to_array(proto, info: TensorInfo, where: str, max_elements: int | None = None) -> np.ndarray:
     """A request TensorProto as an array; its dtype must be the signature's and its shape must fit. A shape of more
     than ``max_elements`` elements is refused before the array is made (a proto declaring [10**9] with one value
     would otherwise be broadcast into gigabytes)."""
-    import tensorflow as tf
-
     dims = [d.size for d in proto.tensor_shape.dim]
     if len(dims) > MAX_RANK or any(d < 0 for d in dims):
         raise invalid_argument(f"{where}: invalid tensor shape {dims[:MAX_RANK + 1]}")
-    if max_elements is not None and math.prod(dims) > max_elements:
-        raise invalid_argument(f"{where}: {math.prod(dims)} elements, over the server's limit of {max_elements} "
+    count = math.prod(dims)
+    if max_elements is not None and count > max_elements:
+        raise invalid_argument(f"{where}: {count} elements, over the server's limit of {max_elements} "
                                "per request (--max-request-elements)")
+    array = _fast_proto_array(proto, info, dims, count)
+    if array is None:
+        array = _proto_array(proto, info, where)
+    check_shape(array, info, where)
+    return array
+
+
+def _fast_proto_array(proto, info: TensorInfo, dims: list[int], count: int) -> np.ndarray | None:
+    """The array of a well-formed numeric TensorProto of the signature's dtype without TensorFlow (3 µs instead of
+    tf.make_ndarray's 12 for a 32x32x3 float32 image), or None: anything else (other dtypes, a wrong dtype, broadcast values, lengths that
+    do not match) takes the general path, which also words the errors."""
+    enum = proto.dtype
+    if enum != info.dtype.as_datatype_enum:
+        return None
+    dtype = _CONTENT_DTYPES.get(enum)
+    if proto.tensor_content:
+        if dtype is None or len(proto.tensor_content) != count * np.dtype(dtype).itemsize:
+            return None
+        return np.frombuffer(proto.tensor_content, dtype=dtype).reshape(dims).copy()  # writable, as make_ndarray's
+    field = _VALUE_FIELDS.get(enum)
+    if field is None or count == 0:
+        return None
+    values = getattr(proto, field)
+    if len(values) != count:  # one value broadcast over the shape, or a malformed proto: make_ndarray decides
+        return None
+    try:
+        # np.fromiter as make_ndarray: it refuses what np.array would wrap around (300 in a DT_UINT8's int_val)
+        return np.fromiter(values, dtype=dtype or np.bool_, count=count).reshape(dims)
+    except (OverflowError, ValueError, TypeError):
+        return None
+
+
+def _proto_array(proto, info: TensorInfo, where: str) -> np.ndarray:
+    import tensorflow as tf
+
     try:
         dtype = tf.dtypes.as_dtype(proto.dtype)
     except TypeError:
@@ -220,11 +266,26 @@ def proto_to_array(proto, info: TensorInfo, where: str, max_elements: int | None
     if dtype != info.dtype:
         raise invalid_argument(f"{where}: expected dtype {_dtype_name(info)}, got {dtype_enum_name(dtype)}")
     try:
-        array = tf.make_ndarray(proto)
+        return tf.make_ndarray(proto)
     except Exception as error:
         raise invalid_argument(f"{where}: the TensorProto is malformed ({type(error).__name__}: {error})") from None
-    check_shape(array, info, where)
-    return array
+
+
+def fill_proto(proto, array: np.ndarray) -> None:
+    """Write ``array`` into an empty TensorProto (a response's output), byte for byte what
+    ``tf.make_tensor_proto(array)`` gives for native-order arrays: numeric arrays of more than one element as
+    ``tensor_content``, the rest through TensorFlow."""
+    if array.dtype.byteorder == ">":  # tensor_content is little-endian (tf.make_tensor_proto would copy the bytes)
+        array = array.astype(array.dtype.newbyteorder("<"))
+    enum = _CONTENT_ENUMS.get(array.dtype)
+    if enum is None or array.size <= 1 or array.nbytes >= 1 << 31:
+        proto.CopyFrom(array_to_proto(array))
+        return
+    proto.dtype = enum
+    dims = proto.tensor_shape.dim
+    for size in array.shape:
+        dims.add().size = size
+    proto.tensor_content = array.tobytes()  # C order, native (little-endian) bytes: what tensor_content holds
 
 
 def array_to_proto(array: np.ndarray):
