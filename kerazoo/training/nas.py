@@ -20,7 +20,9 @@ Resume: after every child, ``results.json`` (every child's choices, architecture
 temporary name and renamed. Child ``k`` is sampled with ``numpy.random.default_rng([seed, k])``, so a search killed
 at any point and started again with the same arguments restores the controller, samples the same architectures and
 reuses the children already trained (also one whose controller update the kill cut off: it is replayed from the
-saved reward). Other arguments with the same ``out`` are an error rather than a silent restart.
+saved reward). ``children`` may differ between attempts: child ``k`` never depends on how many follow, so a larger
+number extends a finished search and a smaller one takes its first children. Other arguments with the same ``out``
+are an error rather than a silent restart.
 """
 
 from __future__ import annotations
@@ -227,8 +229,7 @@ def nas_search(config, *, method: str = "nas", children: int = 20, child_steps: 
     config_from_dict(child_config_dict(base, [dict(l) for l in space.architecture(space.sample_uniform(
         np.random.default_rng(0)))], child_steps=child_steps))  # fields the children need are valid
     settings = json.loads(json.dumps({
-        "method": method, "config": base, "space": space.to_dict(), "children": children,
-        "child_steps": child_steps, "seed": seed,
+        "method": method, "config": base, "space": space.to_dict(), "child_steps": child_steps, "seed": seed,
         **({"controller": {"lr": controller_lr, "entropy_weight": entropy_weight, "baseline_decay": baseline_decay,
                            "units": units}} if method == "nas" else {}),
     }))
@@ -241,6 +242,9 @@ def nas_search(config, *, method: str = "nas", children: int = 20, child_steps: 
         optimizer = keras.optimizers.Adam(controller_lr)
         optimizer.build(controller.trainable_variables)
         baseline, start = _load_controller(out, controller, optimizer, done)
+    if start > children:
+        raise ValueError(f"{os.path.join(out, 'controller.npz')} has learned from {start} children already; ask for "
+                         f"at least as many (a controller cannot unlearn). Received: children={children}")
     rows = [done[k] for k in range(1, start + 1)]
     for child in range(start + 1, children + 1):
         rng = np.random.default_rng([seed, child])

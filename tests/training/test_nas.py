@@ -126,6 +126,11 @@ def test_killed_search_resumes_with_its_finished_children_and_same_results(tmp_p
     with pytest.raises(ValueError, match="other settings \\(seed differ\\)"):
         nas_search(config, method=method, children=6, child_steps=5, seed=1, out=str(tmp_path / "killed"))
 
+    calls.clear()  # a finished search extended with more children: the first ones are reused, the results the same
+    nas_search(config, method=method, children=4, child_steps=5, out=str(tmp_path / "grown"))
+    grown = nas_search(config, method=method, children=6, child_steps=5, out=str(tmp_path / "grown"))
+    assert len(calls) == 6 and _figures(grown.rows) == _figures(whole.rows)
+
 
 def test_a_kill_between_results_and_controller_replays_the_update(tmp_path, monkeypatch):
     config = load_config(overrides=["data.augment=[]"])
