@@ -134,13 +134,14 @@ class NasResult:
         return max(self.rows, key=lambda r: (not r["diverged"], r["val_accuracy"], -r["child"]))
 
     def table(self) -> str:
-        lines = [f"{'child':>5} {'val_acc':>8} {'val_loss':>9} {'sec':>6}  architecture (filters/kernel[+skips], | = pool)"]
+        lines = [f"{'child':>5} {'val_acc':>8} {'val_loss':>9} {'sec':>6}  "
+                 "architecture (filters/kernel[+skips], | = pool)"]
         for r in self.rows:
             arch = " ".join(f"{l['filters']}/{l['kernel_size']}" + (f"+{l['skips']}" if l["skips"] else "")
                             + (" |" if l["pool"] else "") for l in r["architecture"])
             note = "  diverged" if r["diverged"] else ""
-            lines.append(f"{r['child']:>5} {r['val_accuracy']:>8.4f} {r['val_loss']:>9.4f} {r.get('seconds', 0):>6.1f}  "
-                         f"{arch}{note}")
+            lines.append(f"{r['child']:>5} {r['val_accuracy']:>8.4f} {r['val_loss']:>9.4f} "
+                         f"{r.get('seconds', 0):>6.1f}  {arch}{note}")
         return "\n".join(lines)
 
     def plot(self, path: str) -> str:

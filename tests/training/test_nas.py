@@ -55,7 +55,8 @@ def test_every_sampled_architecture_builds_and_two_train_one_step():
         assert [c.kernel_size[0] for c in convs] == [l["kernel_size"] for l in architecture]
     x = np.random.default_rng(0).uniform(0, 255, size=(4, 28, 28, 1)).astype("float32")
     y = np.array([0, 1, 2, 3])
-    deepest = max(range(len(models)), key=lambda i: (len(architectures[i]), sum(map(len, (l["skips"] for l in architectures[i])))))
+    deepest = max(range(len(models)), key=lambda i: (len(architectures[i]),
+                                                     sum(len(l["skips"]) for l in architectures[i])))
     for model in (models[0], models[deepest]):
         model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       run_eagerly=True)
