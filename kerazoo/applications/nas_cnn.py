@@ -11,7 +11,8 @@ Learning", ICLR 2017), built from an architecture given as plain data.
 Layer ``i`` is conv (``kernel_size``, ``filters``, same padding) → BatchNorm (momentum 0.9) → ReLU, and, with
 ``pool``, a 2x2 max pool after it. Its input is the previous layer's output (the image for layer 0) concatenated
 along channels with the outputs of the earlier layers listed in ``skips`` (Zoph and Le's skip connections;
-max-pooled down to the current size where a pool lies between). The head is global average pooling and the Dense ``predictions``.
+max-pooled down to the current size where a pool lies between). The head is global average pooling and the Dense
+``predictions``.
 
 The search space that samples these lists lives in ``kerazoo.training.nas_space``; this module only reads the list,
 so the zoo never imports training. The architecture is a builder argument (``model.kwargs.architecture`` in a
