@@ -36,6 +36,7 @@ from kerazoo.applications import vgg  # noqa: E402,F401
 from kerazoo.applications import nin  # noqa: E402,F401
 from kerazoo.applications import inception  # noqa: E402,F401
 from kerazoo.applications import vit  # noqa: E402,F401
+from kerazoo.applications import nas_cnn  # noqa: E402,F401
 
 # Pretrained weights (sources are imported on first use); decode_predictions names ImageNet classes.
 from kerazoo.applications import pretrained  # noqa: E402,F401

@@ -72,9 +72,9 @@ def refine(space: dict, rows: list[dict], keep: int = 3, widen: float = 0.5) -> 
     return narrowed
 
 
-def run_trial(config, verbose: int = 0) -> dict:
+def run_trial(config, verbose: int = 0, *, test: bool = False) -> dict:
     """Train ``config`` briefly with the task's pipelines, model and loss; its validation figures (or training
-    figures when there is no validation split)."""
+    figures when there is no validation split), and with ``test`` its accuracy on the config's test split too."""
     from kerazoo.training import speed
     from kerazoo.training.run import make_optimizer
     from kerazoo.training.tasks import task_for_model
@@ -98,8 +98,11 @@ def run_trial(config, verbose: int = 0) -> dict:
     prefix = "val_" if val_ds is not None else ""
     accuracy = history.get(prefix + "accuracy") or [float("nan")]
     loss = history.get(prefix + "loss") or [float("nan")]
-    return {"val_accuracy": 0.0 if stop.diverged else float(accuracy[-1]), "val_loss": float(loss[-1]),
-            "diverged": stop.diverged}
+    figures = {"val_accuracy": 0.0 if stop.diverged else float(accuracy[-1]), "val_loss": float(loss[-1]),
+               "diverged": stop.diverged}
+    if test:
+        figures["test_accuracy"] = float(task.evaluate(model, config)["accuracy"])
+    return figures
 
 
 @dataclasses.dataclass
