@@ -288,6 +288,7 @@ class AttentionTrainer(keras.Model):
         self.std = _attention_layer(model).std
         self.reinforce_weight = float(reinforce_weight)
         self._policy = None
+        self.built = True  # its one layer, the functional network, is built: a resumed run restores into it at once
 
     def call(self, images, training=False):
         logits, *policy = self.network(images, training=training)
