@@ -34,16 +34,18 @@ from kerazoo.visualize.max_patches import MaxPatches, ReceptiveField, max_patche
 from kerazoo.visualize.occlusion import occlusion_map
 
 __all__ = [
-    "METHODS", "visualize", "activations", "class_model", "deepdream", "filters", "glimpses", "gradcam",
-    "guided_backprop", "inversion", "inversion_layer", "max_patches", "neighbors", "occlusion_map", "saliency", "tsne",
-    "find_gradcam_layer",
-    "find_layer", "guided_model", "penultimate_features", "read_image", "receptive_field", "split_at",
+    "METHODS", "ATTENTION_METHODS", "visualize", "activations", "class_model", "deepdream", "filters", "glimpses",
+    "gradcam", "guided_backprop", "inversion", "inversion_layer", "max_patches", "neighbors", "occlusion_map",
+    "saliency", "tsne", "find_gradcam_layer", "find_layer", "guided_model", "penultimate_features", "read_image", "receptive_field", "split_at",
     "value_and_gradient", "ClassVisualization", "DeepDream", "GradCAM", "GuidedReLU", "Inversion", "MaxPatches",
     "Neighbours", "ReceptiveField", "FIGURE_PIXELS",
 ]
 
 METHODS = ("filters", "activations", "max_patches", "occlusion", "saliency", "guided_backprop", "gradcam",
-           "class_model", "deepdream", "inversion", "tsne", "neighbors", "glimpses")
+           "class_model", "deepdream", "inversion", "tsne", "neighbors")
+"""Methods that work on any classifier."""
+ATTENTION_METHODS = ("glimpses",)
+"""Methods for recurrent attention models only (kerazoo.vision.ram)."""
 DATASET_METHODS = ("max_patches", "tsne", "neighbors")
 """Methods that look at many images of a dataset rather than at one image."""
 LAYER_METHODS = ("activations", "max_patches", "deepdream", "inversion")
@@ -60,10 +62,11 @@ def _class_names(dataset: str, data_dir):
 
 
 def check_method(method: str) -> str:
-    if method not in METHODS:
-        close = difflib.get_close_matches(method, METHODS, n=3)
+    known = METHODS + ATTENTION_METHODS
+    if method not in known:
+        close = difflib.get_close_matches(method, known, n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise ValueError(f"Unknown method {method!r}.{hint} Methods: {', '.join(METHODS)}.")
+        raise ValueError(f"Unknown method {method!r}.{hint} Methods: {', '.join(known)}.")
     return method
 
 
