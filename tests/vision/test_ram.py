@@ -139,3 +139,20 @@ def test_glimpse_path_rejects_other_models():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="dense")], name="mlp")
     with pytest.raises(ValueError, match="'mlp' is not a recurrent attention model"):
         ram.glimpse_path(model, np.zeros((1, 4), "float32"))
+
+
+def test_task_builds_from_the_config_and_evaluates_like_the_eager_model(idx_data_dir):
+    from kerazoo.training import Task, load_config
+    from kerazoo.training.tasks import task_for_model
+
+    config = load_config("fashion_ram", [f"data.data_dir={idx_data_dir}", "data.batch_size=16",
+                                         "model.kwargs={glimpses: 2, glimpse_size: 6, hidden_units: 16}"])
+    task = task_for_model("ram")
+    assert task.name == "attention"
+    model = task.build(config, task.dataset_info(config))
+    assert model.input_shape == (None, 60, 60, 1) and model.output_shape == (None, 10)
+    assert model.get_layer("attention").glimpses == 2
+    compiled = task.evaluate(model, config, limit=20)
+    eager = Task.evaluate(task, model, config, limit=20)  # the base Task's eager loop
+    assert compiled["examples"] == eager["examples"] == 20 and compiled["accuracy"] == eager["accuracy"]
+    np.testing.assert_allclose(compiled["loss"], eager["loss"], rtol=1e-5)
