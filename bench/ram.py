@@ -5,9 +5,9 @@
 
 Both models train with the RAM recipe's settings (Adam 1e-3, gradient norm clipped at 5, batch 128, cosine over the
 epochs, no augmentation) on the first --train canvases of the training split, validate on train[55000:] (best
-checkpoint by validation accuracy) and are tested on all 10,000 test canvases. LeNet-5 (about 0.06 M parameters at
-28x28; more here, its first dense layer sees a 12x12 map) sees the whole 60x60 canvas; the RAM (about 0.26 M) sees 6
-glimpses of 3 scales at 12x12. Writes bench/results/RESULTS.json.
+checkpoint by validation accuracy) and are tested on all 10,000 test canvases. LeNet-5 sees the whole 60x60 canvas
+(0.70 M parameters there: its first dense layer reads a 12x12x16 map); the RAM (0.26 M) sees 6 glimpses of 3 scales
+at 12x12. Writes bench/results/RESULTS.json.
 """
 
 from __future__ import annotations
