@@ -156,3 +156,34 @@ def test_task_builds_from_the_config_and_evaluates_like_the_eager_model(idx_data
     eager = Task.evaluate(task, model, config, limit=20)  # the base Task's eager loop
     assert compiled["examples"] == eager["examples"] == 20 and compiled["accuracy"] == eager["accuracy"]
     np.testing.assert_allclose(compiled["loss"], eager["loss"], rtol=1e-5)
+
+
+JAX_CHECK = """
+import numpy as np, keras
+from kerazoo.applications import create_model
+from kerazoo.vision import ram
+assert keras.backend.backend() == "jax"
+model = create_model("ram", classes=3, input_shape=(24, 24, 1), seed=0, glimpses=2, glimpse_size=4, scales=2,
+                     glimpse_units=8, location_units=8, hidden_units=16)
+x = np.random.default_rng(0).uniform(0, 255, (4, 24, 24, 1)).astype("float32")
+trainer = ram.AttentionTrainer(model)
+trainer.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+before = [np.array(w) for w in model.get_layer("attention").get_weights()]
+trainer.fit(x, np.array([0, 1, 2, 0]), epochs=2, verbose=0)
+after = model.get_layer("attention").get_weights()
+print(sum(not np.allclose(a, np.array(b)) for a, b in zip(before, after)), len(before))
+"""
+
+
+@pytest.mark.slow
+def test_trains_under_the_jax_backend():
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    done = subprocess.run([sys.executable, "-c", JAX_CHECK], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    moved, total = done.stdout.split()[-2:]
+    assert moved == total  # every weight trained: the jitted JAX step runs the hybrid loss
