@@ -33,6 +33,7 @@ SERIALIZABLE_MODULES = (
     "kerazoo.sequence.captioning",
     "kerazoo.sequence.charrnn",
     "kerazoo.vision.tasks",
+    "kerazoo.vision.ram",
     "kerazoo.vision.detection.boxes",
     "kerazoo.vision.detection.roi_align",
     "kerazoo.vision.detection.single_shot",

@@ -11,9 +11,10 @@ def register(subparsers):
         example="kerazoo visualize runs/fashion_r20 gradcam --dataset fashion_mnist --index 3 --out figures/",
     )
     p.add_argument("run", help="run directory (its best checkpoint is used)")
-    p.add_argument("method", metavar="METHOD",
-                   help="what to draw: filters, activations, saliency, gradcam, tsne, ... (docs/visualize.md; "
-                        "an unknown name lists them all)")
+    p.add_argument("method", metavar="METHOD", nargs="?",
+                   help="what to draw: filters, activations, saliency, gradcam, tsne, glimpses, ... "
+                        "(docs/visualize.md; an unknown name lists them all)")
+    p.add_argument("--method", dest="method_flag", metavar="METHOD", help="METHOD given as a flag instead")
     p.add_argument("--out", required=True, help="folder for METHOD.png")
     p.add_argument("--image", help="image file, fitted to the model's input (None: example --index of --dataset)")
     p.add_argument("--dataset", help="dataset of the example image (None: the run's)")
@@ -32,8 +33,11 @@ def run(args):
 
     if args.image and args.dataset:
         raise ValueError("Pass either --image or --dataset (with --index), not both.")
-    path = visualize(args.run, args.method, out=args.out, image=args.image, dataset=args.dataset, index=args.index,
-                     split=args.split, data_dir=args.data_dir, layer=args.layer, class_index=args.class_index,
+    if bool(args.method) == bool(args.method_flag):
+        raise ValueError(f"Pass the method once: as METHOD or as --method. Received: METHOD={args.method!r}, "
+                         f"--method={args.method_flag!r}")
+    path = visualize(args.run, args.method or args.method_flag, out=args.out, image=args.image, dataset=args.dataset,
+                     index=args.index, split=args.split, data_dir=args.data_dir, layer=args.layer, class_index=args.class_index,
                      limit=args.limit, steps=args.steps)
     print(path)
     return 0

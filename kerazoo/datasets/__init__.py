@@ -11,6 +11,8 @@ Sources, all offline:
 - ``fashion_mnist`` and ``mnist``: IDX files (plain or .gz) in ``data_dir``, ``$KERAZOO_DATA_DIR`` or the Debian
   package's folder (``apt-get install dataset-fashion-mnist`` → /usr/share/datasets/fashion-mnist).
 - ``digits``: scikit-learn's bundled 8x8 digits (1,797 images; 80/20 train/test split, fixed), for tiny tests.
+- ``fashion_mnist_translated60``, ``fashion_mnist_cluttered60``: Fashion-MNIST at random places of a 60x60 canvas
+  (with 8x8 clutter), generated from the IDX files, seeded per split (kerazoo.datasets.translated).
 - any other name: tensorflow-datasets with ``data_dir`` and ``download=False`` (prepare it once elsewhere with
   ``tfds build NAME --data_dir DIR``).
 
@@ -34,7 +36,7 @@ from kerazoo import runtime
 from kerazoo.datasets.idx import read_idx, write_idx
 
 __all__ = ["DatasetInfo", "SplitSlice", "info", "load", "load_arrays", "parse_split", "pipeline_options", "read_idx",
-           "write_idx", "LOCAL_DATASETS"]
+           "write_idx", "LOCAL_DATASETS", "TRANSLATED_DATASETS"]
 
 DEBIAN_DIRS = {"fashion_mnist": "/usr/share/datasets/fashion-mnist", "mnist": "/usr/share/datasets/mnist"}
 IDX_FILES = {
@@ -59,7 +61,9 @@ class DatasetInfo:
     splits: dict = field(default_factory=dict)  # split name → number of examples
 
 
-LOCAL_DATASETS = ("fashion_mnist", "mnist", "digits")
+TRANSLATED_DATASETS = ("fashion_mnist_translated60", "fashion_mnist_cluttered60")
+"""Fashion-MNIST on a 60x60 canvas, made in memory by kerazoo.datasets.translated (the RAM paper's tasks)."""
+LOCAL_DATASETS = ("fashion_mnist", "mnist", "digits", *TRANSLATED_DATASETS)
 LOCAL_SPLITS = ("train", "test")
 GENERATED_DATASETS = ("fashion_mnist_scenes",)
 """Made from local data by kerazoo.datasets.scenes; load them with ``scenes.load_scenes(split, task, ...)``."""
@@ -85,6 +89,10 @@ def _find_idx(name: str, data_dir, stem: str) -> str | None:
 
 @functools.lru_cache(maxsize=8)
 def _local_arrays(name: str, base_split: str, data_dir) -> tuple[np.ndarray, np.ndarray]:
+    if name in TRANSLATED_DATASETS:
+        from kerazoo.datasets.translated import translated_arrays
+
+        return translated_arrays(name, base_split, data_dir)
     if name == "digits":
         from sklearn.datasets import load_digits
 
@@ -241,12 +249,18 @@ def _info(name: str, data_dir) -> DatasetInfo:
         return scenes_info(data_dir)
     if name in LOCAL_DATASETS:
         images, _ = _local_arrays(name, "train", data_dir)
-        scaled = images.astype(np.float64) / 255.0
-        mean = tuple(float(v) for v in scaled.mean(axis=(0, 1, 2)))
-        std = tuple(float(v) for v in scaled.std(axis=(0, 1, 2)))
-        classes = FASHION_CLASSES if name == "fashion_mnist" else tuple(str(i) for i in range(10))
+        if name in TRANSLATED_DATASETS:
+            from kerazoo.datasets.translated import canvas_stats
+
+            mean, std = canvas_stats(images)
+        else:
+            scaled = images.astype(np.float64) / 255.0
+            mean = tuple(float(v) for v in scaled.mean(axis=(0, 1, 2)))
+            std = tuple(float(v) for v in scaled.std(axis=(0, 1, 2)))
+        fashion = name == "fashion_mnist" or name in TRANSLATED_DATASETS
+        classes = FASHION_CLASSES if fashion else tuple(str(i) for i in range(10))
         splits = {"train": len(images), "test": len(_local_arrays(name, "test", data_dir)[0])}
-        source = "scikit-learn" if name == "digits" else "idx"
+        source = "scikit-learn" if name == "digits" else "generated" if name in TRANSLATED_DATASETS else "idx"
         return DatasetInfo(name, tuple(images.shape[1:]), 10, classes, mean, std, source, splits)
     return _tfds_info(name, data_dir)
 

@@ -26,6 +26,7 @@ from kerazoo.visualize.common import FIGURE_PIXELS, find_layer, read_image, spli
 from kerazoo.visualize.deepdream import DeepDream, deepdream
 from kerazoo.visualize.embedding import Neighbours, neighbors, penultimate_features, tsne
 from kerazoo.visualize.filters import activations, filters
+from kerazoo.visualize.glimpses import glimpses
 from kerazoo.visualize.gradcam import GradCAM, find_gradcam_layer, gradcam
 from kerazoo.visualize.gradients import GuidedReLU, guided_backprop, guided_model, saliency, value_and_gradient
 from kerazoo.visualize.inversion import Inversion, inversion
@@ -33,25 +34,39 @@ from kerazoo.visualize.max_patches import MaxPatches, ReceptiveField, max_patche
 from kerazoo.visualize.occlusion import occlusion_map
 
 __all__ = [
-    "METHODS", "visualize", "activations", "class_model", "deepdream", "filters", "gradcam", "guided_backprop",
-    "inversion", "inversion_layer", "max_patches", "neighbors", "occlusion_map", "saliency", "tsne", "find_gradcam_layer",
-    "find_layer", "guided_model", "penultimate_features", "read_image", "receptive_field", "split_at",
+    "METHODS", "ATTENTION_METHODS", "visualize", "activations", "class_model", "deepdream", "filters", "glimpses",
+    "gradcam", "guided_backprop", "inversion", "inversion_layer", "max_patches", "neighbors", "occlusion_map",
+    "saliency", "tsne", "find_gradcam_layer", "find_layer", "guided_model", "penultimate_features", "read_image", "receptive_field", "split_at",
     "value_and_gradient", "ClassVisualization", "DeepDream", "GradCAM", "GuidedReLU", "Inversion", "MaxPatches",
     "Neighbours", "ReceptiveField", "FIGURE_PIXELS",
 ]
 
 METHODS = ("filters", "activations", "max_patches", "occlusion", "saliency", "guided_backprop", "gradcam",
            "class_model", "deepdream", "inversion", "tsne", "neighbors")
+"""Methods that work on any classifier."""
+ATTENTION_METHODS = ("glimpses",)
+"""Methods for recurrent attention models only (kerazoo.vision.ram)."""
 DATASET_METHODS = ("max_patches", "tsne", "neighbors")
 """Methods that look at many images of a dataset rather than at one image."""
 LAYER_METHODS = ("activations", "max_patches", "deepdream", "inversion")
+GLIMPSE_IMAGES = 8
+
+
+def _class_names(dataset: str, data_dir):
+    from kerazoo.datasets import info
+
+    try:
+        return info(dataset, data_dir=data_dir).class_names
+    except (ValueError, FileNotFoundError):
+        return None
 
 
 def check_method(method: str) -> str:
-    if method not in METHODS:
-        close = difflib.get_close_matches(method, METHODS, n=3)
+    known = METHODS + ATTENTION_METHODS
+    if method not in known:
+        close = difflib.get_close_matches(method, known, n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise ValueError(f"Unknown method {method!r}.{hint} Methods: {', '.join(METHODS)}.")
+        raise ValueError(f"Unknown method {method!r}.{hint} Methods: {', '.join(known)}.")
     return method
 
 
@@ -129,4 +144,8 @@ def visualize(run_dir: str, method: str, *, out: str, image: str | None = None, 
         tsne(model, images, labels, out=path)
     elif method == "neighbors":
         neighbors(model, images, queries=(index,), out=path)
+    elif method == "glimpses":  # recurrent attention runs: the glimpse path on this and the next test images
+        shown = picture[None] if image else images[index:index + GLIMPSE_IMAGES]
+        shown_labels = None if image else labels[index:index + GLIMPSE_IMAGES]
+        glimpses(model, shown, labels=shown_labels, class_names=_class_names(dataset, data_dir), out=path)
     return path
