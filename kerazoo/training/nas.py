@@ -156,7 +156,7 @@ def plot_rewards(results: dict, path: str) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from kerazoo.visualize.common import save_figure
+    from kerazoo.io import save_figure
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for method, rows in results.items():
