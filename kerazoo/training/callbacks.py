@@ -3,6 +3,7 @@ heartbeat; and the training curves. Every file goes through :class:`kerazoo.runs
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -138,7 +139,11 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         folder = self.backup_dir if self.chief else tempfile.mkdtemp(prefix=f"kerazoo-backup-{self.worker}-")
         try:
             arrays = {f"{key}.{k}": v for key, owner in self.states.items() for k, v in owner.get_state().items()}
-            write_backup(folder, self.model, epoch=self._current_epoch, batch=self._last_batch_seen, arrays=arrays)
+            with contextlib.ExitStack() as stack:  # listed after the averaging callbacks: back up the training weights
+                for owner in self.states.values():
+                    if hasattr(owner, "training_weights"):
+                        stack.enter_context(owner.training_weights())
+                write_backup(folder, self.model, epoch=self._current_epoch, batch=self._last_batch_seen, arrays=arrays)
         finally:
             if not self.chief:
                 shutil.rmtree(folder, ignore_errors=True)

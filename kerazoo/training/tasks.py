@@ -98,9 +98,9 @@ class Task:
         distill = getattr(config, "distill", None)
         if distill is not None and distill.teacher:
             from kerazoo.optimize.distill import Distiller
-            from kerazoo.training.run import load_run_model
+            from kerazoo.runs import RunDir
 
-            return Distiller(model, load_run_model(distill.teacher), temperature=distill.temperature,
+            return Distiller(model, RunDir(distill.teacher).load_model(), temperature=distill.temperature,
                              alpha=distill.alpha)
         return model
 
