@@ -56,9 +56,9 @@ class Distiller(keras.Model):
 @functools.partial(register_trainer, "distill")
 def distill_trainer(student, config) -> Distiller:
     """The trainer ``train`` runs for ``config`` (a ``DistillConfig``: the teacher run, temperature, alpha)."""
-    from kerazoo.training.run import load_run_model
+    from kerazoo.runs import RunDir
 
-    return Distiller(student, load_run_model(config.teacher), temperature=config.temperature, alpha=config.alpha)
+    return Distiller(student, RunDir(config.teacher).load_model(), temperature=config.temperature, alpha=config.alpha)
 
 
 def distill(student, teacher, train_ds, *, epochs: int = 5, temperature: float = 4.0, alpha: float = 0.9,
