@@ -68,7 +68,7 @@ def test_a_forbidden_import_breaks_its_contract(tmp_path):
         "    return load_run_config(run_dir)\n")
     result = lint_imports(tmp_path)
     assert result.returncode != 0
-    assert "Contracts: 2 kept, 2 broken." in result.stdout, result.stdout
+    assert "Contracts: 3 kept, 2 broken." in result.stdout, result.stdout
     assert "kerazoo.applications.injected -> kerazoo.training.run" in result.stdout
 
 
@@ -88,18 +88,11 @@ def test_layers_contract_places_every_package():
     assert top_level_modules() - helpers <= placed, sorted(top_level_modules() - helpers - placed)
 
 
-def test_run_directory_owner_imports_only_io_and_saving(tmp_path):
-    """kerazoo.runs (the run directory owner) may import kerazoo.io and kerazoo.saving alone; the contract is added
-    here while the module is still landing, since import-linter rejects a contract on a missing module."""
-    if not (ROOT / "kerazoo" / "runs.py").exists() and not (ROOT / "kerazoo" / "runs").is_dir():
-        pytest.skip("kerazoo.runs does not exist yet")
-    others = sorted(top_level_modules() - {"kerazoo.runs", "kerazoo.io", "kerazoo.saving"})
-    config = tmp_path / "runs.ini"
-    config.write_text(CONFIG.read_text() + "\n[importlinter:contract:runs]\nname = kerazoo.runs imports only io and "
-                      "saving\ntype = forbidden\nsource_modules =\n    kerazoo.runs\nforbidden_modules =\n"
-                      + "".join(f"    {name}\n" for name in others))
-    result = lint_imports(ROOT, config)
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_run_directory_owner_imports_only_io_and_saving():
+    """kerazoo.runs (the run directory owner) may import kerazoo.io and kerazoo.saving alone: its contract forbids
+    every other top-level module, and a new module must join that list."""
+    forbidden = listed(contracts()["runs"]["forbidden_modules"])
+    assert forbidden == top_level_modules() - {"kerazoo.runs", "kerazoo.io", "kerazoo.saving"}
 
 
 # --------------------------------------------------------------------------------------------------- private names

@@ -9,16 +9,15 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import make_idx_dataset
-
 FIXTURE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "run_v1")
 
 
 @pytest.fixture
-def run_v1(tmp_path, monkeypatch):
-    """A copy of the fixture in a working folder holding the data its config names (``data/fashion_mnist``)."""
+def run_v1(tmp_path, monkeypatch, idx_data_dir):
+    """A copy of the fixture in a working folder holding the data its config names (``data/fashion_mnist``: the
+    session's ``make_idx_dataset`` folder, the data the fixture was trained on)."""
     monkeypatch.chdir(tmp_path)
-    make_idx_dataset(str(tmp_path / "data" / "fashion_mnist"))
+    shutil.copytree(idx_data_dir, tmp_path / "data" / "fashion_mnist")
     shutil.copytree(FIXTURE, tmp_path / "run_v1")
     return str(tmp_path / "run_v1")
 
