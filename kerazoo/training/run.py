@@ -34,7 +34,7 @@ from kerazoo.training.config import TrainConfig, config_from_dict, config_to_dic
 from kerazoo.training.profile import trace_batches, where_time_goes
 from kerazoo.training.schedules import EpochSchedule
 from kerazoo.training.strategy import SHARD_POLICY, describe, is_chief, make_strategy, shard_by_data, task_name
-from kerazoo.training.tasks import task_for_model
+from kerazoo.training.tasks import task_for_config
 
 import yaml
 
@@ -122,7 +122,7 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
     precision = speed.resolve_precision(config.precision, config.speed)
     keras.mixed_precision.set_global_policy(precision[0])
 
-    task = task_for_model(config.model.name)
+    task = task_for_config(config)
     strategy = make_strategy(config.strategy)
     info = task.dataset_info(config)
     if config.model.init_from:  # before the data pipelines: a wrong run is a config error, found at once
@@ -144,6 +144,8 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
     if config.steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.steps_per_epoch) if steps_per_epoch > 0 else config.steps_per_epoch
         train_ds = train_ds.repeat()
+    if task.endless:  # a resumed run goes on with the batches after those of its backed-up epochs
+        train_ds = train_ds.skip(cb.backed_up_epochs(backup_dir) * steps_per_epoch)
 
     with strategy.scope():
         source = config.model.init_from
@@ -266,7 +268,7 @@ def stream_end(run_dir: str, seed: int) -> int:
 
 def evaluate_model(model: keras.Model, config: TrainConfig, *, split: str | None = None, limit: int | None = None) -> dict:
     """The task's figures (loss and accuracy for classifiers) of a run's model on a split (default: the test split)."""
-    return task_for_model(config.model.name).evaluate(model, config, split=split, limit=limit)
+    return task_for_config(config).evaluate(model, config, split=split, limit=limit)
 
 
 def read_run_config(run_dir: str) -> dict:

@@ -31,6 +31,9 @@ class Task:
     monitor = "val_accuracy"
     """Metric that picks ``checkpoints/best.keras`` (``mode`` says whether higher is better)."""
     mode = "max"
+    endless = False
+    """Whether ``pipelines`` gives a training stream without end (``steps_per_epoch`` batches an epoch): a resumed
+    run then skips the batches of its backed-up epochs, so it reads the batches an uninterrupted run would."""
 
     def dataset_info(self, config) -> datasets.DatasetInfo:
         return datasets.info(config.data.dataset, data_dir=config.data.data_dir)
@@ -224,3 +227,21 @@ def task_for_model(model_name: str) -> Task:
     from kerazoo.applications import get_entry
 
     return get_task(get_entry(model_name).task)
+
+
+def task_for_config(config) -> Task:
+    """The task that trains ``config``: ``config.task`` when set, else the task of ``model.name``'s zoo entry."""
+    name = getattr(config, "task", None)
+    if name:
+        from kerazoo.applications.registry import load_plugins
+
+        load_plugins()
+        if name not in _TASKS:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(_TASKS), n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise ValueError(f"Config field 'task' names no registered task: {name!r}.{hint} Known tasks: "
+                             f"{', '.join(sorted(_TASKS))}.")
+        return _TASKS[name]
+    return task_for_model(config.model.name)
