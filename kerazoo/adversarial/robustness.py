@@ -49,10 +49,10 @@ def load_attackable(path: str):
         )
     if os.path.isdir(path) and os.path.exists(os.path.join(path, "saved_model.pb")):
         return saved_model_logits(path), "saved_model"
-    if os.path.isdir(path) and os.path.exists(os.path.join(path, "config.yaml")):
-        from kerazoo.training.run import load_run_model
+    from kerazoo.runs import RunDir
 
-        return load_run_model(path), "keras"
+    if os.path.isdir(path) and RunDir(path).exists():
+        return RunDir(path).load_model(), "keras"
     if path.endswith(".keras"):
         import keras
 

@@ -64,13 +64,15 @@ def run(args):
                   if kind == "captioning" else charrnn.evaluate_char_run(args.path))
         print(json.dumps(result, indent=1))
         return 0
-    if os.path.exists(os.path.join(args.path, "config.yaml")):  # a run: non-classifiers go to their Task
-        from kerazoo.training.run import evaluate_model, load_run_config, load_run_model
+    from kerazoo.runs import RunDir
+
+    if RunDir(args.path).exists():  # a run: non-classifiers go to their Task
+        from kerazoo.training.run import evaluate_model, load_run_config
         from kerazoo.training.tasks import task_for_model
 
         config = load_run_config(args.path)
         if task_for_model(config.model.name).name != "classification":
-            result = evaluate_model(load_run_model(args.path), config, split=args.split, limit=args.limit)
+            result = evaluate_model(RunDir(args.path).load_model(), config, split=args.split, limit=args.limit)
             print(json.dumps(result, indent=1))
             return 0
     if os.path.isdir(args.path) and os.path.exists(os.path.join(args.path, "kerazoo.json")) and not args.format:

@@ -55,12 +55,13 @@ def predict(run_dir: str, image_path: str, *, out: str | None = None, top: int =
     import keras
     import numpy as np
 
-    from kerazoo.training.run import load_run_config, load_run_info, load_run_model
+    from kerazoo.training.run import load_run_config, load_run_info
+    from kerazoo.runs import RunDir
     from kerazoo.training.tasks import task_for_model
 
     config, info = load_run_config(run_dir), load_run_info(run_dir)
     task = task_for_model(config.model.name)
-    model = load_run_model(run_dir)
+    model = RunDir(run_dir).load_model()
     # dense tasks take the image at its own size and draw on it (predict_image maps the predictions back)
     image = read_image(image_path, info.image_shape if task.name == "classification" else
                        (None, None, info.image_shape[-1]))

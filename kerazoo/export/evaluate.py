@@ -24,7 +24,9 @@ def _resolve_data(path: str, dataset: str | None, split: str | None, data_dir):
     """Dataset and split from the arguments, else from the run or version metadata beside ``path``."""
     config = None
     folder = path if os.path.isdir(path) else os.path.dirname(path)
-    if os.path.exists(os.path.join(folder, "config.yaml")):
+    from kerazoo.runs import RunDir
+
+    if RunDir(folder).exists():
         from kerazoo.training.run import load_run_config
 
         config = load_run_config(folder)
@@ -32,7 +34,7 @@ def _resolve_data(path: str, dataset: str | None, split: str | None, data_dir):
         with open(os.path.join(folder, "kerazoo.json"), encoding="utf-8") as f:
             meta = json.load(f)
         run = meta.get("run")
-        if run and os.path.exists(os.path.join(run, "config.yaml")):
+        if run and RunDir(run).exists():
             from kerazoo.training.run import load_run_config
 
             config = load_run_config(run)
@@ -73,12 +75,13 @@ def compare_formats(version_dir: str, *, split=None, data_dir=None, limit=None) 
     reference = None
     run = meta.get("run")
     if run and os.path.isdir(run):
-        from kerazoo.training.run import load_run_model
+        from kerazoo.runs import RunDir
 
         log.info("evaluating the run's Keras model on %d images", len(images))
-        model = load_run_model(run, meta.get("checkpoint", "best"))
+        checkpoint = meta.get("checkpoint", "best")
+        model = RunDir(run).load_model(checkpoint)
         reference = np.asarray(model.predict(images, verbose=0, batch_size=512), dtype=np.float32)
-        rows.append({"format": "keras", "bytes": os.path.getsize(os.path.join(run, "checkpoints", f"{meta.get('checkpoint', 'best')}.keras")),
+        rows.append({"format": "keras", "bytes": os.path.getsize(RunDir(run).find_checkpoint(checkpoint)),
                      "accuracy": float(np.mean(np.argmax(reference, -1) == labels)), "max_abs_logit_diff": 0.0})
     for fmt in meta["formats"]:
         log.info("evaluating %s on %d images", fmt, len(images))

@@ -227,12 +227,13 @@ def export_run(
     Raises:
         ValueError: a format exceeds its parity limit (the message has the figures); nothing is published.
     """
-    from kerazoo.training.run import load_run_config, load_run_info, load_run_model
+    from kerazoo.training.run import load_run_config, load_run_info
+    from kerazoo.runs import RunDir
 
     formats = parse_formats(formats)
     config = load_run_config(run_dir)
     info = load_run_info(run_dir)
-    model = load_run_model(run_dir, checkpoint)
+    model = RunDir(run_dir).load_model(checkpoint)
     from kerazoo.training.tasks import task_for_model
 
     task = task_for_model(config.model.name)

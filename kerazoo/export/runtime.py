@@ -120,10 +120,10 @@ def load_predictor(path: str, fmt: str | None = None) -> Predictor:
     if os.path.isdir(path):
         if os.path.exists(os.path.join(path, "saved_model.pb")):
             return _saved_model_predictor(path)
-        if os.path.exists(os.path.join(path, "config.yaml")):
-            from kerazoo.training.run import load_run_model
+        from kerazoo.runs import RunDir
 
-            model = load_run_model(path)
+        if RunDir(path).exists():
+            model = RunDir(path).load_model()
             return _keras_predictor(path, model)
         raise ValueError(f"{path} is neither a SavedModel (no saved_model.pb) nor a kerazoo run (no config.yaml).")
     if path.endswith(".keras"):

@@ -44,14 +44,15 @@ def frechet_distance(features_a, features_b) -> float:
 def classifier_features(run_dir: str) -> keras.Model:
     """Raw pixels → the features feeding the ``predictions`` layer of a classifier run."""
     from kerazoo.applications import get_entry
-    from kerazoo.training.run import load_run_config, load_run_model
+    from kerazoo.training.run import load_run_config
+    from kerazoo.runs import RunDir
 
     config = load_run_config(run_dir)
     task = get_entry(config.model.name).task
     if task != "classification":
         raise ValueError(f"Frechet distance needs the features of a classifier run; {run_dir} is a {task} run "
                          f"(model {config.model.name!r}).")
-    model = load_run_model(run_dir)
+    model = RunDir(run_dir).load_model()
     return keras.Model(model.inputs, model.get_layer("predictions").input, name="frechet_features")
 
 

@@ -110,7 +110,8 @@ class SampleGrid(keras.callbacks.Callback):
 def load_generative_run(run_dir: str, which: str = "best"):
     """A generative run's (model, config); a run of any other task is a ValueError saying so."""
     from kerazoo.applications import get_entry, list_models
-    from kerazoo.training.run import load_run_config, load_run_model
+    from kerazoo.training.run import load_run_config
+    from kerazoo.runs import RunDir
 
     config = load_run_config(run_dir)
     task = get_entry(config.model.name).task
@@ -119,7 +120,7 @@ def load_generative_run(run_dir: str, which: str = "best"):
             f"{run_dir} is a {task} run (model {config.model.name!r}), not a generative one. Sampling needs a run of "
             f"one of: {', '.join(list_models(task='generative'))}."
         )
-    return load_run_model(run_dir, which), config
+    return RunDir(run_dir).load_model(which), config
 
 
 MODES = ("samples", "interpolate", "manifold", "arithmetic", "reconstruct")

@@ -115,14 +115,15 @@ def compress_run(run_dir: str, out: str, *, lowrank: float | int | None = None, 
     from kerazoo.optimize import cluster as clustering
     from kerazoo.optimize import prune as pruning
     from kerazoo.optimize import quantize as quantization
-    from kerazoo.training.run import load_run_config, load_run_info, load_run_model
+    from kerazoo.training.run import load_run_config, load_run_info
+    from kerazoo.runs import RunDir
 
     _check_options(prune, cluster, quantize, qat, finetune_epochs, lowrank, dsd)
     keras.utils.set_random_seed(seed)
     run = RunData.from_run(run_dir)
     data = {"test": run.arrays(run.test_split, limit=test_limit)}
     train_ds = run.train(seed=seed, limit=train_limit)
-    model = load_run_model(run_dir, checkpoint)
+    model = RunDir(run_dir).load_model(checkpoint)
     with tempfile.TemporaryDirectory(prefix="kerazoo-optimize-") as work:  # per-stage files, for measuring
         rows = [_measure("dense", model, os.path.join(work, "dense"), data, latency_runs)]
         ranks = None

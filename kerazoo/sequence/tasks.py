@@ -18,7 +18,7 @@ resumes it; these tasks give it the data, the model and the figures. What differ
   captioning read back, so the task writes no file of its own.
 - charrnn: ``fit`` runs a :class:`StatefulCharTrainer`, which carries the recurrent state from one batch to the next
   in non-trainable variables (truncated BPTT); they are in the backup, so a resumed run goes on with the state, and
-  the service skips the batches of the backed-up epochs (``Task.endless``): it equals an uninterrupted run.
+  the service skips the batches of the backed-up epochs (``steps_per_epoch``): it equals an uninterrupted run.
   Checkpoints keep the language model itself. Validation bits per character is ``val_bpc`` in metrics.jsonl.
 - captioning: the model is :func:`~kerazoo.sequence.captioning.caption_model`; the figures BLEU-1..4 and object
   recall on the held-out test data.
@@ -159,7 +159,6 @@ class CharRNNTask(Task):
     name = "charrnn"
     monitor = "val_loss"
     mode = "min"
-    endless = True
 
     def _text(self, config):
         from kerazoo.sequence.charrnn import Vocabulary, _split_text
@@ -230,7 +229,6 @@ class CaptioningTask(Task):
     name = "captioning"
     monitor = "val_loss"
     mode = "min"
-    endless = True
 
     def __init__(self):
         self._data = {}  # (options, split) -> CaptionData: dataset_info, pipelines and evaluate share one draw

@@ -14,6 +14,7 @@ In a config: ``schedule.averaging: ema`` (``schedule.ema_decay``) or ``polyak``;
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
@@ -104,9 +105,21 @@ class WeightAveraging(keras.callbacks.Callback):
     def on_test_end(self, logs=None):
         self._restore()
 
+    @contextlib.contextmanager
+    def training_weights(self):
+        """The training weights in the model for the block (the backup saves them, not the average), then the
+        average back if it was in."""
+        swapped = self._swapped is not None
+        self._restore()
+        try:
+            yield self.target
+        finally:
+            if swapped:
+                self.swap_in()
+
     def on_epoch_end(self, epoch, logs=None):
-        # ``train`` lists this callback after BackupAndRestore (which keeps the training weights and this average)
-        # and before the checkpoints (which get the average).
+        # ``train`` lists this callback after the metrics line and before the checkpoints (which get the average) and
+        # the backup (which takes the training weights through training_weights()).
         self.swap_in()
 
     def on_train_end(self, logs=None):
@@ -157,9 +170,9 @@ def _load(path_or_model):
     if isinstance(path_or_model, keras.Model):
         return path_or_model
     if os.path.isdir(path_or_model):
-        from kerazoo.training.run import load_run_model
+        from kerazoo.runs import RunDir
 
-        return load_run_model(path_or_model)
+        return RunDir(path_or_model).load_model()
     return keras.saving.load_model(path_or_model, safe_mode=True)
 
 

@@ -11,12 +11,11 @@ Two things, both after the run's files are written:
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import time
 
-from kerazoo.io import atomic_write_text
+from kerazoo.runs import RunDir
 
 INPUT_BATCHES = 20
 """Batches of the pipeline timed after the first (which fills buffers)."""
@@ -75,7 +74,7 @@ def where_time_goes(trainer, dataset, steps_per_execution: int, run_dir: str | N
         "batch_size": batch,
     }
     if run_dir:
-        atomic_write_text(os.path.join(run_dir, "profile.json"), json.dumps(record, indent=1) + "\n")
+        RunDir(run_dir).write_json("profile.json", record)
     lines = [
         "where the time goes (each timed alone):",
         f"  input pipeline   {record['input_ms_per_batch']:9.2f} ms/batch",

@@ -1,11 +1,9 @@
-"""``train(config, out)``: the training service behind ``kerazoo train``, and the run directory it writes.
+"""``train(config, out)``: the training service behind ``kerazoo train``.
 
-Run directory (``runs/NAME/``): ``config.yaml`` (resolved), ``dataset.json`` (shape, classes, normalization),
-``metrics.jsonl`` (one JSON line per epoch), ``checkpoints/{best,last}.keras`` (+ ``.sha256``; written to a temp name,
-then renamed), ``backup/`` (BackupAndRestore, present only while a run is unfinished: removed after summary.json is
-written), ``tb/`` (TensorBoard), ``curves.png`` and ``summary.json`` (written last: its presence means the run
-completed). Each epoch's metrics line (and, without weight averaging, its checkpoints) is written before its backup,
-so a killed run loses no work (docs/training.md, "The order that loses no work").
+It writes the run directory (``runs/NAME/``) through :class:`kerazoo.runs.RunDir`, whose docstring gives the layout
+and the crash rules. An epoch ends with its metrics line, the weight-average state, the checkpoints, then the backup
+naming the epoch, so a killed run loses no work (docs/training.md, "The order that loses no work"); each epoch's
+batches depend on the seed and the epoch alone, so a redone epoch repeats the uninterrupted run's.
 
 Every model trained here takes raw pixels (0-255) and returns logits: the normalization by the training split's
 mean and standard deviation is the model's first layer, so export and serving need no preprocessing code.
@@ -14,19 +12,13 @@ mean and standard deviation is the model's first layer, so export and serving ne
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import json
 import os
-import shutil
 import time
-import zipfile
 
 import keras
 
 from kerazoo import datasets
-from kerazoo.applications.common import verify_sha256
-from kerazoo.applications.registry import load_plugins
-from kerazoo.io import atomic_write_text
+from kerazoo.runs import RunDir
 from kerazoo.training import callbacks as cb
 from kerazoo.training import speed, transfer
 from kerazoo.training.averaging import averaging_callbacks
@@ -35,8 +27,6 @@ from kerazoo.training.profile import trace_batches, where_time_goes
 from kerazoo.training.schedules import EpochSchedule
 from kerazoo.training.strategy import SHARD_POLICY, describe, is_chief, make_strategy, shard_by_data, task_name
 from kerazoo.training.tasks import task_for_config
-
-import yaml
 
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
@@ -66,33 +56,10 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizer
 
 
 def check_run_dir(run_dir: str, config: dict, *, overwrite: bool = False) -> bool:
-    """Whether training ``config`` (as written to config.yaml) into ``run_dir`` resumes an interrupted run there.
-
-    Refuses to clobber a finished run (its summary.json written) and to resume with a different config;
-    ``overwrite`` deletes whatever the folder holds. Every trainer (classifiers, char-RNN, captioner) calls it first.
-    """
-    config_path = os.path.join(run_dir, "config.yaml")
-    if not os.path.exists(config_path):
-        return False
-    if overwrite:
-        shutil.rmtree(run_dir)
-        return False
-    if os.path.exists(os.path.join(run_dir, "summary.json")):
-        shutil.rmtree(os.path.join(run_dir, "backup"), ignore_errors=True)  # left by a kill just after the summary
-        raise FileExistsError(
-            f"Run {run_dir} is already complete. Pass --overwrite (overwrite=True) to replace it, or choose another "
-            "--out."
-        )
-    saved = read_run_config(run_dir)
-    saved.pop("resolved", None)  # what the run chose (speed settings, stream start), written beside its config
-    changed = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
-    if changed:
-        raise ValueError(
-            f"Run {run_dir} was started with a different config (fields {', '.join(changed)} differ). "
-            "Rerun with the same arguments to resume, pass --overwrite (overwrite=True) to restart, or choose another "
-            "--out."
-        )
-    return True
+    """Whether training ``config`` (as written to config.yaml) into ``run_dir`` resumes an interrupted run there;
+    refuses a finished run and another config (:meth:`kerazoo.runs.RunDir.prepare`, which this wraps for the trainers
+    that call it first: classifiers, char-RNN, captioner)."""
+    return RunDir(run_dir).prepare(config, overwrite=overwrite)
 
 
 def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callbacks=(), verbose: int = 1,
@@ -108,11 +75,10 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
     """
     import tensorflow as tf
 
-    run_dir = os.path.abspath(out)
+    run = RunDir(out)
+    run_dir = run.path
     chief = is_chief()  # only the chief writes the run directory; other workers only read its backup
-    resuming = check_run_dir(run_dir, config_to_dict(config), overwrite=overwrite) if chief else False
-    if chief:
-        os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
+    resuming = run.prepare(config_to_dict(config), overwrite=overwrite) if chief else False
 
     threads = speed.configure_threads(config.threads, config.speed)  # before TensorFlow starts its thread pools
     # Seeding: one place. Deterministic ops make a seeded single-worker CPU run repeat bit for bit.
@@ -133,19 +99,19 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
     if config.model.backbone_weights and task.name == "classification":
         raise ValueError(f"Invalid model.backbone_weights={config.model.backbone_weights!r}: {config.model.name!r} is "
                          "a classifier; its pretrained weights are model.weights (--weights).")
-    backup_dir = os.path.join(run_dir, "backup")
+    backup_dir = run.backup_dir
+    done = run.backed_up_epochs()  # the epochs a resumed run skips (every worker reads the chief's backup)
     data_config = config
     if config.data.stream:  # a resumed run goes on with the scenes after those of its backed-up epochs
         start = stream_start(config)
-        drawn = cb.backed_up_epochs(backup_dir) * config.steps_per_epoch * config.data.batch_size
+        drawn = done * config.steps_per_epoch * config.data.batch_size
         data_config = dataclasses.replace(config, data=dataclasses.replace(config.data, stream_start=start + drawn))
     train_ds, val_ds = (shard_by_data(ds) for ds in task.pipelines(data_config, strategy.num_replicas_in_sync))
     steps_per_epoch = int(train_ds.cardinality())
     if config.steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.steps_per_epoch) if steps_per_epoch > 0 else config.steps_per_epoch
         train_ds = train_ds.repeat()
-    if task.endless:  # a resumed run goes on with the batches after those of its backed-up epochs
-        train_ds = train_ds.skip(cb.backed_up_epochs(backup_dir) * steps_per_epoch)
+    train_ds = skip_epochs(train_ds, done, steps_per_epoch if config.steps_per_epoch and not config.data.stream else 0)
 
     with strategy.scope():
         source = config.model.init_from
@@ -157,25 +123,23 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
     averaging = averaging_callbacks(config, run_dir, model, steps_per_epoch)  # EMA/Polyak, SGDR snapshots
     states = {"averaging": c for c in averaging if hasattr(c, "get_state")}  # backed up with the weights
     backup = cb.AtomicBackupAndRestore(backup_dir, chief=chief, worker=task_name(), states=states)
-    # An epoch's metrics line (and, without weight averaging, its checkpoints) are written before the backup names
-    # the epoch: a process killed in between redoes the epoch rather than skip what it had not written. The averaging
-    # callbacks follow the backup, which keeps the training weights, and swap in the average for the checkpoints.
-    callbacks = [cb.MetricsLogger(os.path.join(run_dir, "metrics.jsonl"))] if chief else []
+    # An epoch ends with its metrics line, the averaging state (swapping the average in), the checkpoints (of the
+    # average), then the backup naming the epoch (of the training weights: WeightAveraging.training_weights), so a
+    # process killed anywhere in between redoes the epoch rather than skip what it had not written (kerazoo.runs,
+    # crash rule 3).
+    callbacks = [cb.MetricsLogger(run.metrics_path)] if chief else []
     checkpoints = [
         cb.Heartbeat(run_dir),
-        cb.AtomicCheckpoint(os.path.join(run_dir, "checkpoints"), monitor=monitor, mode=task.mode, model=model),
+        cb.AtomicCheckpoint(run.checkpoint_dir, monitor=monitor, mode=task.mode, model=model),
     ] if chief else []
-    if averaging:
-        callbacks += [backup, *averaging, *checkpoints]
-    else:
-        callbacks += [*checkpoints, backup]
+    callbacks += [*averaging, *checkpoints, backup]
     callbacks += task.callbacks(model, config, run_dir)
     callbacks += list(extra_callbacks)
     fast, jit, steps = speed.resolve_compile_settings(config, model, train_ds, steps_per_epoch, callbacks,
                                                       replicas=strategy.num_replicas_in_sync)
     if chief:
         trace = trace_batches(steps_per_epoch // steps[0]) if profile else 0
-        callbacks.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "tb"), profile_batch=trace))
+        callbacks.append(keras.callbacks.TensorBoard(run.file("tb"), profile_batch=trace))
     with strategy.scope(), speed.quiet_jit_warning():
         task.compile(trainer, fast, make_optimizer(config, steps_per_epoch))
     speed.force_jit_compile(trainer, jit[0])
@@ -195,8 +159,8 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
                 "speed": speed.speed_record(threads, precision, jit, steps, batch_norm),
             },
         }
-        atomic_write_text(os.path.join(run_dir, "config.yaml"), yaml.safe_dump(resolved, sort_keys=False))
-        atomic_write_text(os.path.join(run_dir, "dataset.json"), json.dumps(dataclasses.asdict(info), indent=1))
+        run.write_config(resolved)
+        run.write_json("dataset.json", dataclasses.asdict(info))
 
     start = time.time()
     trainer.fit(
@@ -205,19 +169,35 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
     )
     elapsed = time.time() - start
     if chief:
-        cb.plot_curves(os.path.join(run_dir, "metrics.jsonl"), os.path.join(run_dir, "curves.png"))
+        cb.plot_curves(run.metrics_path, run.file("curves.png"))
         # The figures of the checkpoint that `evaluate`, `export` and the model cards use (best, else last), so
         # `kerazoo evaluate RUN` reproduces them.
-        test = task.evaluate(load_run_model(run_dir), config)
+        test = task.evaluate(run.load_model(), config)
         summary = {"epochs": config.epochs, "train_seconds_this_attempt": round(elapsed, 2), **test}
-        best_json = os.path.join(run_dir, "checkpoints", "best.json")
-        if os.path.exists(best_json):
-            with open(best_json, encoding="utf-8") as f:
-                summary["best"] = json.load(f)
-        cb.finish_run(run_dir, summary)  # summary.json, then backup/ removed: a kill before resumes at the evaluation
+        if run.best_record() is not None:
+            summary["best"] = run.best_record()
+        run.finish(summary)  # summary.json, then backup/ removed: a kill before resumes at the evaluation
         if profile:  # after the run's files are final: the timing steps below move the in-memory weights
             print(where_time_goes(trainer, train_ds, steps[0], run_dir))
     return run_dir
+
+
+def skip_epochs(train_ds, epochs: int, steps_per_epoch: int = 0):
+    """``train_ds`` as it stands after ``epochs`` epochs of an uninterrupted run, so a resumed run draws the batches
+    that run drew (the shuffle is keyed by the epoch, not by the process).
+
+    Each epoch of ``fit`` iterates the dataset afresh and each new iterator draws the next shuffle order, so creating
+    (and dropping) ``epochs`` iterators moves it to the order of epoch ``epochs + 1`` without reading data. A repeated
+    dataset (``steps_per_epoch``: one iterator runs through all epochs) is skipped batch by batch instead, which reads
+    (and augments) those batches once more.
+    """
+    if epochs <= 0:
+        return train_ds
+    if steps_per_epoch:
+        return train_ds.skip(epochs * steps_per_epoch)
+    for _ in range(epochs):
+        iter(train_ds)
+    return train_ds
 
 
 def check_init_from(source: str, config: TrainConfig, info: datasets.DatasetInfo) -> None:
@@ -261,7 +241,7 @@ def stream_end(run_dir: str, seed: int) -> int:
     if data.get("stream") and saved.get("seed") == seed:
         end = resolved.get("stream_start", 0) + saved["epochs"] * resolved["steps_per_epoch"] * data["batch_size"]
     source = saved["model"].get("init_from")
-    if source and os.path.exists(os.path.join(source, "config.yaml")):  # runs that did not record their start began at 0
+    if source and RunDir(source).exists():  # runs that did not record their start began at 0
         end = max(end, stream_end(source, seed))
     return end
 
@@ -272,40 +252,30 @@ def evaluate_model(model: keras.Model, config: TrainConfig, *, split: str | None
 
 
 def read_run_config(run_dir: str) -> dict:
-    """A run's config.yaml as written: its config, and under ``resolved`` what the run chose (speed, stream start)."""
-    path = os.path.join(run_dir, "config.yaml")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{run_dir} is not a kerazoo run directory: it has no config.yaml.")
-    with open(path, encoding="utf-8") as f:
-        return yaml.safe_load(f)
+    """A run's config.yaml as written: its config, and under ``resolved`` what the run chose (speed, stream start)
+    (:meth:`kerazoo.runs.RunDir.read_config`)."""
+    return RunDir(run_dir).read_config()
 
 
 def load_run_config(run_dir: str) -> TrainConfig:
+    """A run's config as a :class:`TrainConfig` (what it chose under ``resolved`` left out)."""
     data = read_run_config(run_dir)
     data.pop("resolved", None)
     return config_from_dict(data)
 
 
 def load_run_model(run_dir: str, which: str = "best", *, compile: bool = True) -> keras.Model:
-    """The ``best`` (or ``last``) checkpoint of a run, its hash checked; falls back to ``last`` when no best exists."""
-    folder = os.path.join(run_dir, "checkpoints")
-    path = os.path.join(folder, f"{which}.keras")
-    if which == "best" and not os.path.exists(path):
-        path = os.path.join(folder, "last.keras")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{run_dir} has no checkpoint yet ({folder} holds no best.keras or last.keras).")
-    verify_sha256(path)
-    if not zipfile.is_zipfile(path):  # Keras would call it "not found"; without a .sha256 this is the only check
-        raise ValueError(f"Checkpoint {path} is corrupt or incomplete: not a .keras (zip) archive, and no "
-                         f"{os.path.basename(path)}.sha256 beside it to say more. Train the run again.")
-    importlib.import_module("kerazoo.losses")  # registers the losses a checkpoint's compile config may name
-    load_plugins()  # registers the task packages' layers (a detector's BoxDecoder) in a process that trained nothing
-    return keras.saving.load_model(path, safe_mode=True, compile=compile)
+    """The ``best`` (or ``last``) checkpoint of a run, its hash checked; falls back to ``last`` when no best exists
+    (:meth:`kerazoo.runs.RunDir.load_model`)."""
+    return RunDir(run_dir).load_model(which, compile=compile)
 
 
 def load_run_info(run_dir: str) -> datasets.DatasetInfo:
-    with open(os.path.join(run_dir, "dataset.json"), encoding="utf-8") as f:
-        data = json.load(f)
+    """A run's ``dataset.json``: the shape, classes and normalization of the data it trained on."""
+    run = RunDir(run_dir)
+    data = run.read_json("dataset.json")
+    if data is None:
+        raise FileNotFoundError(f"{run.path} has no dataset.json: it is not a run of kerazoo's training service.")
     return datasets.DatasetInfo(**{**data, "image_shape": tuple(data["image_shape"]),
                                    "class_names": tuple(data["class_names"]), "mean": tuple(data["mean"]),
                                    "std": tuple(data["std"])})

@@ -10,38 +10,15 @@ path under the root. Status comes from the run-directory contract alone:
 
 from __future__ import annotations
 
-import json
 import os
-import time
 
-import yaml
-
-from kerazoo.training.callbacks import HEARTBEAT_FILE, HEARTBEAT_SECONDS, read_metrics
-
-STALE_SECONDS = 4 * HEARTBEAT_SECONDS
-"""A heartbeat older than this means the training process is gone."""
-
-
-def _read_json(path: str):
-    if not os.path.exists(path):
-        return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def _read_config(run_dir: str) -> dict:
-    with open(os.path.join(run_dir, "config.yaml"), encoding="utf-8") as f:
-        return yaml.safe_load(f) or {}
+from kerazoo import runs as rundir
+from kerazoo.runs import HEARTBEAT as HEARTBEAT_FILE, STALE_SECONDS, RunDir  # noqa: F401 (their old names here)
 
 
 def run_status(run_dir: str, now: float | None = None) -> str:
-    """``complete``, ``running`` or ``interrupted`` (see the module docstring)."""
-    if os.path.exists(os.path.join(run_dir, "summary.json")):
-        return "complete"
-    heartbeat = os.path.join(run_dir, HEARTBEAT_FILE)
-    if os.path.exists(heartbeat) and (now or time.time()) - os.path.getmtime(heartbeat) < STALE_SECONDS:
-        return "running"
-    return "interrupted"
+    """``complete``, ``running`` or ``interrupted`` (see the module docstring; :meth:`kerazoo.runs.RunDir.status`)."""
+    return RunDir(run_dir).status(now)
 
 
 def _best_val_accuracy(metrics: list[dict]):
@@ -51,44 +28,37 @@ def _best_val_accuracy(metrics: list[dict]):
 
 def run_row(run_dir: str, name: str | None = None) -> dict:
     """One run's line of ``kerazoo runs list``."""
-    config = _read_config(run_dir)
-    metrics = read_metrics(os.path.join(run_dir, "metrics.jsonl"))
-    summary = _read_json(os.path.join(run_dir, "summary.json")) or {}
+    run = RunDir(run_dir)
+    config = run.read_config()
+    metrics = run.read_metrics()
+    summary = run.read_summary() or {}
     return {
-        "name": name or os.path.basename(os.path.normpath(run_dir)),
+        "name": name or os.path.basename(run.path),
         "model": config.get("model", {}).get("name"),
         "dataset": config.get("data", {}).get("dataset"),
         "epochs_done": max((m.get("epoch", 0) for m in metrics), default=0),
         "epochs_total": config.get("epochs"),
         "best_val_accuracy": _best_val_accuracy(metrics),
         "test_accuracy": summary.get("accuracy"),
-        "status": run_status(run_dir),
+        "status": run.status(),
     }
 
 
 def find_runs(root: str) -> list[str]:
-    """Every run directory under ``root`` (a run's own sub-folders are not searched), sorted by path."""
-    if not os.path.isdir(root):
-        raise FileNotFoundError(f"No runs folder {root!r}: pass --root, or train a run first (kerazoo train ... --out "
-                                f"{os.path.join(root, 'NAME')}).")
-    found = []
-    for folder, subfolders, files in os.walk(root):
-        if "config.yaml" in files:
-            found.append(folder)
-            subfolders.clear()
-        subfolders.sort()
-    return sorted(found)
+    """Every run directory under ``root`` (a run's own sub-folders are not searched), sorted by path
+    (:func:`kerazoo.runs.list_runs`)."""
+    return [run.path for run in rundir.list_runs(root)]
 
 
 def list_runs(root: str = "runs") -> list[dict]:
     """A row (see :func:`run_row`) per run under ``root``, named by its path under ``root``."""
-    return [run_row(path, os.path.relpath(path, root)) for path in find_runs(root)]
+    return [run_row(run.path, os.path.relpath(run.path, os.path.abspath(root))) for run in rundir.list_runs(root)]
 
 
 def resolve_run(name: str, root: str = "runs") -> str:
     """A run directory from a path or a name under ``root``; unknown names list close matches."""
     for candidate in (name, os.path.join(root, name)):
-        if os.path.exists(os.path.join(candidate, "config.yaml")):
+        if RunDir(candidate).exists():
             return candidate
     import difflib
 
@@ -101,7 +71,7 @@ def resolve_run(name: str, root: str = "runs") -> str:
 def show_run(path: str) -> dict:
     """Everything ``kerazoo runs show`` prints: ``overview`` (field, value) rows, per-epoch ``metrics`` rows and the
     ``files`` of the run with their sizes."""
-    config = _read_config(path)
+    config = RunDir(path).read_config()
     row = run_row(path)
     resolved = config.get("resolved", {})
     optimizer, schedule, data = config.get("optimizer", {}), config.get("schedule", {}), config.get("data", {})
@@ -130,7 +100,7 @@ def show_run(path: str) -> dict:
         for name in sorted(names):
             full = os.path.join(folder, name)
             files.append((os.path.relpath(full, path), os.path.getsize(full)))
-    return {"overview": overview, "metrics": read_metrics(os.path.join(path, "metrics.jsonl")), "files": files}
+    return {"overview": overview, "metrics": RunDir(path).read_metrics(), "files": files}
 
 
 def _cell(value, digits: int = 4) -> str:

@@ -31,9 +31,6 @@ class Task:
     monitor = "val_accuracy"
     """Metric that picks ``checkpoints/best.keras`` (``mode`` says whether higher is better)."""
     mode = "max"
-    endless = False
-    """Whether ``pipelines`` gives a training stream without end (``steps_per_epoch`` batches an epoch): a resumed
-    run then skips the batches of its backed-up epochs, so it reads the batches an uninterrupted run would."""
 
     def dataset_info(self, config) -> datasets.DatasetInfo:
         return datasets.info(config.data.dataset, data_dir=config.data.data_dir)
@@ -101,9 +98,9 @@ class Task:
         distill = getattr(config, "distill", None)
         if distill is not None and distill.teacher:
             from kerazoo.optimize.distill import Distiller
-            from kerazoo.training.run import load_run_model
+            from kerazoo.runs import RunDir
 
-            return Distiller(model, load_run_model(distill.teacher), temperature=distill.temperature,
+            return Distiller(model, RunDir(distill.teacher).load_model(), temperature=distill.temperature,
                              alpha=distill.alpha)
         return model
 

@@ -143,14 +143,14 @@ class DenseTask(Task):
 
     def build(self, config, info):
         from kerazoo.applications import create_model
-        from kerazoo.training.run import load_run_model
+        from kerazoo.runs import RunDir
 
         source = getattr(config.model, "backbone_from", None)
         weights = getattr(config.model, "backbone_weights", None)
         if source and weights:
             raise ValueError("Invalid config: model.backbone_from and model.backbone_weights exclude each other (both "
                              "start the backbone).")
-        classifier = load_run_model(source) if source else None
+        classifier = RunDir(source).load_model() if source else None
         inputs = keras.Input(shape=info.image_shape, name="images")
         kwargs = dict(config.model.kwargs)
         if weights:  # pretrained backbone: raw pixels in, its own preprocessing inside (kerazoo.applications.pretrained)

@@ -80,10 +80,11 @@ def visualize(run_dir: str, method: str, *, out: str, image: str | None = None, 
     (default: the run's dataset); dataset-wide methods use the split's first ``limit`` examples.
     """
     from kerazoo.datasets import load_arrays
-    from kerazoo.training import load_run_config, load_run_model
+    from kerazoo.training import load_run_config
+    from kerazoo.runs import RunDir
 
     check_method(method)
-    model = load_run_model(run_dir)
+    model = RunDir(run_dir).load_model()
     config = load_run_config(run_dir)
     dataset = dataset or config.data.dataset
     data_dir = data_dir if data_dir is not None else (config.data.data_dir if dataset == config.data.dataset else None)

@@ -104,3 +104,28 @@ def test_train_with_ema_and_sgdr_snapshots(tmp_path, idx_data_dir):
     assert probs.shape == (len(images), 10)
     with open(os.path.join(run, "summary.json")) as f:
         assert json.load(f)["accuracy"] > 0.1
+
+
+def test_backup_after_the_average_keeps_the_training_weights(tmp_path, data):
+    """train's epoch-end order (metrics, averaging, checkpoints, backup): the backup, listed after WeightAveraging swaps
+    the average in, still saves the training weights (training_weights()) and the average beside them."""
+    from kerazoo.runs import RunDir
+    from kerazoo.training.callbacks import AtomicBackupAndRestore
+
+    x, y = data
+    model = tiny_model()
+    averaging = WeightAveraging("ema", decay=0.5)
+    seen = {}
+
+    class AfterBackup(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen["model"] = np.array(model.get_layer("fc").kernel)  # the average: swapped back in after the backup
+            seen["training"] = np.array(averaging._swapped[0])
+
+    backup = AtomicBackupAndRestore(str(tmp_path / "backup"), states={"averaging": averaging})
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False, callbacks=[averaging, backup, AfterBackup()])
+    restored = tiny_model(seed=1)
+    state = RunDir(tmp_path).read_backup(restored)
+    np.testing.assert_array_equal(restored.get_layer("fc").kernel.numpy(), seen["training"])
+    np.testing.assert_array_equal(state["arrays"]["averaging.shadow_0"], seen["model"])
+    assert not np.array_equal(seen["training"], seen["model"])

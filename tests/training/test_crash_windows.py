@@ -15,6 +15,10 @@ OVERRIDES = [
     "model.name=lenet5", "jit_compile=false", "data.train_split=train[:64]", "data.val_split=train[64:]",
     "data.batch_size=16", "data.augment=[]", "epochs=3", "optimizer.name=adam", "optimizer.lr=0.003",
     "optimizer.weight_decay=0", "strategy=default",
+    # One intra-op thread: with two, the validation loss of the same weights and batches came out one float32 ulp
+    # apart between evaluations in one process (the 3rd of 3 evaluate calls differed), which the exact comparison
+    # below would report as lost work.
+    "threads=1",
 ]
 
 # Trains OVERRIDES into OUT and kills the process (exit 137, no cleanup) in epoch 2 at WINDOW:
@@ -112,15 +116,11 @@ def test_killed_run_resumes_without_losing_work(tmp_path, idx_data_dir, uninterr
 
     resumed, reference = read_metrics(out), read_metrics(uninterrupted)
     assert [r["epoch"] for r in resumed] == [r["epoch"] for r in reference] == [1, 2, 3]
-    assert [r["lr"] for r in resumed] == [r["lr"] for r in reference]
-    # Epochs not run again are bit for bit the uninterrupted run's (a seeded CPU run repeats exactly). A redone epoch
-    # is not: the training split's shuffle (reshuffled each iteration) starts its sequence again in a new process, so
-    # it draws other batches; its line is there once, with the same keys.
-    for mine, theirs in zip(resumed, reference):
-        assert mine == theirs if mine["epoch"] not in redone else mine.keys() == theirs.keys()
+    # Bit for bit the uninterrupted run's, redone epochs included: a seeded CPU run repeats exactly, and a resumed
+    # run draws the batches of the epoch it redoes (kerazoo.training.run.skip_epochs).
+    assert resumed == reference
     summary, expected = read_summary(out), read_summary(uninterrupted)
-    same = DETERMINISTIC_SUMMARY if not redone else ("epochs", "split", "examples")
-    assert {k: summary.get(k) for k in same} == {k: expected.get(k) for k in same}
+    assert {k: summary.get(k) for k in DETERMINISTIC_SUMMARY} == {k: expected.get(k) for k in DETERMINISTIC_SUMMARY}
     assert summary.keys() == expected.keys()
 
 
