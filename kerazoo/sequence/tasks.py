@@ -133,7 +133,7 @@ class StatefulCharTrainer(keras.Model):
 
     def _report(self, loss, states, new_states):
         for variable, value in zip(states, new_states):
-            variable.assign(value)
+            variable.assign(keras.ops.cast(value, variable.dtype))  # float16 states under mixed precision
         self.loss_tracker.update_state(loss)
         self.bpc_tracker.update_state(loss / math.log(2.0))
         return {m.name: m.result() for m in self.metrics}
