@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 
-import keras
 import pytest
 
 from kerazoo.training import load_config, train
@@ -17,17 +16,18 @@ OVERRIDES = [
     "optimizer.weight_decay=0", "strategy=default",
     # One intra-op thread: with two, the validation loss of the same weights and batches came out one float32 ulp
     # apart between evaluations in one process (the 3rd of 3 evaluate calls differed), which the exact comparison
-    # below would report as lost work.
+    # below would report as lost work. Thread pools are set once per process, so every run here is a fresh process.
     "threads=1",
 ]
 
-# Trains OVERRIDES into OUT and kills the process (exit 137, no cleanup) in epoch 2 at WINDOW:
+# Trains OVERRIDES into OUT and kills the process (exit 137, no cleanup) in epoch 2 at WINDOW, or (WINDOW none)
+# trains to the end and prints the epochs it ran as JSON:
 #   epoch       inside the epoch (after its second batch);
 #   metrics     after the epoch's metrics.jsonl line, before its backup;
 #   backup      after the epoch's backup, before the callbacks that follow it;
 #   evaluation  during the final test evaluation (every epoch backed up, no summary.json).
 KILLER = """
-import os, sys
+import json, os, sys
 import keras
 from kerazoo.training import callbacks as cb, load_config, train
 from kerazoo.training.tasks import task_for_model
@@ -51,9 +51,14 @@ def after(original, when):
         return result
     return wrapper
 
-extra = []
+class CountEpochs(keras.callbacks.Callback):
+    epochs = []
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch + 1)
+
+extra = [CountEpochs()]
 if window == "epoch":
-    extra = [KillInEpoch()]
+    extra.append(KillInEpoch())
 elif window == "metrics":
     cb.MetricsLogger.on_epoch_end = after(cb.MetricsLogger.on_epoch_end,
                                           lambda self, epoch, logs=None: epoch == KILLED_EPOCH)
@@ -63,7 +68,9 @@ elif window == "evaluation":
     task = type(task_for_model(config.model.name))
     task.evaluate = lambda *args, **kwargs: os._exit(137)
 train(config, out, extra_callbacks=extra, verbose=0)
-sys.exit("not killed")
+if window != "none":
+    sys.exit("not killed")
+print(json.dumps(CountEpochs.epochs))
 """
 
 DETERMINISTIC_SUMMARY = ("epochs", "split", "examples", "loss", "accuracy", "best")
@@ -79,19 +86,19 @@ def read_summary(run_dir):
         return json.load(f)
 
 
-class CountEpochs(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.epochs = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epochs.append(epoch + 1)
+def run_killer(out, window, data_dir, returncode):
+    """KILLER in a fresh process; returns the epochs it ran (window none)."""
+    done = subprocess.run([sys.executable, "-c", KILLER, out, window, *OVERRIDES, f"data.data_dir={data_dir}"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == returncode, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1]) if window == "none" else None
 
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory, idx_data_dir):
-    config = load_config(overrides=[*OVERRIDES, f"data.data_dir={idx_data_dir}"])
-    return train(config, str(tmp_path_factory.mktemp("crash") / "uninterrupted"), verbose=0)
+    out = str(tmp_path_factory.mktemp("crash") / "uninterrupted")
+    assert run_killer(out, "none", idx_data_dir, 0) == [1, 2, 3]
+    return out
 
 
 @pytest.mark.parametrize("window, redone", [
@@ -102,16 +109,11 @@ def uninterrupted(tmp_path_factory, idx_data_dir):
     ("evaluation", []),        # every epoch backed up: straight to the evaluation and summary
 ])
 def test_killed_run_resumes_without_losing_work(tmp_path, idx_data_dir, uninterrupted, window, redone):
-    overrides = [*OVERRIDES, f"data.data_dir={idx_data_dir}"]
     out = str(tmp_path / "run")
-    killed = subprocess.run([sys.executable, "-c", KILLER, out, window, *overrides], capture_output=True, text=True,
-                            timeout=300)
-    assert killed.returncode == 137, killed.stderr[-3000:]
+    run_killer(out, window, idx_data_dir, 137)
     assert os.path.isdir(os.path.join(out, "backup")) and not os.path.exists(os.path.join(out, "summary.json"))
 
-    counter = CountEpochs()
-    train(load_config(overrides=overrides), out, extra_callbacks=[counter], verbose=0)
-    assert counter.epochs == redone
+    assert run_killer(out, "none", idx_data_dir, 0) == redone
     assert not os.path.exists(os.path.join(out, "backup")), "the backup is removed once summary.json is written"
 
     resumed, reference = read_metrics(out), read_metrics(uninterrupted)
