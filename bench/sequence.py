@@ -25,7 +25,6 @@ import os
 import sys
 import time
 
-import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -63,8 +62,8 @@ def bench_char_rnn(settings, corpus, out):
     from kerazoo.sequence.charrnn import CharRNNConfig, Vocabulary, char_language_model, train_char_rnn
     from kerazoo.sequence.corpus import load_text
 
-    base = CharRNNConfig(corpus=corpus, steps=settings["char_steps"], units=settings["char_units"],
-                         eval_every=max(settings["char_steps"] // 5, 1))
+    every = max(settings["char_steps"] // 5, 1)  # five measurements; steps a multiple (an epoch of the service)
+    base = CharRNNConfig(corpus=corpus, steps=5 * every, units=settings["char_units"], eval_every=every)
     vocab_size = len(Vocabulary.from_text(load_text(corpus)))
     target = char_language_model(vocab_size, cell="lstm", units=base.units, num_layers=base.num_layers,
                                  embedding_dim=base.embedding_dim).count_params()
@@ -77,10 +76,12 @@ def bench_char_rnn(settings, corpus, out):
                              verbose=0)
         with open(os.path.join(run, "summary.json")) as f:
             summary = json.load(f)
-        results[cell] = {"units": units, "params": summary["params"], "initial_val_bpc": summary["initial_val_bpc"],
-                         "best_val_bpc": summary["best_val_bpc"], "seconds": round(time.time() - start, 1)}
+        with open(os.path.join(run, "metrics.jsonl")) as f:
+            first = json.loads(f.readline())["val_bpc"]  # after the first eval_every steps (no step-0 measurement)
+        results[cell] = {"units": units, "params": summary["params"], "first_val_bpc": first,
+                         "best_val_bpc": summary["val_bpc"], "seconds": round(time.time() - start, 1)}
         print(f"char-RNN {cell:>4}: {units} units, {summary['params']} params, val bpc "
-              f"{summary['initial_val_bpc']:.3f} -> {summary['best_val_bpc']:.3f}", flush=True)
+              f"{first:.3f} -> {summary['val_bpc']:.3f}", flush=True)
     return {"corpus": corpus, "steps": base.steps, "cells": results}
 
 
@@ -101,11 +102,17 @@ def caption_run(name, settings, out, data_dir, reuse=(), **options) -> tuple[str
     config = CaptionConfig(**{"train_count": settings["caption_train"], "val_count": settings["caption_eval"],
                               "test_count": settings["caption_eval"], "epochs": settings["caption_epochs"],
                               "run_eagerly": settings["caption_eager"], "data_dir": data_dir, **options})
+    from kerazoo.sequence.captioning import caption_train_config
+    from kerazoo.training.config import config_to_dict
+    from kerazoo.training.run import read_run_config
+
+    wanted = config_to_dict(caption_train_config(config))
     for run in reuse:
-        if all(os.path.exists(os.path.join(run, f)) for f in ("vocab.json", "summary.json", "config.yaml")):
-            with open(os.path.join(run, "config.yaml")) as f:
-                if CaptionConfig(**yaml.safe_load(f)) == config:
-                    return run, True
+        if all(os.path.exists(os.path.join(run, f)) for f in ("summary.json", "config.yaml")):
+            saved = read_run_config(run)
+            saved.pop("resolved", None)
+            if saved == wanted:
+                return run, True
     return train_captioner(os.path.join(out, f"cap_{name}"), config, overwrite=True, verbose=0), False
 
 
@@ -142,7 +149,7 @@ def classification_run(name, overrides, out, reuse=()) -> dict:
 
     config = load_config(overrides=overrides)
     same = [run for run in reuse if os.path.exists(os.path.join(run, "summary.json"))
-            and not os.path.exists(os.path.join(run, "vocab.json"))  # not a sequence run
+            and not os.path.exists(os.path.join(run, "vocab.json"))  # not a sequence run written before the service
             and config_to_dict(load_run_config(run)) == config_to_dict(config)]
     run = same[0] if same else train(config, os.path.join(out, name), overwrite=True, verbose=0)
     with open(os.path.join(run, "summary.json")) as f:

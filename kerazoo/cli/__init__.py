@@ -166,11 +166,12 @@ def check_config(config) -> None:
     head's backbone, the dataset, the data folder and the runs it starts from."""
     from kerazoo.cli import names
 
-    names.check_model(config.model.name)
-    backbone = config.model.kwargs.get("backbone") if isinstance(config.model.kwargs, dict) else None
-    if isinstance(backbone, str):
-        names.check_model(backbone)
-    names.check_dataset(config.data.dataset)
+    if not getattr(config, "task", None):  # a named task (charrnn, captioning) checks its own model and data
+        names.check_model(config.model.name)
+        backbone = config.model.kwargs.get("backbone") if isinstance(config.model.kwargs, dict) else None
+        if isinstance(backbone, str):
+            names.check_model(backbone)
+        names.check_dataset(config.data.dataset)
     existing_folder("data.data_dir (--data-dir)", config.data.data_dir)
     for field, path in (("model.init_from (--init-from)", config.model.init_from),
                         ("model.backbone_from (--backbone-from)", config.model.backbone_from),

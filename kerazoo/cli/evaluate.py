@@ -28,11 +28,18 @@ def register(subparsers):
 
 
 def sequence_run_kind(path: str) -> str | None:
-    """"captioning" or "char_rnn" for the run directories of kerazoo.sequence (their vocab.json holds words or
-    characters), else None."""
+    """"captioning" or "char_rnn" for the run directories of kerazoo.sequence (the service's config names the task;
+    the runs written before hold words or characters in vocab.json), else None."""
     vocab_path = os.path.join(path, "vocab.json")
     if not os.path.isfile(vocab_path):
-        return None
+        config_path = os.path.join(path, "config.yaml")
+        if not os.path.isfile(config_path):
+            return None
+        import yaml
+
+        with open(config_path, encoding="utf-8") as f:
+            task = (yaml.safe_load(f) or {}).get("task")
+        return {"captioning": "captioning", "charrnn": "char_rnn"}.get(task)
     with open(vocab_path, encoding="utf-8") as f:
         vocab = json.load(f)
     return "captioning" if "words" in vocab else "char_rnn" if "chars" in vocab else None

@@ -28,13 +28,14 @@ import numpy as np
 import yaml
 
 from kerazoo.applications.vit import PositionEmbedding
-from kerazoo.io import atomic_file, atomic_write_text
+from kerazoo.io import atomic_file
 from kerazoo.sequence.caption_data import (SCENE_WORDS, CaptionData, CaptionVocabulary, coco_caption_data,
                                            scene_caption_data)
 
 __all__ = [
     "SoftAttention", "AttentionLSTMDecoder", "TransformerCaptionDecoder", "caption_model", "caption_loss",
-    "encode_images", "greedy_decode", "beam_search", "CaptionConfig", "train_captioner", "load_caption_run",
+    "encode_images", "greedy_decode", "beam_search", "CaptionConfig", "check_caption_config", "build_captioner",
+    "caption_train_config", "train_captioner", "load_caption_run",
     "evaluate_caption_run", "evaluate_captions", "objects_named", "naming_figures", "draw_attention", "caption_image",
 ]
 
@@ -348,7 +349,8 @@ def beam_search(model: keras.Model, image, *, beam_width: int = 3, max_length: i
 
 @dataclass
 class CaptionConfig:
-    """A captioning run (written to config.yaml)."""
+    """A captioning run's settings: the training service's config holds the dataset, data_dir, epochs, batch_size,
+    steps_per_epoch and seed; the other fields are its ``task_options`` (kerazoo.sequence.tasks)."""
 
     dataset: str = "fashion_mnist_scenes"  # or "coco_captions" (tfds, must be prepared locally)
     backbone: str = "resnet20"
@@ -397,23 +399,22 @@ def _arrays(data: CaptionData, vocab: CaptionVocabulary, max_length: int, trunca
     return {"images": data.images, "tokens": encoded[:, :-1]}, encoded[:, 1:]
 
 
-def _epoch_steps(config: CaptionConfig, count: int) -> tuple:
-    """(optimizer steps per epoch, training examples used).
-
-    With ``steps_per_epoch``, Keras continues through the examples from one epoch to the next and reshuffles after a
-    full pass, so ``train_count = epochs x steps_per_epoch x batch_size`` trains on new scenes in every epoch for
-    the compute of one pass. The examples are cut to whole epochs (a pass that ends mid-epoch would cut it short).
-    """
-    if config.steps_per_epoch is None:
-        return math.ceil(count / config.batch_size), count
-    if not isinstance(config.steps_per_epoch, int) or config.steps_per_epoch < 1:
+def check_caption_config(config: CaptionConfig) -> CaptionConfig:
+    """``config`` if its options fit together, else a one-line ValueError naming the bad one."""
+    if config.lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"Invalid lr_schedule: expected one of {', '.join(LR_SCHEDULES)}. "
+                         f"Received: lr_schedule={config.lr_schedule!r}")
+    if config.steps_per_epoch is not None and (not isinstance(config.steps_per_epoch, int)
+                                               or config.steps_per_epoch < 1):
         raise ValueError(f"Invalid steps_per_epoch: expected a positive integer or None. "
                          f"Received: steps_per_epoch={config.steps_per_epoch!r}")
-    epoch = config.steps_per_epoch * config.batch_size
-    if count < epoch:
-        raise ValueError(f"Invalid steps_per_epoch={config.steps_per_epoch}: an epoch of that many batches of "
-                         f"{config.batch_size} needs {epoch} training examples; train_count gives {count}.")
-    return config.steps_per_epoch, count // epoch * epoch
+    if config.backbone_from and config.backbone_weights:
+        raise ValueError(f"Invalid backbone_weights={config.backbone_weights!r} with backbone_from: they exclude each "
+                         "other (both start the encoder).")
+    if config.freeze_encoder and not (config.backbone_from or config.backbone_weights):
+        raise ValueError("Invalid freeze_encoder=True without backbone_from or backbone_weights: a frozen encoder that "
+                         "starts from random weights never learns; give a classification run or pretrained weights.")
+    return config
 
 
 def _pixel_scaling(classifier: keras.Model | None, channels: int) -> tuple:
@@ -425,88 +426,80 @@ def _pixel_scaling(classifier: keras.Model | None, channels: int) -> tuple:
     return classifier_pixel_scaling(classifier, channels)
 
 
-def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite: bool = False, verbose: int = 1,
-                    **overrides) -> str:
-    """Train a captioner into the run directory ``out`` (config.yaml, vocab.json, metrics.jsonl, TensorBoard logs in
-    tb/, checkpoints written atomically, summary.json with BLEU-1..4 and object recall on held-out test data);
-    returns it. With ``backbone_from`` (a classification run of the same backbone) the encoder starts from that
-    classifier's weights and pixel scaling, with ``backbone_weights`` from pretrained weights (raw pixels into their
-    own preprocessing); either is fine-tuned with the decoder (or kept fixed, ``freeze_encoder``).
-    An interrupted run resumes from its last finished epoch (``backup/``) when trained again into the same directory
-    with the same config; a finished run there is an error unless ``overwrite``."""
-    from kerazoo.training.callbacks import AtomicBackupAndRestore, AtomicCheckpoint, MetricsLogger, finish_run
-    from kerazoo.training.run import check_run_dir, load_run_model
+def build_captioner(config: CaptionConfig, vocab_size: int, image_shape: tuple) -> keras.Model:
+    """The captioner of ``config``; with ``backbone_from`` (a classification run of the same backbone) its encoder
+    starts from that classifier's weights and pixel scaling, with ``backbone_weights`` from pretrained weights (raw
+    pixels into their own preprocessing); either is fine-tuned with the decoder, or kept fixed (``freeze_encoder``),
+    as Show-Attend-Tell's encoder starts from a trained classifier."""
+    from kerazoo.training.run import load_run_model
 
-    config = dataclasses.replace(config or CaptionConfig(), **overrides)
-    if config.lr_schedule not in LR_SCHEDULES:
-        raise ValueError(f"Invalid lr_schedule: expected one of {', '.join(LR_SCHEDULES)}. "
-                         f"Received: lr_schedule={config.lr_schedule!r}")
-    _epoch_steps(config, config.train_count)  # a valid steps_per_epoch (before the run directory is written)
-    if config.backbone_from and config.backbone_weights:
-        raise ValueError(f"Invalid backbone_weights={config.backbone_weights!r} with backbone_from: they exclude each "
-                         "other (both start the encoder).")
-    if config.freeze_encoder and not (config.backbone_from or config.backbone_weights):
-        raise ValueError("Invalid freeze_encoder=True without backbone_from or backbone_weights: a frozen encoder that "
-                         "starts from random weights never learns; give a classification run or pretrained weights.")
-    run_dir = os.path.abspath(out)
-    check_run_dir(run_dir, dataclasses.asdict(config), overwrite=overwrite)
-    classifier = None
-    if config.backbone_from:  # transfer learning, as Show-Attend-Tell's encoder starts from a trained classifier
-        classifier = load_run_model(config.backbone_from)
-    keras.utils.set_random_seed(config.seed)
-    train_data = _load_data(config, "train", config.train_count, 0)
-    val_data = _load_data(config, "val", config.val_count, 1)
-    truncate = config.dataset == "coco_captions"
-    vocab = CaptionVocabulary.from_captions([c for refs in train_data.captions for c in refs],
-                                            max_words=config.vocab_size)
-    os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
-    atomic_write_text(os.path.join(run_dir, "config.yaml"), yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))
-    atomic_write_text(os.path.join(run_dir, "vocab.json"), json.dumps({"words": list(vocab.words)}) + "\n")
-    metrics_path = os.path.join(run_dir, "metrics.jsonl")  # MetricsLogger drops records of epochs run again
-
-    model = caption_model(len(vocab), backbone=config.backbone, image_shape=train_data.images.shape[1:],
-                          decoder=config.decoder, attention=config.attention, max_length=config.max_length,
-                          units=config.units, embed_dim=config.embed_dim, feature_dim=config.feature_dim,
-                          pixel_scaling=_pixel_scaling(classifier, train_data.images.shape[-1]),
+    classifier = load_run_model(config.backbone_from) if config.backbone_from else None
+    model = caption_model(vocab_size, backbone=config.backbone, image_shape=image_shape, decoder=config.decoder,
+                          attention=config.attention, max_length=config.max_length, units=config.units,
+                          embed_dim=config.embed_dim, feature_dim=config.feature_dim,
+                          pixel_scaling=_pixel_scaling(classifier, image_shape[-1]),
                           backbone_weights=config.backbone_weights)
     if classifier is not None or config.backbone_weights:
         from kerazoo.vision.backbone import load_backbone_weights, set_backbone_trainable
 
         if classifier is not None:
             load_backbone_weights(model, classifier)
-        set_backbone_trainable(model, not config.freeze_encoder)  # frozen: Show-Attend-Tell's fixed encoder
-    x, y = _arrays(train_data, vocab, config.max_length, truncate)
-    steps_per_epoch, used = _epoch_steps(config, len(y))
-    x, y = {name: array[:used] for name, array in x.items()}, y[:used]
-    learning_rate = config.learning_rate
-    if config.lr_schedule == "cosine":
-        steps = config.epochs * steps_per_epoch
-        learning_rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=config.clipnorm),
-                  loss=caption_loss(), run_eagerly=config.run_eagerly)
-    model.fit(x, y, validation_data=_arrays(val_data, vocab, config.max_length, truncate), epochs=config.epochs,
-              batch_size=config.batch_size, steps_per_epoch=config.steps_per_epoch, verbose=verbose, callbacks=[
-                  MetricsLogger(metrics_path),  # an epoch's line and checkpoints before the backup names it
-                  keras.callbacks.TensorBoard(os.path.join(run_dir, "tb")),
-                  AtomicCheckpoint(os.path.join(run_dir, "checkpoints"), monitor="val_loss", mode="min"),
-                  AtomicBackupAndRestore(os.path.join(run_dir, "backup")),
-              ])
-    summary = {"params": int(model.count_params()), "vocab_size": len(vocab), **evaluate_caption_run(run_dir)}
-    finish_run(run_dir, summary)  # summary.json, then backup/ removed: a kill before resumes at the evaluation
-    return run_dir
+        set_backbone_trainable(model, not config.freeze_encoder)
+    return model
+
+
+def caption_train_config(config: CaptionConfig, **service):
+    """The training-service config (``task: captioning``) of a :class:`CaptionConfig`; ``steps_per_epoch`` None
+    becomes one pass over ``train_count`` (rounded up); ``service`` sets further top-level fields."""
+    from kerazoo.sequence.tasks import CAPTION_SERVICE_FIELDS
+    from kerazoo.training.config import config_from_dict
+
+    check_caption_config(config)
+    options = {k: v for k, v in dataclasses.asdict(config).items() if k not in CAPTION_SERVICE_FIELDS}
+    return config_from_dict({
+        "task": "captioning", "task_options": options, "model": {"name": f"caption_{config.backbone}"},
+        "data": {"dataset": config.dataset, "data_dir": config.data_dir, "batch_size": config.batch_size,
+                 "val_split": "", "augment": []},
+        "epochs": config.epochs, "seed": config.seed,
+        "steps_per_epoch": config.steps_per_epoch or math.ceil(config.train_count / config.batch_size), **service,
+    })
+
+
+def train_captioner(out: str, config: CaptionConfig | None = None, *, overwrite: bool = False, verbose: int = 1,
+                    **overrides) -> str:
+    """Train a captioner into the run directory ``out`` with the training service (``kerazoo train``, task
+    ``captioning``: kerazoo.sequence.tasks); returns it. summary.json holds BLEU-1..4 and object recall on held-out
+    test data. The training scenes are read as a stream without end, reshuffled on every pass, ``steps_per_epoch``
+    batches an epoch (default one pass). An interrupted run resumes from its last finished epoch when trained again
+    into the same directory with the same config; a finished run there is an error unless ``overwrite``."""
+    from kerazoo.training.run import train
+
+    config = check_caption_config(dataclasses.replace(config or CaptionConfig(), **overrides))
+    return train(caption_train_config(config), out, overwrite=overwrite, verbose=verbose)
 
 
 def load_caption_run(run_dir: str, which: str = "best"):
-    """The model, vocabulary and config of a captioning run directory."""
-    from kerazoo.training.run import load_run_model
+    """The model, vocabulary and config of a captioning run directory (a service run, task ``captioning``, or one
+    written before: config.yaml of :class:`CaptionConfig` fields and vocab.json)."""
+    from kerazoo.training.run import load_run_config, load_run_info, load_run_model
 
+    if not os.path.exists(os.path.join(run_dir, "config.yaml")):
+        raise FileNotFoundError(f"{run_dir} is not a run directory: it has no config.yaml.")
     vocab_path = os.path.join(run_dir, "vocab.json")
-    if not os.path.exists(vocab_path):
-        raise FileNotFoundError(f"{run_dir} is not a captioning run directory: it has no vocab.json.")
-    with open(vocab_path, encoding="utf-8") as f:
-        vocab = CaptionVocabulary(tuple(json.load(f)["words"]))
+    if os.path.exists(vocab_path):  # written before the service trained captioners
+        with open(vocab_path, encoding="utf-8") as f:
+            vocab = CaptionVocabulary(tuple(json.load(f)["words"]))
+        with open(os.path.join(run_dir, "config.yaml"), encoding="utf-8") as f:
+            config = CaptionConfig(**yaml.safe_load(f))
+        return load_run_model(run_dir, which), vocab, config
     with open(os.path.join(run_dir, "config.yaml"), encoding="utf-8") as f:
-        config = CaptionConfig(**yaml.safe_load(f))
+        kind = (yaml.safe_load(f) or {}).get("task")
+    if kind != "captioning":
+        raise ValueError(f"{run_dir} is not a captioning run: its config's task is {kind!r}, not 'captioning'.")
+    from kerazoo.sequence.tasks import caption_options
+
+    config = caption_options(load_run_config(run_dir))
+    vocab = CaptionVocabulary(tuple(load_run_info(run_dir).class_names))
     return load_run_model(run_dir, which), vocab, config
 
 

@@ -19,7 +19,6 @@ import dataclasses
 import json
 import math
 import os
-import time
 import weakref
 from dataclasses import dataclass
 
@@ -27,7 +26,6 @@ import keras
 import numpy as np
 import yaml
 
-from kerazoo.io import atomic_write_text
 from kerazoo.sequence.corpus import DEFAULT_CORPUS, load_text
 
 __all__ = [
@@ -38,6 +36,7 @@ __all__ = [
     "Vocabulary",
     "stateful_windows",
     "CharRNNConfig",
+    "char_train_config",
     "train_char_rnn",
     "evaluate_bpc",
     "evaluate_char_run",
@@ -183,7 +182,9 @@ def stateful_windows(ids: np.ndarray, batch_size: int, seq_len: int):
 
 @dataclass
 class CharRNNConfig:
-    """Everything a char-RNN run is made of (written to the run's config.yaml)."""
+    """Everything a char-RNN run is made of: the training service's config holds the corpus (data.dataset),
+    batch_size, seed, steps (epochs x steps_per_epoch) and eval_every (steps_per_epoch); the other fields are its
+    ``task_options`` (kerazoo.sequence.tasks)."""
 
     cell: str = "lstm"
     corpus: str = DEFAULT_CORPUS
@@ -219,24 +220,6 @@ def _split_text(text: str, val_fraction: float) -> tuple[str, str]:
     return text[:cut], text[cut:]
 
 
-def _train_step_function(model, optimizer):
-    """One truncated-BPTT step, compiled: gradients flow within the window only (the incoming state is an input)."""
-    import tensorflow as tf
-
-    xent = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    @tf.function(reduce_retracing=True)
-    def step(x, y, states):
-        with tf.GradientTape() as tape:
-            logits, *new_states = model([x, *states], training=True)
-            loss = xent(y, logits)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss, new_states
-
-    return step
-
-
 def evaluate_bpc(model: keras.Model, ids: np.ndarray, *, batch_size: int = 8, seq_len: int = 64,
                  max_windows: int | None = None) -> float:
     """Bits per character of ``ids`` (mean next-character cross-entropy / ln 2), the state carried across windows."""
@@ -251,10 +234,20 @@ def evaluate_bpc(model: keras.Model, ids: np.ndarray, *, batch_size: int = 8, se
     return total / (xs.size * math.log(2.0))
 
 
+def validation_batch_size(val_chars: int, seq_len: int) -> int:
+    """Streams the held-out text is read in: up to 8, fewer when it is short."""
+    return max(1, min(8, (val_chars - 1) // seq_len))
+
+
+def validation_windows(val_ids: np.ndarray, config: CharRNNConfig):
+    """The (x, y) windows validation reads, ``val_batches`` of them (0: all), as :func:`stateful_windows`."""
+    xs, ys = stateful_windows(val_ids, validation_batch_size(len(val_ids), config.seq_len), config.seq_len)
+    return (xs[: config.val_batches], ys[: config.val_batches]) if config.val_batches else (xs, ys)
+
+
 def _validation_bpc(model: keras.Model, val_ids: np.ndarray, config: CharRNNConfig) -> float:
-    batch_size = max(1, min(8, (len(val_ids) - 1) // config.seq_len))
-    return evaluate_bpc(model, val_ids, batch_size=batch_size, seq_len=config.seq_len,
-                        max_windows=config.val_batches or None)
+    return evaluate_bpc(model, val_ids, batch_size=validation_batch_size(len(val_ids), config.seq_len),
+                        seq_len=config.seq_len, max_windows=config.val_batches or None)
 
 
 _STEPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -271,114 +264,70 @@ def _predict_step(model):
     return step
 
 
+def char_train_config(config: CharRNNConfig, **service):
+    """The training-service config (``task: charrnn``) of a :class:`CharRNNConfig`: ``eval_every`` steps an epoch
+    (``steps`` a multiple of it), the corpus as ``data.dataset``, the streams as ``data.batch_size``; ``service``
+    sets further top-level fields (``strategy="default"``)."""
+    from kerazoo.sequence.tasks import CHAR_SERVICE_FIELDS
+    from kerazoo.training.config import config_from_dict
+
+    config.check()
+    if config.steps % config.eval_every:
+        raise ValueError(f"Invalid steps={config.steps}: expected a multiple of eval_every={config.eval_every} (one "
+                         "epoch of the training service is eval_every steps).")
+    options = {k: v for k, v in dataclasses.asdict(config).items() if k not in CHAR_SERVICE_FIELDS}
+    return config_from_dict({
+        "task": "charrnn", "task_options": options, "model": {"name": f"char_{config.cell}"},
+        "data": {"dataset": config.corpus, "batch_size": config.batch_size, "val_split": "", "augment": []},
+        "epochs": config.steps // config.eval_every, "steps_per_epoch": config.eval_every, "seed": config.seed,
+        **service,
+    })
+
+
 def train_char_rnn(out: str, config: CharRNNConfig | None = None, *, overwrite: bool = False, verbose: int = 1,
                    **overrides) -> str:
-    """Train a char-RNN into the run directory ``out`` (config.yaml, vocab.json, metrics.jsonl, TensorBoard logs in
-    tb/, checkpoints/{best,last}.keras written atomically, summary.json); returns the run directory.
+    """Train a char-RNN into the run directory ``out`` with the training service (``kerazoo train``, task
+    ``charrnn``: kerazoo.sequence.tasks); returns the run directory.
 
     ``overrides`` set fields of :class:`CharRNNConfig` (``cell="gru"``, ``steps=500`` ...). Validation
-    bits-per-character is measured before training (step 0) and every ``eval_every`` steps; ``best.keras`` keeps the
-    lowest. Each evaluation also backs up the weights and the optimizer's state (``backup/``), so an interrupted run
-    resumes from its last evaluation when trained again into the same directory with the same config (the carried
-    RNN state restarts from zeros there). A finished run there is an error unless ``overwrite``.
+    bits-per-character (``val_bpc``) is measured every ``eval_every`` steps (an epoch of the service); ``best.keras``
+    keeps the lowest. An interrupted run resumes from its last backed-up epoch, the carried RNN state with it, when
+    trained again into the same directory with the same config; a finished run there is an error unless ``overwrite``.
     """
-    import tensorflow as tf
-
-    from kerazoo.training.callbacks import finish_run, read_backup, save_model_atomically, write_backup
-    from kerazoo.training.run import check_run_dir
+    from kerazoo.training.run import train
 
     config = dataclasses.replace(config or CharRNNConfig(), **overrides).check()
-    text = load_text(config.corpus, max_chars=config.max_chars)
-    vocab = Vocabulary.from_text(text)
-    train_text, val_text = _split_text(text, config.val_fraction)
-    train_x, train_y = stateful_windows(vocab.encode(train_text), config.batch_size, config.seq_len)
-    val_ids = vocab.encode(val_text)
-
-    run_dir = os.path.abspath(out)
-    backup_dir = os.path.join(run_dir, "backup")
-    metrics_path = os.path.join(run_dir, "metrics.jsonl")
-    check_run_dir(run_dir, dataclasses.asdict(config), overwrite=overwrite)
-    os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
-    atomic_write_text(os.path.join(run_dir, "config.yaml"), yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))
-    atomic_write_text(os.path.join(run_dir, "vocab.json"), json.dumps({"chars": vocab.chars}) + "\n")
-
-    keras.utils.set_random_seed(config.seed)
-    model = char_language_model(len(vocab), cell=config.cell, units=config.units, num_layers=config.num_layers,
-                                embedding_dim=config.embedding_dim)
-    optimizer = keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clipnorm)
-    model.compile(optimizer=optimizer)  # so the backup holds the optimizer's state too
-    step = _train_step_function(model, optimizer)
-    writer = tf.summary.create_file_writer(os.path.join(run_dir, "tb"))
-
-    def validate(step_number, train_loss):
-        bpc = _validation_bpc(model, val_ids, config)
-        record = {"epoch": step_number // config.eval_every, "step": step_number, "val_bpc": bpc}
-        if train_loss is not None:
-            record.update(loss=train_loss, bpc=train_loss / math.log(2.0))
-        with open(metrics_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-        with writer.as_default(step=step_number):
-            for key, value in record.items():
-                if isinstance(value, float):
-                    tf.summary.scalar(key, value)
-        if verbose:
-            print(f"step {step_number:>6}  " + "  ".join(f"{k} {v:.4f}" for k, v in record.items()
-                                                          if isinstance(v, float)))
-        return bpc
-
-    resumed = read_backup(backup_dir, model)
-    if resumed is None:
-        atomic_write_text(metrics_path, "")
-        first, best = 0, validate(0, None)
-        initial_bpc = best
-    else:
-        first, best, initial_bpc = resumed["epoch"], resumed["best_val_bpc"], resumed["initial_val_bpc"]
-        _keep_metrics_until(metrics_path, first)
-        if verbose:
-            print(f"resuming {run_dir} at step {first}")
-    states, losses, start = zero_states(model, config.batch_size), [], time.time()
-    for i in range(first, config.steps):
-        window = i % len(train_x)
-        if window == 0:  # back at the start of the streams: the carried state no longer fits
-            states = zero_states(model, config.batch_size)
-        loss, states = step(train_x[window], train_y[window], states)
-        losses.append(float(loss))
-        if (i + 1) % config.eval_every == 0 or i + 1 == config.steps:
-            bpc = validate(i + 1, float(np.mean(losses)))
-            losses = []
-            save_model_atomically(model, os.path.join(run_dir, "checkpoints", "last.keras"))
-            if bpc <= best or not os.path.exists(os.path.join(run_dir, "checkpoints", "best.keras")):
-                best = min(best, bpc)
-                save_model_atomically(model, os.path.join(run_dir, "checkpoints", "best.keras"))
-            write_backup(backup_dir, model, epoch=i + 1, best_val_bpc=best, initial_val_bpc=initial_bpc)
-    writer.close()
-    summary = {
-        "cell": config.cell, "steps": config.steps, "params": int(model.count_params()), "vocab_size": len(vocab),
-        "train_chars": len(train_text), "val_chars": len(val_text), "initial_val_bpc": initial_bpc,
-        "best_val_bpc": best, "train_seconds": round(time.time() - start, 2),
-    }
-    finish_run(run_dir, summary)  # summary.json, then backup/ removed
-    return run_dir
+    return train(char_train_config(config), out, overwrite=overwrite, verbose=verbose)
 
 
-def _keep_metrics_until(path: str, step: int) -> None:
-    """Drop the records an interrupted run wrote after its last backup (they are measured again)."""
-    with open(path, encoding="utf-8") as f:
-        kept = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
-    atomic_write_text(path, "".join(kept))
+def _run_kind(run_dir: str) -> str | None:
+    """The service task of a run directory (``charrnn``, ``captioning``, ...), or None for the run directories
+    kerazoo.sequence wrote itself before it trained through the service (they have vocab.json)."""
+    with open(os.path.join(run_dir, "config.yaml"), encoding="utf-8") as f:
+        return (yaml.safe_load(f) or {}).get("task")
 
 
 def load_char_run(run_dir: str, which: str = "best") -> tuple[keras.Model, Vocabulary, CharRNNConfig]:
-    """The model, vocabulary and config of a char-RNN run directory."""
-    from kerazoo.training.run import load_run_model
+    """The model, vocabulary and config of a char-RNN run directory (a service run, task ``charrnn``, or one written
+    before: config.yaml of :class:`CharRNNConfig` fields and vocab.json)."""
+    from kerazoo.training.run import load_run_config, load_run_info, load_run_model
 
+    if not os.path.exists(os.path.join(run_dir, "config.yaml")):
+        raise FileNotFoundError(f"{run_dir} is not a run directory: it has no config.yaml.")
     vocab_path = os.path.join(run_dir, "vocab.json")
-    if not os.path.exists(vocab_path):
-        raise FileNotFoundError(f"{run_dir} is not a char-RNN run directory: it has no vocab.json.")
-    with open(vocab_path, encoding="utf-8") as f:
-        vocab = Vocabulary(json.load(f)["chars"])
-    with open(os.path.join(run_dir, "config.yaml"), encoding="utf-8") as f:
-        config = CharRNNConfig(**yaml.safe_load(f))
+    if os.path.exists(vocab_path):  # written before the service trained char-RNNs
+        with open(vocab_path, encoding="utf-8") as f:
+            vocab = Vocabulary(json.load(f)["chars"])
+        with open(os.path.join(run_dir, "config.yaml"), encoding="utf-8") as f:
+            config = CharRNNConfig(**yaml.safe_load(f))
+        return load_run_model(run_dir, which), vocab, config
+    kind = _run_kind(run_dir)
+    if kind != "charrnn":
+        raise ValueError(f"{run_dir} is not a char-RNN run: its config's task is {kind!r}, not 'charrnn'.")
+    from kerazoo.sequence.tasks import char_options
+
+    config = char_options(load_run_config(run_dir))
+    vocab = Vocabulary("".join(load_run_info(run_dir).class_names))
     return load_run_model(run_dir, which), vocab, config
 
 

@@ -13,7 +13,7 @@ _EXPORTS = {
     "load_config": "config",
     "evaluate_model": "run", "load_run_config": "run", "load_run_info": "run", "load_run_model": "run", "train": "run",
     "make_strategy": "strategy",
-    "Task": "tasks", "get_task": "tasks", "register_task": "tasks", "task_for_model": "tasks",
+    "Task": "tasks", "get_task": "tasks", "register_task": "tasks", "task_for_model": "tasks", "task_for_config": "tasks",
 }
 
 __all__ = list(_EXPORTS)

@@ -190,6 +190,12 @@ class TrainConfig:
     """Resolve every ``auto`` speed setting to its fast choice; false gives the plain ones (``--no-speed``)."""
     deterministic: bool = True
     """Deterministic TensorFlow ops, so a seeded run repeats bit for bit on CPU."""
+    task: typing.Optional[str] = None
+    """The training task by name (``charrnn``, ``captioning``: tasks that build their own model from
+    ``task_options``); null: the task of ``model.name``'s zoo entry."""
+    task_options: dict = field(default_factory=dict)
+    """The settings of ``task`` that the sections above do not hold (a char-RNN's cell and seq_len, a captioner's
+    backbone and decoder); the task checks them."""
 
 
 SECTIONS = {"model": ModelConfig, "data": DataConfig, "optimizer": OptimizerConfig, "schedule": ScheduleConfig,

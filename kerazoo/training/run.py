@@ -26,7 +26,7 @@ from kerazoo.training.config import TrainConfig, config_from_dict, config_to_dic
 from kerazoo.training.profile import trace_batches, where_time_goes
 from kerazoo.training.schedules import EpochSchedule
 from kerazoo.training.strategy import SHARD_POLICY, describe, is_chief, make_strategy, shard_by_data, task_name
-from kerazoo.training.tasks import task_for_model
+from kerazoo.training.tasks import task_for_config
 
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
@@ -88,7 +88,7 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
     precision = speed.resolve_precision(config.precision, config.speed)
     keras.mixed_precision.set_global_policy(precision[0])
 
-    task = task_for_model(config.model.name)
+    task = task_for_config(config)
     strategy = make_strategy(config.strategy)
     info = task.dataset_info(config)
     if config.model.init_from:  # before the data pipelines: a wrong run is a config error, found at once
@@ -248,7 +248,7 @@ def stream_end(run_dir: str, seed: int) -> int:
 
 def evaluate_model(model: keras.Model, config: TrainConfig, *, split: str | None = None, limit: int | None = None) -> dict:
     """The task's figures (loss and accuracy for classifiers) of a run's model on a split (default: the test split)."""
-    return task_for_model(config.model.name).evaluate(model, config, split=split, limit=limit)
+    return task_for_config(config).evaluate(model, config, split=split, limit=limit)
 
 
 def read_run_config(run_dir: str) -> dict:

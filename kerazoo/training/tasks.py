@@ -243,3 +243,21 @@ def task_for_model(model_name: str) -> Task:
     from kerazoo.applications import get_entry
 
     return get_task(get_entry(model_name).task)
+
+
+def task_for_config(config) -> Task:
+    """The task that trains ``config``: ``config.task`` when set, else the task of ``model.name``'s zoo entry."""
+    name = getattr(config, "task", None)
+    if name:
+        from kerazoo.applications.registry import load_plugins
+
+        load_plugins()
+        if name not in _TASKS:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(_TASKS), n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise ValueError(f"Config field 'task' names no registered task: {name!r}.{hint} Known tasks: "
+                             f"{', '.join(sorted(_TASKS))}.")
+        return _TASKS[name]
+    return task_for_model(config.model.name)

@@ -172,21 +172,43 @@ def test_teacher_forced_training_lowers_the_loss_and_writes_the_run(caption_run)
     assert config.max_length == 8 and set(vocab.words) <= grammar
 
 
-def test_interrupted_captioner_resumes_at_its_next_epoch(caption_run, tmp_path, monkeypatch):
+def _records(run):
+    with open(os.path.join(run, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def _summary(run):
+    with open(os.path.join(run, "summary.json")) as f:
+        summary = json.load(f)
+    summary.pop("train_seconds_this_attempt")
+    return summary
+
+
+def test_the_run_is_a_service_run_of_the_captioning_task(caption_run):
+    from kerazoo.training.run import load_run_config, load_run_info
+
+    config = load_run_config(caption_run)
+    assert config.task == "captioning" and config.task_options["backbone"] == "lenet5"
+    assert (config.epochs, config.steps_per_epoch, config.data.batch_size) == (3, 3, 8)  # 24 scenes: 3 batches
+    _, vocab, _ = captioning.load_caption_run(caption_run)
+    assert tuple(load_run_info(caption_run).class_names) == vocab.words
+    assert not os.path.exists(os.path.join(caption_run, "vocab.json")), "the vocabulary is dataset.json's class_names"
+
+
+def test_captioner_killed_in_training_resumes_to_the_uninterrupted_run(caption_run, tmp_path, monkeypatch):
     from kerazoo.training import callbacks
 
-    with open(os.path.join(caption_run, "config.yaml")) as f:
-        config = captioning.CaptionConfig(**yaml.safe_load(f))
+    config = captioning.load_caption_run(caption_run)[2]
     backup_epoch_end = callbacks.AtomicBackupAndRestore.on_epoch_end
 
     def crash_after_epoch_2(self, epoch, logs=None):
         backup_epoch_end(self, epoch, logs)
         if epoch == 1:
-            raise RuntimeError("simulated crash after epoch 2")
+            raise RuntimeError("simulated kill after epoch 2")
 
     monkeypatch.setattr(callbacks.AtomicBackupAndRestore, "on_epoch_end", crash_after_epoch_2)
     out = str(tmp_path / "run")
-    with pytest.raises(RuntimeError, match="simulated crash"):
+    with pytest.raises(RuntimeError, match="simulated kill"):
         captioning.train_captioner(out, config, verbose=0)
     monkeypatch.undo()
     begun = []
@@ -195,50 +217,50 @@ def test_interrupted_captioner_resumes_at_its_next_epoch(caption_run, tmp_path, 
                         lambda self, epoch, logs=None: (begun.append(epoch + 1), logger_epoch_begin(self, epoch, logs)))
     captioning.train_captioner(out, config, verbose=0)
     assert begun == [3], "only the epoch after the last backup runs again"
-    with open(os.path.join(out, "metrics.jsonl")) as f:
-        assert [json.loads(line)["epoch"] for line in f] == [1, 2, 3]
+    # The third epoch read the batches it would have read without the kill (the stream skips the backed-up ones).
+    assert _records(out) == _records(caption_run)
+    assert _summary(out) == _summary(caption_run)
     assert not os.path.exists(os.path.join(out, "backup"))
-    assert os.path.exists(os.path.join(out, "summary.json")) and os.path.isdir(os.path.join(out, "tb", "train"))
+    assert os.path.isdir(os.path.join(out, "tb", "train"))
 
 
-def test_captioner_interrupted_in_its_final_evaluation_resumes_there(caption_run, tmp_path, monkeypatch):
+def test_captioner_killed_in_its_final_evaluation_resumes_there(caption_run, tmp_path, monkeypatch):
+    from kerazoo.sequence.tasks import CaptioningTask
     from kerazoo.training import callbacks
 
-    with open(os.path.join(caption_run, "config.yaml")) as f:
-        config = captioning.CaptionConfig(**yaml.safe_load(f))
-    config = dataclasses.replace(config, epochs=1)
-    evaluate = captioning.evaluate_caption_run
+    config = captioning.load_caption_run(caption_run)[2]
 
-    def crash(run_dir, *args, **kwargs):
-        raise RuntimeError("simulated crash in the final evaluation")
+    def crash(self, model, config, **kwargs):
+        raise RuntimeError("simulated kill in the final evaluation")
 
-    monkeypatch.setattr(captioning, "evaluate_caption_run", crash)
+    monkeypatch.setattr(CaptioningTask, "evaluate", crash)
     out = str(tmp_path / "run")
-    with pytest.raises(RuntimeError, match="simulated crash"):
+    with pytest.raises(RuntimeError, match="simulated kill"):
         captioning.train_captioner(out, config, verbose=0)
     assert os.path.isdir(os.path.join(out, "backup")), "the backup outlives fit until summary.json is written"
-    monkeypatch.setattr(captioning, "evaluate_caption_run", evaluate)
+    monkeypatch.undo()
     begun = []
     logger_epoch_begin = callbacks.MetricsLogger.on_epoch_begin
     monkeypatch.setattr(callbacks.MetricsLogger, "on_epoch_begin",
                         lambda self, epoch, logs=None: (begun.append(epoch + 1), logger_epoch_begin(self, epoch, logs)))
     captioning.train_captioner(out, config, verbose=0)
     assert begun == [], "every epoch was backed up: straight to the evaluation"
-    with open(os.path.join(out, "metrics.jsonl")) as f:
-        assert [json.loads(line)["epoch"] for line in f] == [1]
+    assert _records(out) == _records(caption_run)
+    assert _summary(out) == _summary(caption_run)
     assert os.path.exists(os.path.join(out, "summary.json")) and not os.path.exists(os.path.join(out, "backup"))
 
 
 def test_finished_runs_are_kept_and_resumes_need_the_same_config(caption_run, tmp_path):
-    with open(os.path.join(caption_run, "config.yaml")) as f:
-        config = captioning.CaptionConfig(**yaml.safe_load(f))
+    from kerazoo.training.config import config_to_dict
+
+    config = captioning.load_caption_run(caption_run)[2]
     before = os.path.getmtime(os.path.join(caption_run, "checkpoints", "best.keras"))
     with pytest.raises(FileExistsError, match="already complete.*--overwrite"):
         captioning.train_captioner(caption_run, config, verbose=0)
     assert os.path.getmtime(os.path.join(caption_run, "checkpoints", "best.keras")) == before
     interrupted = tmp_path / "interrupted"
     interrupted.mkdir()
-    (interrupted / "config.yaml").write_text(yaml.safe_dump(dataclasses.asdict(config)))
+    (interrupted / "config.yaml").write_text(yaml.safe_dump(config_to_dict(captioning.caption_train_config(config))))
     with pytest.raises(ValueError, match="different config \\(fields epochs differ\\)"):
         captioning.train_captioner(str(interrupted), config, epochs=5, verbose=0)
 
@@ -266,7 +288,7 @@ def test_steps_per_epoch_gives_every_epoch_new_scenes(idx_data_dir, tmp_path, mo
         return original(self, data)
 
     monkeypatch.setattr(keras.Model, "train_step", recording_train_step)
-    # 20 scenes, epochs of 2 batches of 4: two epochs use 16 of them (whole epochs only), each scene once
+    # 20 scenes read as a stream, epochs of 2 batches of 4: two epochs take 16 of the first pass, each scene once
     run = captioning.train_captioner(
         str(tmp_path / "run"), backbone="lenet5", canvas=32, max_objects=2, train_count=20, val_count=4, test_count=2,
         max_length=8, units=8, embed_dim=4, feature_dim=8, epochs=2, batch_size=4, steps_per_epoch=2,
@@ -277,12 +299,9 @@ def test_steps_per_epoch_gives_every_epoch_new_scenes(idx_data_dir, tmp_path, mo
     assert len(batches) == 4
     epochs = [{image.tobytes() for batch in batches[i: i + 2] for image in batch} for i in (0, 2)]
     assert len(epochs[0]) == len(epochs[1]) == 8 and not epochs[0] & epochs[1]
-    with pytest.raises(ValueError, match="an epoch of that many batches of 4 needs 40 training examples; "
-                                         "train_count gives 20"):
-        captioning.train_captioner(str(tmp_path / "short"), train_count=20, batch_size=4, steps_per_epoch=10)
     with pytest.raises(ValueError, match="Invalid steps_per_epoch: expected a positive integer or None"):
         captioning.train_captioner(str(tmp_path / "zero"), steps_per_epoch=0)
-    assert not os.path.exists(tmp_path / "short") and not os.path.exists(tmp_path / "zero")
+    assert not os.path.exists(tmp_path / "zero")
 
 
 def test_encoder_starts_from_a_classification_run(trained_run, idx_data_dir, tmp_path):

@@ -23,6 +23,15 @@ def test_the_recipes_are_there():
 @pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
 def test_recipe_builds_its_model(path):
     config = load_config(path)
+    if config.task:  # a task that builds its own model from task_options (char-RNN, captioning)
+        from kerazoo.training.tasks import task_for_config
+
+        task = task_for_config(config)
+        info = DatasetInfo(name=config.data.dataset, image_shape=(64, 64, 1), num_classes=20,
+                           class_names=tuple("abcdefghijklmnopqrst"), mean=(), std=(), source="test")
+        model = task.build(config, info)
+        assert task.name == config.task and model.count_params() > 0
+        return
     task = get_task(get_entry(config.model.name).task)  # classifiers, and the RAM (task "attention")
     assert task.name in ("classification", "attention")
     shape = IMAGE_SHAPES[config.data.dataset]
