@@ -1,0 +1,132 @@
+"""Evaluation of the dense heads on the user's own data happens in each original image's pixels: a split of mixed
+image sizes, letterboxed to a non-square model size, scored against the annotations as the files have them. An
+oracle stands in for the model (it finds the solid rectangles of ``dense_formats`` in whatever image it is given),
+so a wrong mapping back to the original image shows up as lost AP."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from dense_formats import write_coco
+
+from kerazoo.training import load_config
+from kerazoo.training.tasks import get_task
+
+SIZE = (48, 64)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    base = tmp_path_factory.mktemp("dense_eval")
+    coco = str(base / "coco")
+    return {"coco": (coco, write_coco(coco))}
+
+
+def _config(prefix, root, model, resize="letterbox"):
+    return load_config(overrides=[f"model.name={model}", "model.kwargs.backbone=lenet5", f"data.dataset={prefix}:{root}",
+                                  f"model.input_size=[{SIZE[0]}, {SIZE[1]}]", "data.batch_size=2",
+                                  f"data.resize={resize}", "data.test_split=val"])
+
+
+def _colour_masks(images):
+    """bool [B, H, W, 2]: where each class's colour is (past half way from the dark background: edges included)."""
+    red, green = images[..., 0], images[..., 1]
+    return tf.stack([(red > 122) & (green < 140), (green > 117) & (red < 140)], axis=-1)
+
+
+def oracle_detections(model, images):
+    """The TF OD API outputs of a perfect detector of ``dense_formats``' rectangles, at the given images' size."""
+    found = _colour_masks(tf.cast(images, tf.float32))
+    height, width = (float(v) for v in images.shape[1:3])
+
+    def extent(any_along, length):  # first and one-past-last index where the class shows
+        first = tf.cast(tf.argmax(tf.cast(any_along, tf.int32), axis=1), tf.float32)
+        last = length - tf.cast(tf.argmax(tf.cast(tf.reverse(any_along, [1]), tf.int32), axis=1), tf.float32)
+        return first, last
+
+    y1, y2 = extent(tf.reduce_any(found, axis=2), height)  # [B, 2]
+    x1, x2 = extent(tf.reduce_any(found, axis=1), width)
+    boxes = tf.stack([y1 / height, x1 / width, y2 / height, x2 / width], axis=-1)
+    batch = tf.shape(images)[0]
+    return {"detection_boxes": boxes, "detection_scores": tf.ones((batch, 2)),
+            "detection_classes": tf.tile([[1.0, 2.0]], [batch, 1]), "num_detections": tf.fill([batch], 2.0)}
+
+
+def oracle_segmentation(model, images):
+    found = tf.cast(_colour_masks(tf.cast(images, tf.float32)), tf.float32)
+    probabilities = tf.concat([1.0 - tf.reduce_max(found, -1, keepdims=True), found], axis=-1)
+    return {"probabilities": probabilities, "masks": tf.cast(tf.argmax(probabilities, -1), tf.int32)}
+
+
+@pytest.mark.parametrize("resize", ["letterbox", "stretch"])
+def test_detection_map_is_computed_in_original_pixels_of_mixed_sizes(folders, resize, monkeypatch):
+    from kerazoo.vision.detection import task as detection
+
+    root, drawn = folders["coco"]
+    task = get_task("detection")
+    config = _config("coco", root, "ssd", resize)
+    model = task.build(config, task.dataset_info(config))
+    monkeypatch.setattr(task, "serving_outputs", oracle_detections)
+    seen = {}
+
+    def recording(predictions, truth, **kwargs):
+        seen.update(predictions=predictions, truth=truth)
+        return evaluate(predictions, truth, **kwargs)
+
+    evaluate = detection.coco_evaluate
+    monkeypatch.setattr(detection, "coco_evaluate", recording)
+    figures = task.evaluate(model, config)
+    assert figures["examples"] == 3 and figures["images"] == 3
+    # the ground truth is the files' own: original pixels of 60x80, 45x90 and 72x54 images, the crowd kept as such
+    for truth, (image, objects) in zip(seen["truth"], drawn["val"]):
+        np.testing.assert_array_equal(truth["boxes"][:2], [box for _, box in objects])
+        assert truth["crowd"].tolist() == ([False, False, True] if len(truth["crowd"]) == 3 else [False, False])
+    for prediction, (image, objects) in zip(seen["predictions"], drawn["val"]):  # mapped back to within a pixel
+        np.testing.assert_allclose(prediction["boxes"], [box for _, box in objects], atol=1.01)
+    assert figures["mAP50"] == pytest.approx(1.0) and figures["mAP"] > 0.6
+    assert set(figures["class_AP50"]) == {"red", "green"}
+
+
+def test_crowd_regions_are_neither_hits_nor_false_positives():
+    from kerazoo.vision.detection.coco import coco_evaluate
+
+    truth = [{"boxes": np.array([[10, 10, 30, 30], [40, 0, 60, 20]], np.float32), "classes": np.array([0, 0]),
+              "crowd": np.array([False, True])}]
+    on_crowd = [{"boxes": np.array([[10, 10, 30, 30], [40, 0, 60, 20]], np.float32), "scores": np.array([0.9, 0.95]),
+                 "classes": np.array([0, 0])}]
+    assert coco_evaluate(on_crowd, truth, num_classes=1)["mAP50"] == pytest.approx(1.0)
+    not_crowd = [{**truth[0], "crowd": np.array([False, False])}]
+    assert coco_evaluate(on_crowd, not_crowd, num_classes=1)["mAP50"] == pytest.approx(1.0)
+    missed = [{"boxes": on_crowd[0]["boxes"][:1], "scores": np.array([0.9]), "classes": np.array([0])}]
+    assert coco_evaluate(missed, truth, num_classes=1)["mAP50"] == pytest.approx(1.0)  # a crowd needs no hit
+    assert coco_evaluate(missed, not_crowd, num_classes=1)["mAP50"] == pytest.approx(0.5, abs=0.01)
+
+
+def test_segmentation_iou_is_computed_at_each_mask_original_size(folders, monkeypatch):
+    root, drawn = folders["coco"]  # masks painted from polygons and RLE (the crowd too: the oracle misses it)
+    task = get_task("segmentation")
+    config = _config("coco", root, "fcn8s")
+    model = task.build(config, task.dataset_info(config))
+    monkeypatch.setattr(task, "serving_outputs", oracle_segmentation)
+    from kerazoo.datasets import dense
+
+    source = dense.open_source(f"coco:{root}")
+    records = dense.split_records(source, "val")
+    assert len({(r.height, r.width) for r in records}) == len(records) >= 2  # mixed sizes
+    figures = task.evaluate(model, config)
+    assert figures["examples"] == len(records)
+    assert figures["pixels"] == sum(r.height * r.width for r in records)  # every original pixel, no more
+    assert set(figures["class_iou"]) == {"background", "red", "green"}
+    assert figures["mean_iou"] > 0.9 and figures["pixel_accuracy"] > 0.97
+
+
+def test_folder_normalization_is_the_training_images_own(folders):
+    from kerazoo.datasets import dense
+    from kerazoo.vision.data import dense_info
+
+    root, _ = folders["coco"]
+    info = dense_info(f"coco:{root}", image_size=SIZE)
+    source = dense.open_source(f"coco:{root}")
+    pixels = np.concatenate([dense.read_image(r.image_path).reshape(-1, 3) for r in source.splits["train"]]) / 255.0
+    np.testing.assert_allclose(info.mean, pixels.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(info.std, pixels.std(0), rtol=1e-5)
+    assert max(info.mean) < 0.3  # dark scenes: far from ImageNet's 0.485 / 0.456 / 0.406
