@@ -130,3 +130,35 @@ def test_folder_normalization_is_the_training_images_own(folders):
     np.testing.assert_allclose(info.mean, pixels.mean(0), rtol=1e-6)
     np.testing.assert_allclose(info.std, pixels.std(0), rtol=1e-5)
     assert max(info.mean) < 0.3  # dark scenes: far from ImageNet's 0.485 / 0.456 / 0.406
+
+
+@pytest.mark.parametrize("model_name,kind", [("ssd", "detection"), ("unet", "segmentation")])
+def test_export_at_a_non_square_size_serves_original_pixels_and_class_names(folders, model_name, kind, tmp_path):
+    import json
+    import os
+
+    from kerazoo.export.exporter import _export_task_run
+
+    root, drawn = folders["coco"]
+    config = _config("coco", root, model_name)
+    if model_name == "ssd":  # a tiny one
+        config = load_config(overrides=["model.name=ssd", f"data.dataset=coco:{root}", "data.batch_size=2",
+                                        f"model.input_size=[{SIZE[0]}, {SIZE[1]}]", "model.kwargs={backbone: lenet5, "
+                                        "width: 16, head_depth: 1, anchor_sizes: [8.0, 16.0]}"])
+    task = get_task(kind)
+    info = task.dataset_info(config)
+    model = task.build(config, info)
+    path = _export_task_run(task, model, config, info, str(tmp_path), str(tmp_path / "models"), model_name, None,
+                            "best", ("saved_model",))
+    with open(os.path.join(path, "kerazoo.json")) as f:
+        meta = json.load(f)
+    assert meta["input"]["shape"] == [None, None, 3] and meta["input"]["model_size"] == list(SIZE)
+    assert meta["class_names"] == ["red", "green"]
+    signature = tf.saved_model.load(path).signatures["serving_default"]
+    for image, _ in drawn["val"]:  # 60x80, 45x90, 72x54: each answered in its own pixels
+        served = signature(images=tf.constant(image[None].astype(np.float32)))
+        expected = task.predict_image(model, image.astype(np.float32))
+        for key, value in expected.items():
+            np.testing.assert_allclose(served[key].numpy()[0], value, atol=1e-3)
+        if kind == "segmentation":
+            assert served["masks"].shape[1:] == image.shape[:2]
