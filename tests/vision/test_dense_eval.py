@@ -3,6 +3,8 @@ image sizes, letterboxed to a non-square model size, scored against the annotati
 oracle stands in for the model (it finds the solid rectangles of ``dense_formats`` in whatever image it is given),
 so a wrong mapping back to the original image shows up as lost AP."""
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -135,7 +137,6 @@ def test_folder_normalization_is_the_training_images_own(folders):
 @pytest.mark.parametrize("model_name,kind", [("ssd", "detection"), ("unet", "segmentation")])
 def test_export_at_a_non_square_size_serves_original_pixels_and_class_names(folders, model_name, kind, tmp_path):
     import json
-    import os
 
     from kerazoo.export.exporter import _export_task_run
 
@@ -162,3 +163,41 @@ def test_export_at_a_non_square_size_serves_original_pixels_and_class_names(fold
             np.testing.assert_allclose(served[key].numpy()[0], value, atol=1e-3)
         if kind == "segmentation":
             assert served["masks"].shape[1:] == image.shape[:2]
+
+
+@pytest.mark.parametrize("model_name,kind", [("fcn8s", "segmentation"), ("ssd", "detection")])
+def test_predict_draws_several_images_and_folders_at_their_own_sizes(folders, model_name, kind, tmp_path,
+                                                                     monkeypatch, capsys):
+    from PIL import Image
+
+    from kerazoo.cli import main
+    from kerazoo.training import run
+
+    root, drawn = folders["coco"]
+    config = _config("coco", root, model_name)
+    task = get_task(kind)
+    info = task.dataset_info(config)
+    model = task.build(config, info)
+    # a run directory's contents without training one (the run directory's own code is tested elsewhere)
+    monkeypatch.setattr(run, "load_run_config", lambda path: config)
+    monkeypatch.setattr(run, "load_run_info", lambda path: info)
+    monkeypatch.setattr(run, "load_run_model", lambda path: model)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "photos").mkdir()
+    (image_a, _), (image_b, _), (image_c, _) = drawn["val"]
+    Image.fromarray(image_a).save(tmp_path / "photos" / "a.png")
+    Image.fromarray(image_b).save(tmp_path / "photos" / "b.jpg", quality=95)
+    (tmp_path / "photos" / "notes.txt").write_text("not an image")
+    Image.fromarray(image_c).save(tmp_path / "c.png")
+    out = str(tmp_path / "drawn")
+    assert main(["predict", str(tmp_path / "run"), str(tmp_path / "photos"), str(tmp_path / "c.png"),
+                 "--out", out + "/"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 3
+    legend = 96 if kind == "segmentation" else 0  # masks come with a legend of the classes at the right
+    for name, image in (("a", image_a), ("b", image_b), ("c", image_c)):
+        picture = np.asarray(Image.open(os.path.join(out, f"{name}.png")))
+        assert picture.shape[0] >= image.shape[0] and picture.shape[1] == image.shape[1] + legend
+    assert main(["predict", str(tmp_path / "run"), str(tmp_path / "run"), "--out", out]) != 0
+    assert "Invalid image folder" in capsys.readouterr().err  # the run folder holds no images
+    assert main(["predict", str(tmp_path / "run"), str(tmp_path / "c.png")]) != 0
+    assert "Missing --out" in capsys.readouterr().err
