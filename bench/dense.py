@@ -187,7 +187,9 @@ def coco_export(args, done: dict) -> dict:
         if not os.path.exists(os.path.join(root, "annotations", f"instances_{split}.json")):
             scenes = make_scenes(items, count)
             write_coco(root, split, (_exported(scenes, n) for n in range(len(scenes))), FASHION_CLASSES)
-    extra = [*DETECTION_RECIPE, f"data.dataset=coco:{root}", "model.input_size=[96, 128]", "data.resize=letterbox"]
+    # the folder's own splits (the RECIPE's slices of the 60,000 Fashion-MNIST items mean nothing to it)
+    extra = [*DETECTION_RECIPE, f"data.dataset=coco:{root}", "model.input_size=[96, 128]", "data.resize=letterbox",
+             "data.train_split=train", "data.val_split=val", "data.test_split=test"]
     results = {name: fit(args, name, args.backbone, epochs=args.detection_epochs or args.epochs, extra=extra,
                          tag="_coco") for name in chosen(args, DETECTORS)}
     for name, result in results.items():

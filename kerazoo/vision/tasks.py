@@ -261,13 +261,18 @@ def _rgb(image) -> np.ndarray:
 
 
 def _folder_split(dataset: str, split: str) -> str:
-    """A folder's own split for the config's default ones (made for Fashion-MNIST's 60,000 training images):
-    ``train[:55000]`` → ``train``, ``train[55000:]`` → ``val``; any other split as it is."""
-    from kerazoo.training.config import DataConfig
+    """A folder's own split for the held-out slices a null ``data.train_split``/``val_split`` resolves to
+    (``train[:90%]``, ``train[90%:]``; the Fashion-MNIST family's ``train[:55000]``, ``train[55000:]``): ``train`` and
+    ``val`` when the folder has a ``val`` split (else the slices of its ``train``); any other split as it is."""
+    from kerazoo.training.config import DEFAULT_HELD_OUT_SPLITS, HELD_OUT_SPLITS
 
     if not dense.is_dense_path(dataset):
         return split
-    return {DataConfig.train_split: "train", DataConfig.val_split: "val"}.get(split, split)
+    held_out = {DEFAULT_HELD_OUT_SPLITS, *HELD_OUT_SPLITS.values()}
+    own = {train: "train" for train, _ in held_out} | {val: "val" for _, val in held_out}
+    if split not in own or "val" not in dense.open_source(dataset).splits:
+        return split
+    return own[split]
 
 
 def boxes_to_original(boxes, original, place):

@@ -201,3 +201,13 @@ def test_predict_draws_several_images_and_folders_at_their_own_sizes(folders, mo
     assert "Invalid image folder" in capsys.readouterr().err  # the run folder holds no images
     assert main(["predict", str(tmp_path / "run"), str(tmp_path / "c.png")]) != 0
     assert "Missing --out" in capsys.readouterr().err
+
+
+def test_default_splits_of_a_folder_are_its_own_train_and_val(folders):
+    root, _ = folders["coco"]
+    task = get_task("segmentation")
+    config = load_config(overrides=["model.name=fcn8s", "model.kwargs.backbone=lenet5", f"data.dataset=coco:{root}",
+                                    f"model.input_size=[{SIZE[0]}, {SIZE[1]}]", "data.batch_size=2",
+                                    "data.augment=[]"])
+    train, val = task.pipelines(config, 1)  # 6 training images and 3 validation ones, in batches of 2
+    assert int(train.cardinality()) == 3 and int(val.cardinality()) == 2
