@@ -237,7 +237,8 @@ def pixel_stats(source: DenseSource, *, count: int = STATS_IMAGES) -> tuple:
     """(mean, std) per RGB channel, for pixels scaled to [0, 1], of the first ``count`` images of the ``train``
     split: what the model's first layer normalizes with (as the scenes' own statistics do for them). Fixed constants
     such as ImageNet's put data unlike photos (grey scenes on black) far off zero mean and unit variance; the
-    COCO export of the scenes trained 0.05 mAP@.5 lower with them (BENCHMARKS.md). Cached per image set."""
+    COCO export of the scenes fell behind the scenes loader with them, and matches it with its own (BENCHMARKS.md,
+    issue 37). Cached per image set."""
     records = source.splits.get("train") or next(iter(source.splits.values()))
     paths = tuple(r.image_path for r in records[:count])
     key = tuple((p, os.stat(p).st_mtime_ns) for p in paths)
