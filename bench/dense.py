@@ -21,6 +21,11 @@
     # the stream's next scenes (BENCHMARKS.md, "A fourth cycle on new scenes")
     # the COCO-folder path against the scenes loader, same scenes (320x240 COCO export, read back by coco:DIR):
     python bench/dense.py --sections detection,coco_export --models ssd --results dense_coco_export
+    # what BENCHMARKS.md quotes for issue 37 (2026-12-07): 1,500 training scenes, 6 epochs, 300 test scenes, then the
+    # loaders compared element by element (no training):
+    python bench/dense.py --sections detection,coco_export --models ssd --train-scenes 1500 --test-scenes 300 \
+        --detection-epochs 6 --results dense_coco_export
+    python bench/dense.py --sections loader_parity --results dense_loader_parity
 
 Every model trains with ``kerazoo.training.train`` on scenes made from Fashion-MNIST's training items (validation
 scenes from held-out training items) and is scored on 1,000 scenes made only from the test items:
@@ -31,7 +36,8 @@ scenes from held-out training items) and is scored on 1,000 scenes made only fro
 - detection: COCO mAP@[.5:.95], mAP@.5, mAP@.75 (pycocotools) of RetinaNet, SSD, Faster R-CNN and Mask R-CNN (plus
   its mask AP); goal: single-shot mAP@.5 >= 0.90;
 - coco_export: the detectors again, on the same scenes written as a COCO folder of 320x240 images and read back by
-  ``--dataset coco:DIR`` (``--sections detection,coco_export --models ssd``: both, and the mAP@.5 difference).
+  ``--dataset coco:DIR`` (``--sections detection,coco_export --models ssd``: both, and the mAP@.5 difference);
+- loader_parity: no training: the two loaders' batches of the same test scenes compared element by element.
 Writes bench/results/dense.json. A section is a function ``name(args, done) -> dict`` in ``SECTIONS`` (``done``: the
 results of the sections before it).
 """
@@ -187,7 +193,9 @@ def coco_export(args, done: dict) -> dict:
         if not os.path.exists(os.path.join(root, "annotations", f"instances_{split}.json")):
             scenes = make_scenes(items, count)
             write_coco(root, split, (_exported(scenes, n) for n in range(len(scenes))), FASHION_CLASSES)
-    extra = [*DETECTION_RECIPE, f"data.dataset=coco:{root}", "model.input_size=[96, 128]", "data.resize=letterbox"]
+    # the folder's own splits (the RECIPE's slices of the 60,000 Fashion-MNIST items mean nothing to it)
+    extra = [*DETECTION_RECIPE, f"data.dataset=coco:{root}", "model.input_size=[96, 128]", "data.resize=letterbox",
+             "data.train_split=train", "data.val_split=val", "data.test_split=test"]
     results = {name: fit(args, name, args.backbone, epochs=args.detection_epochs or args.epochs, extra=extra,
                          tag="_coco") for name in chosen(args, DETECTORS)}
     for name, result in results.items():
@@ -196,9 +204,47 @@ def coco_export(args, done: dict) -> dict:
     return results
 
 
+def loader_parity(args, done: dict) -> dict:
+    """The two loaders element by element on the same test scenes (no training): the scenes loader's 96x96 batch
+    against the COCO export's 320x240 images letterboxed to 96x128 (the scene at columns 16..111): pixels, boxes,
+    classes, and the mean/std each model normalizes with. How the coco_export gap was traced (BENCHMARKS.md)."""
+    import numpy as np
+
+    from kerazoo.datasets import FASHION_CLASSES
+    from kerazoo.datasets.coco import write_coco
+    from kerazoo.datasets.scenes import make_scenes
+    from kerazoo.vision.data import dense_info, load_dense
+
+    count, root = min(args.test_scenes, 64), os.path.join(args.out, "parity_coco")
+    scenes = make_scenes("test", count)
+    if not os.path.exists(os.path.join(root, "annotations", "instances_train.json")):
+        write_coco(root, "train", (_exported(scenes, n) for n in range(count)), FASHION_CLASSES)
+    ours, theirs = (next(iter(ds)) for ds in (
+        load_dense("fashion_mnist_scenes", "test", "detection", batch_size=count, limit=count, shuffle=False),
+        load_dense(f"coco:{root}", "train", "detection", batch_size=count, shuffle=False, image_size=(96, 128))))
+    left = (128 - 96) // 2
+    scene_pixels, export_pixels = ours[0].numpy()[..., 0], theirs[0].numpy()[:, :, left:left + 96]
+    objects = ours[1]["classes"].numpy() >= 0
+    width = min(objects.shape[1], theirs[1]["classes"].shape[1])
+    shift = np.array([left, 0, left, 0], np.float32)
+    scene_info, export_info = dense_info("fashion_mnist_scenes"), dense_info(f"coco:{root}", image_size=(96, 128))
+    return {
+        "scenes": count,
+        "pixel_abs_diff_max": float(np.abs(export_pixels - scene_pixels[..., None]).max()),
+        "pixel_abs_diff_mean": float(np.abs(export_pixels - scene_pixels[..., None]).mean()),
+        "channels_equal": bool((export_pixels == export_pixels[..., :1]).all()),
+        "padding_max": float(max(np.abs(theirs[0].numpy()[:, :, :left]).max(), np.abs(theirs[0].numpy()[:, :, -left:]).max())),
+        "box_abs_diff_max": float(np.abs(ours[1]["boxes"].numpy()[:, :width][objects[:, :width]]
+                                         - (theirs[1]["boxes"].numpy()[:, :width][objects[:, :width]] - shift)).max()),
+        "classes_equal": bool((ours[1]["classes"].numpy()[:, :width] == theirs[1]["classes"].numpy()[:, :width]).all()),
+        "normalization": {"scenes": {"mean": scene_info.mean, "std": scene_info.std},
+                          "coco_export": {"mean": export_info.mean[:1], "std": export_info.std[:1]}},
+    }
+
+
 HEADS = ("localizer", *SEGMENTERS, *DETECTORS)
 SECTIONS = {"localization": localization, "segmentation": segmentation, "transfer": transfer, "detection": detection,
-            "coco_export": coco_export}
+            "coco_export": coco_export, "loader_parity": loader_parity}
 
 
 def main():

@@ -35,7 +35,7 @@ import numpy as np
 
 __all__ = ["DenseRecord", "DenseSource", "FORMATS", "RESIZE_POLICIES", "open_source", "split_records",
            "read_example", "read_image", "read_label_png", "check_image", "placement", "to_original_boxes",
-           "check_record_boxes",
+           "check_record_boxes", "pixel_stats", "STATS_IMAGES",
            "is_dense_path", "BOX_TOLERANCE", "VOID"]
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ BOX_TOLERANCE = 1.0
 """Pixels a box may stick out of its image (annotation tools round): clipped; further out is an error."""
 VOID = 255
 """Mask value of unlabelled pixels (VOC's object borders); read as background."""
+STATS_IMAGES = 64
+"""Training images (the first, in the split's order) whose pixels give a folder's mean and std (``pixel_stats``)."""
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,32 @@ def read_label_png(path: str) -> np.ndarray:
     ids = ids.astype(np.uint8)
     ids[ids == VOID] = 0
     return ids
+
+
+_STATS: dict = {}
+
+
+def pixel_stats(source: DenseSource, *, count: int = STATS_IMAGES) -> tuple:
+    """(mean, std) per RGB channel, for pixels scaled to [0, 1], of the first ``count`` images of the ``train``
+    split: what the model's first layer normalizes with (as the scenes' own statistics do for them). Fixed constants
+    such as ImageNet's put data unlike photos (grey scenes on black) far off zero mean and unit variance; the
+    COCO export of the scenes fell behind the scenes loader with them, and matches it with its own (BENCHMARKS.md,
+    issue 37). Cached per image set."""
+    records = source.splits.get("train") or next(iter(source.splits.values()))
+    paths = tuple(r.image_path for r in records[:count])
+    key = tuple((p, os.stat(p).st_mtime_ns) for p in paths)
+    if key not in _STATS:
+        total, squares, pixels = np.zeros(3), np.zeros(3), 0
+        for path in paths:
+            image = read_image(path).reshape(-1, 3).astype(np.float64) / 255.0
+            total += image.sum(0)
+            squares += (image ** 2).sum(0)
+            pixels += len(image)
+        mean = total / max(pixels, 1)
+        std = np.sqrt(np.maximum(squares / max(pixels, 1) - mean ** 2, 0.0))
+        # a constant channel would divide by zero in the model's first layer
+        _STATS[key] = (tuple(float(m) for m in mean), tuple(float(max(s, 1e-3)) for s in std))
+    return _STATS[key]
 
 
 def check_record_boxes(boxes, height: int, width: int, *, where: str):

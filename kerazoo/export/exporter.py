@@ -48,7 +48,7 @@ def parse_formats(formats) -> tuple[str, ...]:
     return tuple(dict.fromkeys(["saved_model", *formats]))  # the SavedModel is the source of the others
 
 
-def write_saved_model(model, path: str, serving_outputs=None, class_names=None, input_shape=None) -> None:
+def write_saved_model(model, path: str, serving_outputs=None, *, class_names=None, input_shape=None) -> None:
     """SavedModel with ``serving_default``: ``images`` → {``probabilities``, ``logits``}, or, for other tasks,
     the named outputs of ``serving_outputs(model, images)`` (a Task's hook, e.g. segmentation masks).
     ``input_shape``: (H, W, C) of ``images`` when not the model's (e.g. (None, None, 3): any size).
@@ -294,17 +294,33 @@ def _export_task_run(task, model, config, info, run_dir, repo, name, version, ch
     # dense models trained on data of any size take images of any size and answer in their pixels
     outputs, input_shape = task.export_outputs(config, info) if hasattr(task, "export_outputs") else (
         task.serving_outputs, None)
+    # keyword arguments: input_shape once went in by position as class_names, and the signature kept the model's size
+    checks = [(images, expected)]
+    if input_shape is not None:  # any size: also an image at its own size, answered in its pixels
+        original = task.original_batches(config, config.data.val_split or config.data.test_split, 1)
+        if original is not None:
+            pixels = next(iter(original))[0]
+            checks.append((pixels, {k: np.asarray(v) for k, v in
+                                    task.original_outputs(model, pixels, config.data.resize).items()}))
     with new_version(repo, name, version) as (tmp, number):
-        write_saved_model(model, tmp, outputs, input_shape)
-        served = tf.saved_model.load(tmp).signatures["serving_default"](images=tf.constant(images))
-        diffs = {k: float(np.max(np.abs(served[k].numpy().astype(np.float64) - v))) for k, v in expected.items()}
+        write_saved_model(model, tmp, outputs, input_shape=input_shape)
+        signature = tf.saved_model.load(tmp).signatures["serving_default"]
+        diffs, agreements = {}, []
+        for pixels, wanted in checks:
+            served = signature(images=tf.constant(pixels))
+            for k, v in wanted.items():
+                if np.issubdtype(v.dtype, np.integer):
+                    # Integer outputs (masks, classes) agree element by element: the dense analogue of top-1
+                    # agreement (an argmax may flip where two classes tie to float rounding)
+                    agreements.append(float(np.mean(served[k].numpy() == v)))
+                if not np.issubdtype(v.dtype, np.integer) or pixels is images:
+                    diff = float(np.max(np.abs(served[k].numpy().astype(np.float64) - v)))
+                    diffs[k] = max(diffs.get(k, 0.0), diff)
         tolerance = export_formats.FLOAT_TOLERANCE
         failed = {k: d for k, d in diffs.items() if d > tolerance * max(1.0, float(np.ptp(expected[k])))}
         if failed:
             raise ValueError(f"Export of {run_dir} failed its parity check, nothing was published: {failed}")
-        # Integer outputs (masks, classes) agree element by element: the dense analogue of top-1 agreement.
-        agreement = min([float(np.mean(served[k].numpy() == v)) for k, v in expected.items()
-                         if np.issubdtype(v.dtype, np.integer)] or [1.0])
+        agreement = min(agreements or [1.0])
         metadata = {
             "name": name, "version": number, "model": config.model.name, "task": task.name,
             "run": os.path.abspath(run_dir), "checkpoint": checkpoint,

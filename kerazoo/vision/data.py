@@ -29,8 +29,8 @@ import numpy as np
 
 from kerazoo.datasets import dense, scenes
 
-__all__ = ["load_dense", "dense_info", "image_size_of", "graph_placement", "place_images", "TFDS_SOURCES",
-           "DEFAULT_IMAGE_SIZE"]
+__all__ = ["load_dense", "original_examples", "dense_info", "image_size_of", "graph_placement", "place_images",
+           "TFDS_SOURCES", "DEFAULT_IMAGE_SIZE"]
 
 TFDS_SOURCES = {
     "coco/2017": ("detection",),  # tfds' coco/2017 has boxes but no instance masks
@@ -57,7 +57,8 @@ def image_size_of(size) -> tuple:
 
 def dense_info(dataset: str, *, data_dir=None, image_size=None):
     """``DatasetInfo`` of a dense dataset: the scenes' own, or the classes of a folder or tfds builder with the
-    model's image shape ``image_size`` (H, W, 3)."""
+    model's image shape ``image_size`` (H, W, 3); a folder's mean and std are its training images'
+    (``kerazoo.datasets.dense.pixel_stats``), a tfds dataset's ImageNet's."""
     from kerazoo import datasets
 
     if dataset == scenes.NAME:
@@ -65,9 +66,10 @@ def dense_info(dataset: str, *, data_dir=None, image_size=None):
     height, width = image_size_of(image_size)
     if dense.is_dense_path(dataset):
         source = dense.open_source(dataset)
+        mean, std = dense.pixel_stats(source)  # the folder's own, not ImageNet's: see pixel_stats
         return datasets.DatasetInfo(
             name=dataset, image_shape=(height, width, 3), num_classes=len(source.class_names),
-            class_names=source.class_names, mean=IMAGENET_MEAN, std=IMAGENET_STD, source=source.format,
+            class_names=source.class_names, mean=mean, std=std, source=source.format,
             splits={k: len(v) for k, v in source.splits.items()})
     builder = _builder(dataset, TFDS_SOURCES.get(dataset, ("detection",))[0], data_dir)
     if "objects" in builder.info.features:
@@ -133,6 +135,30 @@ def load_dense(
 
     ds = ds.map(_fit_example(size, resize, task, max_objects), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def original_examples(dataset: str, split: str, task: str, *, data_dir=None, limit: int | None = None):
+    """The examples of a folder or tfds dataset at each image's own size, in order (what evaluation scores
+    predictions mapped back to the original image against): dicts of the dense schema (``image`` uint8 [h, w, 3],
+    ``boxes`` "xyxy" original pixels, ``labels``, ``crowd``; ``masks`` for ``instance``, ``semantic`` for
+    ``segmentation``). ``limit``: the first examples only, as ``load_dense``'s. Not the scenes (their own size is
+    the model's: ``load_dense`` is it)."""
+    if dataset == scenes.NAME:
+        raise ValueError(f"Invalid dataset {dataset!r} for original_examples: the scenes have the model's size; "
+                         f"use load_dense.")
+    if dense.is_dense_path(dataset):
+        source = dense.open_source(dataset)
+        if task not in source.tasks():
+            raise ValueError(f"Dataset {dataset!r} has no {task!r} labels: it feeds {list(source.tasks())}.")
+        records = dense.split_records(source, split, task)
+        if task == "localization":  # as _load_folder: images without an object have no class to learn
+            records = [r for r in records if not r.crowd.all()]
+        for record in records[:limit]:
+            yield dense.read_example(record, source)
+        return
+    ds = _load_tfds(dataset, split, task, data_dir=data_dir, shuffle=False, seed=0, limit=limit)
+    for example in ds.as_numpy_iterator():
+        yield example
 
 
 def _load_folder(dataset, split, task, *, shuffle, seed, limit, max_objects):

@@ -229,6 +229,31 @@ class DenseTask(Task):
         """Unshuffled (images, targets) batches of a split (default: the test split), as ``fit`` sees them."""
         return self._load(config, split or config.data.test_split, limit=limit, shuffle=False)
 
+    def original_batches(self, config, split=None, limit=None):
+        """Unshuffled batches of a split (default: the test split) at the images' own sizes, for scoring predictions
+        in original-image pixels: (float32 raw pixels [b, h, w, 3], the b examples of
+        ``kerazoo.vision.data.original_examples``), consecutive images of one size together (up to
+        ``data.batch_size``), so a split of mixed sizes gives batches of one size each. None for the scenes, whose
+        own size is the model's (``batches`` is what to score)."""
+        from kerazoo.vision.data import original_examples
+
+        data = config.data
+        if data.dataset == scenes.NAME:
+            return None
+
+        def grouped():
+            group = []
+            for example in original_examples(data.dataset, _folder_split(data.dataset, split or data.test_split),
+                                             self.data_task, data_dir=data.data_dir, limit=limit):
+                if group and (example["image"].shape != group[0]["image"].shape or len(group) == data.batch_size):
+                    yield np.stack([g["image"] for g in group]).astype(np.float32), group
+                    group = []
+                group.append(example)
+            if group:
+                yield np.stack([g["image"] for g in group]).astype(np.float32), group
+
+        return grouped()
+
 
 def _rgb(image) -> np.ndarray:
     image = np.asarray(image, np.float32)
@@ -236,13 +261,18 @@ def _rgb(image) -> np.ndarray:
 
 
 def _folder_split(dataset: str, split: str) -> str:
-    """A folder's own split for the config's default ones (made for Fashion-MNIST's 60,000 training images):
-    ``train[:55000]`` → ``train``, ``train[55000:]`` → ``val``; any other split as it is."""
-    from kerazoo.training.config import DataConfig
+    """A folder's own split for the held-out slices a null ``data.train_split``/``val_split`` resolves to
+    (``train[:90%]``, ``train[90%:]``; the Fashion-MNIST family's ``train[:55000]``, ``train[55000:]``): ``train`` and
+    ``val`` when the folder has a ``val`` split (else the slices of its ``train``); any other split as it is."""
+    from kerazoo.training.config import DEFAULT_HELD_OUT_SPLITS, HELD_OUT_SPLITS
 
     if not dense.is_dense_path(dataset):
         return split
-    return {DataConfig.train_split: "train", DataConfig.val_split: "val"}.get(split, split)
+    held_out = {DEFAULT_HELD_OUT_SPLITS, *HELD_OUT_SPLITS.values()}
+    own = {train: "train" for train, _ in held_out} | {val: "val" for _, val in held_out}
+    if split not in own or "val" not in dense.open_source(dataset).splits:
+        return split
+    return own[split]
 
 
 def boxes_to_original(boxes, original, place):
@@ -320,20 +350,32 @@ class SegmentationTask(DenseTask):
             keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy")])
 
     def evaluate(self, model, config, *, split=None, limit=None) -> dict:
-        """Mean IoU over all classes (background included), per-class IoU and pixel accuracy on a split."""
+        """Mean IoU over all classes (background included), per-class IoU by name, pixel accuracy and the pixels
+        scored on a split.
+        Data of any size (folders, tfds) is scored at each mask's original size: the predictions are mapped back
+        (un-letterboxed, resized) as ``kerazoo predict`` and the export map them, and compared with the mask as the
+        dataset has it."""
         info = self.dataset_info(config)
         classes = self.classes(info)
-        miou = keras.metrics.MeanIoU(classes, sparse_y_pred=False, name="mean_iou")
-        correct = count = 0
-        for images, masks in self.batches(config, split, limit):
-            logits = model(images, training=False)
-            miou.update_state(masks, logits)
-            correct += int(np.sum(np.argmax(keras.ops.convert_to_numpy(logits), -1) == masks.numpy()))
-            count += int(np.prod(masks.shape))
-        per_class = class_iou(miou)
         names = ("background", *info.class_names)
-        return {"split": split or config.data.test_split, "examples": int(count // max(1, np.prod(info.image_shape[:2]))),
-                "mean_iou": float(miou.result()), "pixel_accuracy": correct / max(count, 1),
+        confusion = np.zeros((classes, classes), np.int64)  # rows: truth, columns: prediction
+        original = self.original_batches(config, split, limit)
+        if original is None:  # the scenes: the model's size is theirs
+            pairs = ((keras.ops.convert_to_numpy(keras.ops.argmax(model(images, training=False), -1)),
+                      masks.numpy()) for images, masks in self.batches(config, split, limit))
+        else:
+            pairs = ((keras.ops.convert_to_numpy(self.original_outputs(model, images, config.data.resize)["masks"]),
+                      np.stack([e["semantic"] for e in examples])) for images, examples in original)
+        examples = 0
+        for predicted, truth in pairs:
+            examples += len(truth)
+            pixels = truth.astype(np.int64).ravel() * classes + predicted.astype(np.int64).ravel()
+            confusion += np.bincount(pixels, minlength=classes * classes).reshape(classes, classes)
+        union = confusion.sum(0) + confusion.sum(1) - np.diag(confusion)
+        per_class = np.where(union > 0, np.diag(confusion) / np.maximum(union, 1), np.nan)
+        return {"split": split or config.data.test_split, "examples": examples, "pixels": int(confusion.sum()),
+                "mean_iou": float(np.nanmean(per_class)) if (union > 0).any() else 0.0,
+                "pixel_accuracy": float(np.trace(confusion) / max(confusion.sum(), 1)),
                 "class_iou": {n: (None if np.isnan(v) else round(float(v), 4)) for n, v in zip(names, per_class)}}
 
     def serving_outputs(self, model, images) -> dict:

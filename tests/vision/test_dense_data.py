@@ -15,7 +15,7 @@ from dense_formats import write_coco, write_masks, write_voc
 from kerazoo.cli import main
 from kerazoo.datasets import dense
 from kerazoo.datasets.voc import VOC_CLASSES
-from kerazoo.vision.data import dense_info, load_dense
+from kerazoo.vision.data import dense_info, load_dense, original_examples
 
 SIZE = (48, 64)
 
@@ -88,8 +88,12 @@ def test_tfds_names_go_through_the_same_schema(tmp_path):
             "bbox": bbox, "label": np.array([[4]], np.int64)}})):
         images, targets = next(iter(load_dense("voc/2007", "train", "detection", batch_size=1, image_size=SIZE,
                                                data_dir=str(tmp_path))))
+        original = list(original_examples("voc/2007", "train", "detection", data_dir=str(tmp_path)))
     assert images.shape == (1, *SIZE, 3)
     np.testing.assert_allclose(targets["boxes"][0, 0].numpy(), [32, 16, 64, 32], atol=1e-4)  # 0.8 x, 8 px down
+    # what evaluation scores against: the image and its box in original pixels
+    assert len(original) == 1 and original[0]["image"].shape == (40, 80, 3)
+    np.testing.assert_allclose(original[0]["boxes"], [[40, 10, 80, 30]], atol=1e-4)
     annotation = np.zeros((1, 30, 20, 3), np.uint8)
     annotation[0, 15:] = 7
     with tfds.testing.mock_data(as_dataset_fn=_examples({"image": annotation, "annotation": annotation})):

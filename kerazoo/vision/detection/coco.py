@@ -7,6 +7,8 @@
 
 Both lists hold one dict per image: ``boxes`` [k, 4] "xyxy" pixels, ``classes`` [k] (0-based), and for predictions
 ``scores`` [k]; with ``masks`` [k, H, W] (bool) in both, mask AP is computed too (``mask_mAP``, ``mask_mAP50``).
+The ground truth may mark ``crowd`` [k] (bool) regions: COCO's ``iscrowd``, where detections are neither hits nor
+false positives.
 Ground-truth padding (class < 0) is dropped. pycocotools' own printout is kept out of the output.
 """
 
@@ -45,9 +47,10 @@ def _coco_records(ground_truth, predictions, with_masks: bool):
         images.append(image)
         classes = np.asarray(truth["classes"]).reshape(-1)
         keep = classes >= 0
+        crowd = np.asarray(truth.get("crowd", np.zeros(len(classes), bool)), bool).reshape(-1)[keep]
         for k, (box, label) in enumerate(zip(_xywh(truth["boxes"])[keep], classes[keep])):
             record = {"id": len(annotations) + 1, "image_id": image_id, "category_id": int(label) + 1,
-                      "bbox": box.tolist(), "area": float(box[2] * box[3]), "iscrowd": 0}
+                      "bbox": box.tolist(), "area": float(box[2] * box[3]), "iscrowd": int(crowd[k])}
             if with_masks:
                 mask = np.asarray(truth["masks"])[keep][k]
                 record["segmentation"], record["area"] = _rle(mask), float(np.sum(mask))

@@ -107,26 +107,53 @@ class DetectionTask(DenseTask):
 
     def evaluate(self, model, config, *, split=None, limit=None) -> dict:
         """COCO box AP (pycocotools) of the detections on a split (default: the config's held-out test split);
-        for Mask R-CNN also mask AP (``mask_mAP``, ``mask_mAP50``)."""
+        for Mask R-CNN also mask AP (``mask_mAP``, ``mask_mAP50``). Data of any size (folders, tfds) is scored in
+        each original image's pixels, against its annotations as the dataset has them (crowd regions as COCO's
+        ``iscrowd``): the detections are mapped back as ``kerazoo predict`` and the export map them."""
         info = self.dataset_info(config)
+        self.data_task = "instance" if self._family(config) == "mask_rcnn" else "detection"
+        original = self.original_batches(config, split, limit)
+        found = self._model_size_detections(model, config, split, limit) if original is None else (
+            self._original_detections(model, config, original))
         predictions, truth = [], []
-        for images, y in self.batches(config, split, limit):
-            image_size = tuple(images.shape[1:3])
-            outputs = {k: np.asarray(v) for k, v in self.serving_outputs(model, images).items()}
-            found = to_pixel_detections(outputs, image_size)
-            objects = np.asarray(y["objects"] if isinstance(y, dict) else y)
-            for n, (detections, packed) in enumerate(zip(found, objects)):
-                truth.append({"boxes": packed[:, :4], "classes": packed[:, 4].astype(np.int64)})
-                if isinstance(y, dict):
-                    truth[-1]["masks"] = np.asarray(y["masks"][n]) >= 0.5
-                    k = len(detections["scores"])
-                    detections["masks"] = paste_masks(outputs["detection_masks"][n][:k], detections["boxes"],
-                                                      image_size)
-                predictions.append(detections)
+        for detections, expected in found:
+            predictions.append(detections)
+            truth.append(expected)
         masks = bool(truth) and "masks" in truth[0]
         figures = coco_evaluate(predictions, truth, num_classes=info.num_classes, masks=masks,
                                 class_names=info.class_names)
         return {"split": split or config.data.test_split, "examples": len(truth), **figures}
+
+    def _model_size_detections(self, model, config, split, limit):
+        """(detections, truth) per image of the scenes, whose size is the model's."""
+        for images, y in self.batches(config, split, limit):
+            image_size = tuple(images.shape[1:3])
+            outputs = {k: np.asarray(v) for k, v in self.serving_outputs(model, images).items()}
+            objects = np.asarray(y["objects"] if isinstance(y, dict) else y)
+            for n, (detections, packed) in enumerate(zip(to_pixel_detections(outputs, image_size), objects)):
+                truth = {"boxes": packed[:, :4], "classes": packed[:, 4].astype(np.int64)}
+                if isinstance(y, dict):
+                    truth["masks"] = np.asarray(y["masks"][n]) >= 0.5
+                    k = len(detections["scores"])
+                    detections["masks"] = paste_masks(outputs["detection_masks"][n][:k], detections["boxes"],
+                                                      image_size)
+                yield detections, truth
+
+    def _original_detections(self, model, config, batches):
+        """(detections, truth) per image in its original pixels: batches of one size each, brought to the model's
+        size by ``data.resize`` and the detections mapped back (``original_outputs``)."""
+        for images, examples in batches:
+            image_size = tuple(images.shape[1:3])
+            outputs = {k: np.asarray(v) for k, v in self.original_outputs(model, images, config.data.resize).items()}
+            for n, (detections, example) in enumerate(zip(to_pixel_detections(outputs, image_size), examples)):
+                truth = {"boxes": example["boxes"], "classes": np.asarray(example["labels"], np.int64),
+                         "crowd": np.asarray(example["crowd"], bool)}
+                if "detection_masks" in outputs:
+                    truth["masks"] = np.asarray(example["masks"], bool)
+                    k = len(detections["scores"])
+                    detections["masks"] = paste_masks(outputs["detection_masks"][n][:k], detections["boxes"],
+                                                      image_size)
+                yield detections, truth
 
     def outputs_to_original(self, outputs, original, place, size) -> dict:
         """Detection boxes (normalized to the model's input) normalized to the original image instead; the masks
