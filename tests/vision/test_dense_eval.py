@@ -171,6 +171,7 @@ def test_predict_draws_several_images_and_folders_at_their_own_sizes(folders, mo
     from PIL import Image
 
     from kerazoo.cli import main
+    from kerazoo.runs import RunDir
     from kerazoo.training import run
 
     root, drawn = folders["coco"]
@@ -181,7 +182,7 @@ def test_predict_draws_several_images_and_folders_at_their_own_sizes(folders, mo
     # a run directory's contents without training one (the run directory's own code is tested elsewhere)
     monkeypatch.setattr(run, "load_run_config", lambda path: config)
     monkeypatch.setattr(run, "load_run_info", lambda path: info)
-    monkeypatch.setattr(run, "load_run_model", lambda path: model)
+    monkeypatch.setattr(RunDir, "load_model", lambda self: model)
     (tmp_path / "run").mkdir()
     (tmp_path / "photos").mkdir()
     (image_a, _), (image_b, _), (image_c, _) = drawn["val"]
