@@ -53,7 +53,8 @@ class Args:
 
 # Fields that may change between a run and its resumption without changing the algorithm.
 RESUMABLE_FIELDS = {"steps", "out", "overwrite", "log_every", "checkpoint_every", "eval_episodes", "verbose",
-                    "eval_every", "eval_every_episodes"}
+                    "eval_every", "eval_every_episodes",
+                    "init"}  # DQN's first weights: a resumed run reads its own from the checkpoint
 
 
 def field_docs(cls) -> dict[str, str]:

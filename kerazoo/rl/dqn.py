@@ -21,6 +21,7 @@ Speed, with the algorithm unchanged:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import time
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ import tensorflow as tf
 from kerazoo.rl import arguments
 from kerazoo.rl.arguments import resolve_args
 from kerazoo.rl.environments import env_seed, final_observations, finished_episodes, seed_everything
-from kerazoo.rl.networks import DuelingHead, make_forward, observation_input, torso
+from kerazoo.rl.networks import INITS, DuelingHead, dense, make_forward, observation_input, torso
 from kerazoo.rl.run import (
     PeriodicEval, RunLogger, arrays_to_weights, finish_run, load_checkpoint, rng_state, run_training,
     save_checkpoint, set_rng_state, start_run, weights_to_arrays,
@@ -81,6 +82,8 @@ class Args(arguments.Args):
     """Dueling head: Q = V + A - mean(A)."""
     hidden_sizes: list = field(default_factory=lambda: [256, 256])
     """Widths of the MLP's hidden layers (vector observations)."""
+    init: str = "torch"
+    """Initial weights: torch (PyTorch's default layer init, as SB3's DQN) or keras (Glorot kernels, zero biases)."""
     clip_rewards: bool = False
     """Store sign(reward) in the replay memory (Atari; episode returns are logged unclipped)."""
     save_buffer: bool = True
@@ -115,6 +118,10 @@ def check_args(args: Args) -> None:
     for name in positive:
         if getattr(args, name) < 1:
             raise ValueError(f"Argument {name!r} must be >= 1; got {getattr(args, name)!r}.")
+    if args.init not in INITS:
+        close = difflib.get_close_matches(str(args.init), INITS, n=1)
+        hint = f" Did you mean {close[0]}?" if close else ""
+        raise ValueError(f"Argument 'init' must be one of {', '.join(INITS)}; got {args.init!r}.{hint}")
     if not 0.0 < args.tau <= 1.0:
         raise ValueError(f"Argument 'tau' must be in (0, 1]; got {args.tau!r}.")
     if not 0.0 <= args.gamma <= 1.0:
@@ -127,16 +134,22 @@ def check_args(args: Args) -> None:
 # Q-network, replay memory, schedule, TD targets
 # ----------------------------------------------------------------------------------------------------------------------
 def build_q_network(observation_space, n_actions: int, env_id: str, hidden_sizes=(256, 256),
-                    dueling: bool = False) -> keras.Model:
-    """Observations → Q-values (batch, n_actions): an MLP for vectors, the Nature CNN for uint8 frames."""
+                    dueling: bool = False, init: str = "torch") -> keras.Model:
+    """Observations → Q-values (batch, n_actions): an MLP for vectors, the Nature CNN for uint8 frames.
+
+    ``init="torch"`` (the default) starts from PyTorch's default layer init, as SB3's and CleanRL's Q-networks do:
+    with Keras' Glorot kernels and zero biases, the same hyperparameters train a different algorithm (see
+    BENCHMARKS.md, "Reinforcement learning").
+    """
     inputs = observation_input(observation_space, env_id)
-    x = torso(inputs, hidden_sizes, "relu")
+    x = torso(inputs, hidden_sizes, "relu", init=init)
+    width = x.shape[-1]
     if dueling:
-        value = keras.layers.Dense(1, name="value")(x)
-        advantages = keras.layers.Dense(n_actions, name="advantage")(x)
+        value = dense(1, width, init=init, name="value")(x)
+        advantages = dense(n_actions, width, init=init, name="advantage")(x)
         q_values = DuelingHead(name="q_values")([value, advantages])
     else:
-        q_values = keras.layers.Dense(n_actions, name="q_values")(x)
+        q_values = dense(n_actions, width, init=init, name="q_values")(x)
     return keras.Model(inputs, q_values, name="q_network")
 
 
@@ -271,8 +284,8 @@ def _train(args: Args, envs) -> str:
     # TRY NOT TO MODIFY: seeding
     rng = seed_everything(args.seed)
 
-    q_network = build_q_network(obs_space, n_actions, args.env, args.hidden_sizes, args.dueling)
-    target_network = build_q_network(obs_space, n_actions, args.env, args.hidden_sizes, args.dueling)
+    q_network = build_q_network(obs_space, n_actions, args.env, args.hidden_sizes, args.dueling, args.init)
+    target_network = build_q_network(obs_space, n_actions, args.env, args.hidden_sizes, args.dueling, args.init)
     target_network.set_weights(q_network.get_weights())
     optimizer = keras.optimizers.Adam(args.learning_rate, epsilon=1e-8, global_clipnorm=args.max_grad_norm)
     optimizer.build(q_network.trainable_variables)

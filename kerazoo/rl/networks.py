@@ -10,6 +10,8 @@ update), and the updates are XLA-compiled functions called as rarely as the algo
 
 from __future__ import annotations
 
+import math
+
 import gymnasium as gym
 import keras
 import numpy as np
@@ -64,22 +66,45 @@ def observation_input(space: gym.Space, env_id: str):
     return keras.Input(shape=tuple(space.shape), dtype="uint8" if kind == "pixels" else "float32", name="observations")
 
 
-def torso(inputs, hidden_sizes, activation: str = "relu"):
-    """MLP (rank-1 inputs): Dense layers ``hidden_{i}``. Pixels (rank 3): the Nature CNN and a 512-unit ``fc``."""
+INITS = ("keras", "torch")
+
+
+def dense(units: int, fan_in: int, *, init: str = "keras", **kwargs) -> keras.layers.Dense:
+    """A Dense layer initialized as Keras does (Glorot-uniform kernel, zero bias) or as PyTorch's ``nn.Linear``."""
+    return keras.layers.Dense(units, **torch_init(fan_in) if init == "torch" else {}, **kwargs)
+
+
+def torch_init(fan_in: int) -> dict:
+    """PyTorch's default ``nn.Linear``/``nn.Conv2d`` init as Keras initializers: kaiming_uniform(a=sqrt(5)) is
+    U(+-1/sqrt(fan_in)) for the kernel, and the bias is U(+-1/sqrt(fan_in)) too (Keras: Glorot kernel, zero bias)."""
+    bound = 1.0 / math.sqrt(fan_in)
+    return {"kernel_initializer": keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform"),
+            "bias_initializer": keras.initializers.RandomUniform(-bound, bound)}
+
+
+def torso(inputs, hidden_sizes, activation: str = "relu", *, init: str = "keras"):
+    """MLP (rank-1 inputs): Dense layers ``hidden_{i}``. Pixels (rank 3): the Nature CNN and a 512-unit ``fc``.
+
+    ``init``: "keras" (Glorot-uniform kernels, zero biases) or "torch" (PyTorch's defaults, ``torch_init``: what
+    Stable-Baselines3's DQN networks start from).
+    """
+    if init not in INITS:
+        raise ValueError(f"Argument 'init' must be one of {', '.join(INITS)}; got {init!r}.")
     if len(inputs.shape) == 2:
         x = inputs
         for i, units in enumerate(hidden_sizes):
-            x = keras.layers.Dense(units, activation=activation, name=f"hidden_{i}")(x)
+            x = dense(units, x.shape[-1], init=init, activation=activation, name=f"hidden_{i}")(x)
         return x
     x = inputs
     if _channels_first(tuple(inputs.shape[1:])):
         x = keras.layers.Permute((2, 3, 1), name="to_channels_last")(x)
     x = keras.layers.Rescaling(1.0 / 255.0, name="scale")(x)
-    x = keras.layers.Conv2D(32, 8, strides=4, activation="relu", name="conv1")(x)
-    x = keras.layers.Conv2D(64, 4, strides=2, activation="relu", name="conv2")(x)
-    x = keras.layers.Conv2D(64, 3, strides=1, activation="relu", name="conv3")(x)
+    for name, filters, size, stride in (("conv1", 32, 8, 4), ("conv2", 64, 4, 2), ("conv3", 64, 3, 1)):
+        fan_in = size * size * x.shape[-1]
+        x = keras.layers.Conv2D(filters, size, strides=stride, activation="relu", name=name,
+                                **torch_init(fan_in) if init == "torch" else {})(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    return keras.layers.Dense(512, activation="relu", name="fc")(x)
+    return dense(512, x.shape[-1], init=init, activation="relu", name="fc")(x)
 
 
 def policy_network(space, n_actions: int, env_id: str, hidden_sizes=(64, 64), activation="tanh") -> keras.Model:

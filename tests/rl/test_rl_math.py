@@ -167,3 +167,22 @@ def test_numpy_forward_matches_keras(dueling):
     model.layers[1].kernel.assign(np.zeros(model.layers[1].kernel.shape))
     forward.refresh()
     np.testing.assert_allclose(forward(x), np.asarray(model(x)), rtol=1e-5, atol=1e-5)
+
+
+def test_torch_init_matches_pytorch_nn_linear_bounds():
+    """DQN's default init is PyTorch's nn.Linear one: kernel and bias uniform in +-1/sqrt(fan_in), biases non-zero."""
+    import gymnasium as gym
+
+    space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
+    model = dqn.build_q_network(space, 2, "test", [256, 256])
+    for name, fan_in in (("hidden_0", 4), ("hidden_1", 256), ("q_values", 256)):
+        layer = model.get_layer(name)
+        bound = 1.0 / np.sqrt(fan_in)
+        for w in (np.asarray(layer.kernel), np.asarray(layer.bias)):
+            assert np.abs(w).max() <= bound + 1e-6
+            if w.size >= 64:  # spread over the whole interval, not Glorot's narrower one (2 biases may not be)
+                assert np.abs(w).max() > 0.9 * bound
+    keras_init = dqn.build_q_network(space, 2, "test", [256, 256], init="keras")
+    assert not np.asarray(keras_init.get_layer("hidden_0").bias).any()
+    with pytest.raises(ValueError, match="'init'.*'pytorch'"):
+        dqn.check_args(dqn.make_args(init="pytorch"))
