@@ -8,6 +8,7 @@ names get the usual permissions of the process's umask.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from contextlib import contextmanager
@@ -63,3 +64,33 @@ def atomic_write_text(path: str, text: str) -> None:
     """Write ``text`` to ``path`` atomically (readers see the old file or the new one, never a partial one)."""
     with atomic_file(path) as tmp, open(tmp, "x", encoding="utf-8") as f:
         f.write(text)
+
+
+def sha256_of(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_sha256(path) -> str:
+    """Write ``PATH.sha256`` (``<hex>  <basename>``) beside a file, atomically, and return the hash."""
+    digest = sha256_of(path)
+    atomic_write_text(f"{path}.sha256", f"{digest}  {os.path.basename(path)}\n")
+    return digest
+
+
+def verify_sha256(path) -> None:
+    """Check ``path`` against ``PATH.sha256`` when that file exists; a mismatch names both hashes."""
+    sidecar = f"{path}.sha256"
+    if not os.path.exists(sidecar):
+        return
+    with open(sidecar, encoding="utf-8") as f:
+        expected = f.read().split()[0].lower()
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ValueError(
+            f"Weights file {path} does not match its hash file {sidecar}: expected sha256 {expected}, "
+            f"file has {actual}. The file is corrupt or was replaced."
+        )

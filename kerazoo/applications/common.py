@@ -13,10 +13,11 @@ Feature taps (``registry.FeatureTap``) are layer names from this scheme.
 from __future__ import annotations
 
 import contextvars
-import hashlib
 import os
 
 import keras
+
+from kerazoo.io import sha256_of, verify_sha256, write_sha256  # noqa: F401 (their old home; kerazoo.io owns them)
 
 COMMON_ARGS_DOC = """
     Standard arguments (shared by every kerazoo builder, keyword-only):
@@ -157,37 +158,6 @@ def classifier_head(x, *, include_top: bool, pooling, classes: int, classifier_a
     if pooling == "max":
         return keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
     return x
-
-
-def sha256_of(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def write_sha256(path) -> str:
-    """Write ``PATH.sha256`` (``<hex>  <basename>``) beside a file and return the hash."""
-    digest = sha256_of(path)
-    with open(f"{path}.sha256", "w", encoding="utf-8") as f:
-        f.write(f"{digest}  {os.path.basename(path)}\n")
-    return digest
-
-
-def verify_sha256(path) -> None:
-    """Check ``path`` against ``PATH.sha256`` when that file exists; a mismatch names both hashes."""
-    sidecar = f"{path}.sha256"
-    if not os.path.exists(sidecar):
-        return
-    with open(sidecar, encoding="utf-8") as f:
-        expected = f.read().split()[0].lower()
-    actual = sha256_of(path)
-    if actual != expected:
-        raise ValueError(
-            f"Weights file {path} does not match its hash file {sidecar}: expected sha256 {expected}, "
-            f"file has {actual}. The file is corrupt or was replaced."
-        )
 
 
 def finalize(inputs, outputs, *, name: str, weights, input_tensor) -> keras.Model:

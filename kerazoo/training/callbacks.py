@@ -1,8 +1,8 @@
-"""Callbacks that write the run directory: metrics.jsonl, atomic best/last checkpoints, the training curves."""
+"""Callbacks that write the run directory during ``fit``: the metrics line, best/last checkpoints, the backup, the
+heartbeat; and the training curves. Every file goes through :class:`kerazoo.runs.RunDir` (its crash rules)."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -10,19 +10,17 @@ import tempfile
 import time
 
 import keras
-import numpy as np
 
-from kerazoo.applications.common import sha256_of
-from kerazoo.io import atomic_file, atomic_write_text
+from kerazoo.runs import (  # noqa: F401 (the backup helpers' old home: tests and kerazoo.sequence import them here)
+    BACKUP_METADATA, HEARTBEAT, HEARTBEAT_SECONDS, RunDir, backed_up_epochs, read_backup, read_jsonl, write_backup,
+)
 
 
 def save_model_atomically(model: keras.Model, path: str) -> None:
-    """``model.save`` to a temporary .keras file beside ``path``, then rename: a reader never sees half a file.
-    Its hash goes to ``PATH.sha256`` (checked when the checkpoint is loaded)."""
-    with atomic_file(path) as tmp:
-        model.save(tmp)
-        digest = sha256_of(tmp)
-    atomic_write_text(f"{path}.sha256", f"{digest}  {os.path.basename(path)}\n")
+    """``model.save`` to ``path`` (a ``checkpoints/NAME.keras`` of a run) with its hash beside it, never half-written
+    (:meth:`kerazoo.runs.RunDir.save_checkpoint`)."""
+    RunDir(os.path.dirname(os.path.dirname(os.path.abspath(path)))).save_checkpoint(
+        model, os.path.basename(path).removesuffix(".keras"))
 
 
 def _clean(logs: dict) -> dict:
@@ -36,24 +34,31 @@ def _clean(logs: dict) -> dict:
     return out
 
 
+def _run_of(path: str, name: str) -> RunDir:
+    """The run whose file or folder ``name`` is ``path`` (the callbacks' constructors take paths, as they always did)."""
+    path = os.path.abspath(path)
+    if os.path.basename(path) != name:
+        raise ValueError(f"Invalid path {path!r}: expected a run directory's {name}.")
+    return RunDir(os.path.dirname(path))
+
+
 class MetricsLogger(keras.callbacks.Callback):
-    """Appends one JSON line per epoch to ``metrics.jsonl``. On resume, lines of epochs that are being redone
-    (after the last backup) are dropped first, so every epoch appears once.
+    """Appends one JSON line per epoch to ``metrics.jsonl`` (``path``). On resume, lines of epochs that are being
+    redone (after the last backup) are dropped first, so every epoch appears once.
 
     List it before the backup (:class:`AtomicBackupAndRestore`): an epoch's line is written before the backup names
     that epoch, so a process killed between the two redoes the epoch (its line dropped, then written again) instead
-    of resuming after an epoch whose line it never wrote."""
+    of resuming after an epoch whose line it never wrote (kerazoo.runs, crash rule 3)."""
 
     def __init__(self, path: str):
         super().__init__()
         self.path = path
+        self.run = _run_of(path, "metrics.jsonl")
         self._first_epoch = True
 
     def on_epoch_begin(self, epoch, logs=None):
-        if self._first_epoch and os.path.exists(self.path):
-            with open(self.path, encoding="utf-8") as f:
-                kept = [line for line in f if line.strip() and json.loads(line).get("epoch", -1) < epoch + 1]
-            atomic_write_text(self.path, "".join(kept))
+        if self._first_epoch:
+            self.run.keep_metrics(epoch)
         self._first_epoch = False
 
     def on_epoch_end(self, epoch, logs=None):
@@ -61,17 +66,18 @@ class MetricsLogger(keras.callbacks.Callback):
         lr = getattr(self.model.optimizer, "learning_rate", None)
         if lr is not None:
             record["lr"] = float(keras.ops.convert_to_numpy(lr))
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        self.run.append_metrics(record)
 
 
 class AtomicCheckpoint(keras.callbacks.Callback):
     """Saves ``checkpoints/last.keras`` every epoch and ``checkpoints/best.keras`` when ``monitor`` improves, each
-    atomically. The best value so far lives in ``checkpoints/best.json`` so a resumed run keeps comparing to it."""
+    atomically with its hash. The best value so far lives in ``checkpoints/best.json`` so a resumed run keeps
+    comparing to it."""
 
     def __init__(self, folder: str, monitor: str = "val_accuracy", mode: str = "max", model=None):
         super().__init__()
         self.folder = folder
+        self.run = _run_of(folder, "checkpoints")
         self.saved_model = model  # what to save when ``fit`` runs a wrapper around it (e.g. adversarial training)
         self.monitor = monitor
         self.mode = mode
@@ -79,14 +85,12 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         self.best_path = os.path.join(folder, "best.json")
 
     def _best_so_far(self):
-        if os.path.exists(self.best_path):
-            with open(self.best_path, encoding="utf-8") as f:
-                return json.load(f)["value"]
-        return None
+        record = self.run.best_record()
+        return None if record is None else record["value"]
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        save_model_atomically(self.saved_model or self.model, os.path.join(self.folder, "last.keras"))
+        self.run.save_checkpoint(self.saved_model or self.model, "last")
         value = logs.get(self.monitor)
         if value is None:
             return
@@ -94,62 +98,8 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         best = self._best_so_far()
         better = best is None or (value > best if self.mode == "max" else value < best)
         if better:
-            save_model_atomically(self.saved_model or self.model, os.path.join(self.folder, "best.keras"))
-            atomic_write_text(
-                self.best_path, json.dumps({"monitor": self.monitor, "value": value, "epoch": epoch + 1}) + "\n"
-            )
-
-
-BACKUP_METADATA = "training_metadata.json"
-
-
-def write_backup(folder: str, model: keras.Model, *, epoch: int, arrays: dict | None = None, **facts) -> None:
-    """Back up ``model``'s weights (with its optimizer's state when compiled) and extra ``arrays`` into ``folder``,
-    never half-written: new files under temporary names, then ``training_metadata.json`` atomically pointed at
-    them (with ``epoch`` and ``facts``), then the previous files removed."""
-    os.makedirs(folder, exist_ok=True)
-    state = {"epoch": epoch, **facts, "weights": f"epoch-{epoch}.weights.h5"}
-    model.save_weights(os.path.join(folder, f".tmp-{state['weights']}"), overwrite=True)
-    os.replace(os.path.join(folder, f".tmp-{state['weights']}"), os.path.join(folder, state["weights"]))
-    if arrays:
-        state["states"] = f"epoch-{epoch}.states.npz"
-        with open(os.path.join(folder, f".tmp-{state['states']}"), "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(os.path.join(folder, f".tmp-{state['states']}"), os.path.join(folder, state["states"]))
-    atomic_write_text(os.path.join(folder, BACKUP_METADATA), json.dumps(state) + "\n")
-    for old in os.listdir(folder):
-        if old.endswith((".weights.h5", ".states.npz")) and old not in (state["weights"], state.get("states")):
-            os.remove(os.path.join(folder, old))
-
-
-def read_backup(folder: str, model: keras.Model) -> dict | None:
-    """Restore the weights (and optimizer state) of :func:`write_backup` into ``model``; returns its metadata with
-    the extra arrays under ``"arrays"``, or None when ``folder`` holds no backup."""
-    state = _backup_metadata(folder)
-    if state is None:
-        return None
-    if model.optimizer is not None and not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
-    model.load_weights(os.path.join(folder, state["weights"]))
-    state["arrays"] = {}
-    if state.get("states"):
-        with np.load(os.path.join(folder, state["states"])) as arrays:
-            state["arrays"] = {k: arrays[k] for k in arrays.files}
-    return state
-
-
-def backed_up_epochs(folder: str) -> int:
-    """The epochs finished when :func:`write_backup` last wrote ``folder`` (0 when it holds no backup)."""
-    state = _backup_metadata(folder)
-    return 0 if state is None else int(state["epoch"])
-
-
-def _backup_metadata(folder: str) -> dict | None:
-    path = os.path.join(folder, BACKUP_METADATA)
-    if not os.path.exists(path):
-        return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+            self.run.save_checkpoint(self.saved_model or self.model, "best")
+            self.run.write_best_record({"monitor": self.monitor, "value": value, "epoch": epoch + 1})
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -200,17 +150,12 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
 
 def finish_run(run_dir: str, summary: dict) -> None:
-    """Write ``summary.json`` (atomically), then remove ``backup/``: the last step of every trainer's run.
-
-    In this order a process killed at any point loses no work: before the summary, the backup still names the last
-    epoch, so training again into ``run_dir`` goes straight to the final evaluation; after it, the run is complete
-    (a leftover ``backup/`` is removed by :func:`kerazoo.training.run.check_run_dir`)."""
-    atomic_write_text(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1) + "\n")
-    shutil.rmtree(os.path.join(run_dir, "backup"), ignore_errors=True)
+    """Write ``summary.json``, then remove ``backup/``: the last step of every trainer's run
+    (:meth:`kerazoo.runs.RunDir.finish`, crash rule 4)."""
+    RunDir(run_dir).finish(summary)
 
 
-HEARTBEAT_FILE = "heartbeat"
-HEARTBEAT_SECONDS = 30.0
+HEARTBEAT_FILE = HEARTBEAT
 
 
 class Heartbeat(keras.callbacks.Callback):
@@ -219,15 +164,15 @@ class Heartbeat(keras.callbacks.Callback):
 
     def __init__(self, run_dir: str, seconds: float = HEARTBEAT_SECONDS):
         super().__init__()
-        self.path = os.path.join(run_dir, HEARTBEAT_FILE)
+        self.run = RunDir(run_dir)
+        self.path = self.run.file(HEARTBEAT)
         self.seconds = seconds
         self._last = -math.inf
 
     def _beat(self, force: bool = False):
         now = time.monotonic()
         if force or now - self._last >= self.seconds:
-            with open(self.path, "a", encoding="utf-8"):
-                os.utime(self.path)
+            self.run.touch_heartbeat()
             self._last = now
 
     def on_train_begin(self, logs=None):
@@ -241,10 +186,9 @@ class Heartbeat(keras.callbacks.Callback):
 
 
 def read_metrics(path: str) -> list[dict]:
-    if not os.path.exists(path):
-        return []
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """The records of a metrics log such as a run's ``metrics.jsonl``, a torn last line skipped
+    (:func:`kerazoo.runs.read_jsonl`)."""
+    return read_jsonl(path)
 
 
 def _score_key(records: list[dict]) -> str | None:
