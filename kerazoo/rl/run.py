@@ -14,6 +14,11 @@ Run directory, written by every algorithm:
     returns.png        episodic return and evaluations against steps (``kerazoo.rl.plots``; ``kerazoo rl plot`` overlays
                        several runs, e.g. seeds)
     summary.json       written last: its presence means the run completed
+
+config.yaml, metrics.jsonl (torn last lines repaired on append) and summary.json are written through
+``kerazoo.runs.RunDir``, the owner of run directories; the resume rule stays kerazoo.rl's (``steps`` may grow, a
+complete run is trained further), and so do checkpoints/last (several networks, optimizer, replay buffer and RNG as
+arrays), the exported policy and returns.png.
 """
 
 from __future__ import annotations
@@ -27,12 +32,11 @@ import time
 
 import keras
 import numpy as np
-import yaml
-
-from kerazoo.io import atomic_file, atomic_write_text, replaced_folder, temporary_folder
+from kerazoo.io import atomic_file, replaced_folder, temporary_folder
 from kerazoo.rl.arguments import RESUMABLE_FIELDS, Args, default_run_dir
 from kerazoo.rl.environments import check_discrete_actions, make_env, make_vector_env
 from kerazoo.rl.networks import observation_kind
+from kerazoo.runs import CONFIG, SUMMARY, RunDir
 
 
 def prepare_run_dir(algorithm: str, args: Args, spaces: dict) -> tuple[str, bool]:
@@ -42,36 +46,35 @@ def prepare_run_dir(algorithm: str, args: Args, spaces: dict) -> tuple[str, bool
     that is how a finished run is trained further). A finished run with ``steps`` not larger is an error unless
     ``overwrite``.
     """
-    run_dir = os.path.abspath(args.out or default_run_dir(args))
-    config_path = os.path.join(run_dir, "config.yaml")
+    run = RunDir(args.out or default_run_dir(args))
+    config = {"algorithm": algorithm, "args": {**dataclasses.asdict(args), "out": run.path}, "spaces": spaces}
     resuming = False
-    if os.path.exists(config_path):
-        if args.overwrite:
-            shutil.rmtree(run_dir)
-        else:
-            saved = load_config(run_dir)
-            if saved["algorithm"] != algorithm:
-                raise ValueError(f"Run {run_dir} is a {saved['algorithm']} run, not {algorithm}; choose another --out.")
-            new = dataclasses.asdict(args)
-            changed = sorted(k for k in set(saved["args"]) | set(new)
-                             if k not in RESUMABLE_FIELDS and saved["args"].get(k) != new.get(k))
-            if changed:
-                raise ValueError(
-                    f"Run {run_dir} was started with different arguments ({', '.join(changed)} differ). "
-                    "Rerun with the same arguments to resume, pass --overwrite to restart, or choose another --out."
-                )
-            meta = load_checkpoint_meta(run_dir)
-            done = meta["global_step"] if meta else 0
-            if os.path.exists(os.path.join(run_dir, "summary.json")) and args.steps <= done:
-                raise FileExistsError(
-                    f"Run {run_dir} is complete ({done} steps). Pass a larger --steps to train it further, "
-                    "--overwrite to replace it, or choose another --out."
-                )
-            resuming = meta is not None
-    os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
-    config = {"algorithm": algorithm, "args": {**dataclasses.asdict(args), "out": run_dir}, "spaces": spaces}
-    atomic_write_text(config_path, yaml.safe_dump(config, sort_keys=False))
-    return run_dir, resuming
+    if run.exists() and not args.overwrite:
+        # kerazoo.rl's own resume rule (RunDir.prepare compares whole configs): ``steps`` and the RESUMABLE_FIELDS
+        # may change, and a complete run may be trained further
+        saved = load_config(run.path)
+        if saved["algorithm"] != algorithm:
+            raise ValueError(f"Run {run.path} is a {saved['algorithm']} run, not {algorithm}; choose another --out.")
+        new = dataclasses.asdict(args)
+        changed = sorted(k for k in set(saved["args"]) | set(new)
+                         if k not in RESUMABLE_FIELDS and saved["args"].get(k) != new.get(k))
+        if changed:
+            raise ValueError(
+                f"Run {run.path} was started with different arguments ({', '.join(changed)} differ). "
+                "Rerun with the same arguments to resume, pass --overwrite to restart, or choose another --out."
+            )
+        meta = load_checkpoint_meta(run.path)
+        done = meta["global_step"] if meta else 0
+        if run.complete and args.steps <= done:
+            raise FileExistsError(
+                f"Run {run.path} is complete ({done} steps). Pass a larger --steps to train it further, "
+                "--overwrite to replace it, or choose another --out."
+            )
+        resuming = meta is not None
+    else:
+        run.prepare(config, overwrite=args.overwrite)  # a new run, or --overwrite: a fresh folder
+    run.write_config(config)
+    return run.path, resuming
 
 
 def run_training(args: Args, train_fn) -> str:
@@ -94,13 +97,13 @@ def start_run(algorithm: str, label: str, args: Args, envs) -> tuple[int, str, b
 
 
 def load_config(run_dir: str) -> dict:
-    path = os.path.join(run_dir, "config.yaml")
-    if not os.path.exists(path):
+    run = RunDir(run_dir)
+    if not run.exists():
         raise FileNotFoundError(f"{run_dir} is not a kerazoo.rl run directory: it has no config.yaml.")
-    with open(path, encoding="utf-8") as f:
-        config = yaml.safe_load(f)
+    config = run.read_config()
     if not isinstance(config, dict) or "algorithm" not in config:
-        raise ValueError(f"{path} is not a kerazoo.rl config (no 'algorithm' field); is {run_dir} an RL run?")
+        raise ValueError(f"{run.file(CONFIG)} is not a kerazoo.rl config (no 'algorithm' field); is {run_dir} an RL "
+                         "run?")
     return config
 
 
@@ -120,7 +123,7 @@ class RunLogger:
         self.tf = tf
         self.args = args
         self.writer = tf.summary.create_file_writer(os.path.join(run_dir, "tb"))
-        self.metrics_path = os.path.join(run_dir, "metrics.jsonl")
+        self.run = RunDir(run_dir)
         self.returns: list[float] = []
         self.lengths: list[int] = []
         self.episode_points: list[tuple[int, float, int]] = []
@@ -128,7 +131,7 @@ class RunLogger:
         self.start_step = start_step
         self.last_time, self.last_step = self.start_time, start_step
         self.next_log = start_step + args.log_every
-        if start_step and not os.path.exists(os.path.join(run_dir, "summary.json")):
+        if start_step and not self.run.complete:
             cut_metrics_to_checkpoint(run_dir)
         if start_step == 0:
             table = "\n".join(f"|{k}|{v}|" for k, v in dataclasses.asdict(args).items())
@@ -183,8 +186,7 @@ class RunLogger:
                   f"{result['mean']:.1f} +- {result['std']:.1f}", flush=True)
 
     def _append(self, record: dict) -> None:
-        with open(self.metrics_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        self.run.append_metrics(record)
 
     def close(self) -> None:
         self.writer.flush()
@@ -199,7 +201,7 @@ def save_checkpoint(run_dir: str, arrays: dict[str, np.ndarray], meta: dict) -> 
     try:
         np.savez(os.path.join(tmp, "arrays.npz"), **arrays)
         with open(os.path.join(tmp, "meta.json"), "w", encoding="utf-8") as f:
-            json.dump({**meta, "metrics_lines": len(_metrics_lines(run_dir))}, f)
+            json.dump({**meta, "metrics_lines": len(RunDir(run_dir).read_metrics())}, f)
         old = None
         if os.path.exists(final):
             old = temporary_folder(final, prefix=".old-")
@@ -212,21 +214,12 @@ def save_checkpoint(run_dir: str, arrays: dict[str, np.ndarray], meta: dict) -> 
         raise
 
 
-def _metrics_lines(run_dir: str) -> list[str]:
-    path = os.path.join(run_dir, "metrics.jsonl")
-    if not os.path.exists(path):
-        return []
-    with open(path, encoding="utf-8") as f:
-        return [line for line in f if line.endswith("\n")]  # a line cut short by a kill is not counted
-
-
 def cut_metrics_to_checkpoint(run_dir: str) -> None:
     """Drop the metrics.jsonl lines an interrupted run wrote after its last checkpoint (that checkpoint records how
     many there were): the resumed run logs those steps, and its final evaluation, again, so each appears once."""
     meta = load_checkpoint_meta(run_dir)
     if meta is not None and "metrics_lines" in meta:
-        kept = _metrics_lines(run_dir)[:meta["metrics_lines"]]
-        atomic_write_text(os.path.join(run_dir, "metrics.jsonl"), "".join(kept))
+        RunDir(run_dir).keep_metrics_lines(meta["metrics_lines"])
 
 
 def load_checkpoint_meta(run_dir: str) -> dict | None:
@@ -305,7 +298,7 @@ def summarize(returns) -> dict:
 
 
 def write_summary(run_dir: str, summary: dict) -> None:
-    atomic_write_text(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=1) + "\n")
+    RunDir(run_dir).write_json(SUMMARY, summary)
 
 def evaluate_policy(act, env_id: str, episodes: int = 20, seed: int = 0, *, max_steps: int | None = None) -> dict:
     """Run ``episodes`` episodes of ``act`` (a batch of observations → a batch of actions) on one environment.
