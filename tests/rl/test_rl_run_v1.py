@@ -34,3 +34,16 @@ def test_old_run_trains_further_through_rundir(tmp_path):
     assert summary["steps"] == 768 and summary["gradient_steps"] == 8 * 4  # resumed at 600: trainings 384-768
     after = RunDir(out).read_metrics()
     assert after[:len(before)] == before and len(after) > len(before)
+
+
+def test_keep_metrics_lines_keeps_the_first_lines_and_drops_a_torn_one(tmp_path):
+    """RL's resume point counts metrics.jsonl lines (RunDir.keep_metrics_lines), its lines having no epoch."""
+    rundir = RunDir(tmp_path)
+    for step in (256, 512, 768):
+        rundir.append_metrics({"step": step})
+    with open(rundir.metrics_path, "a", encoding="utf-8") as f:
+        f.write('{"step": 10')  # torn by a kill
+    rundir.keep_metrics_lines(2)
+    assert rundir.read_metrics() == [{"step": 256}, {"step": 512}]
+    with open(rundir.metrics_path, encoding="utf-8") as f:
+        assert f.read().endswith("512}\n")
