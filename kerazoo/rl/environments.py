@@ -7,7 +7,6 @@ from __future__ import annotations
 import difflib
 
 import gymnasium as gym
-import keras
 import numpy as np
 
 
@@ -98,6 +97,8 @@ def finished_episodes(infos: dict):
 
 def seed_everything(seed: int) -> np.random.Generator:
     """Python, NumPy and TensorFlow seeds (through Keras), and the NumPy Generator the algorithms draw from."""
+    import keras  # here, so that checking names and arguments (kerazoo.rl.arguments) loads no TensorFlow
+
     keras.utils.set_random_seed(seed)
     return np.random.default_rng(seed)
 

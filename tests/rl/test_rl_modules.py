@@ -42,3 +42,13 @@ def test_rl_import_graph_is_acyclic():
 
 def test_common_module_is_gone():
     assert not (RL / "common.py").exists()
+
+
+def test_arguments_load_no_tensorflow():
+    """`kerazoo rl train --help` and argument checks read kerazoo.rl.arguments: no TensorFlow or Keras behind it."""
+    import subprocess
+    import sys
+
+    code = "import sys, kerazoo.rl.arguments; print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
