@@ -55,7 +55,8 @@ def worker_kerazoo(algo: str, env_id: str, steps: int, seed: int, threads: int, 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     from kerazoo import rl
-    from kerazoo.rl import common
+    from kerazoo.rl.networks import make_forward
+    from kerazoo.rl.run import arrays_to_weights, load_checkpoint
     from kerazoo.rl.evaluate import evaluate, evaluate_policy, load_policy
 
     module = rl.algorithm(algo)
@@ -69,10 +70,10 @@ def worker_kerazoo(algo: str, env_id: str, steps: int, seed: int, threads: int, 
             summary = json.load(f)
         result = evaluate(run_dir, episodes=episodes, seed=seed + EVAL_SEED_OFFSET)  # the exported (best) policy
         _, model, act = load_policy(run_dir)  # and the last weights, from the checkpoint
-        arrays, _ = common.load_checkpoint(run_dir)
+        arrays, _ = load_checkpoint(run_dir)
         prefix = {"dqn": "q", "reinforce": "policy", "a2c": "actor"}[algo]
-        common.arrays_to_weights(prefix, model.weights, arrays)
-        forward = common.make_forward(model)
+        arrays_to_weights(prefix, model.weights, arrays)
+        forward = make_forward(model)
         last = evaluate_policy(lambda o: forward(o).argmax(-1), env_id, episodes, seed=seed + EVAL_SEED_OFFSET)
     return {"library": "kerazoo", "algorithm": algo, "env": env_id, "seed": seed, "steps": summary["steps"],
             "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "loop_s": summary["train_seconds"],

@@ -202,6 +202,13 @@ class RunDir:
         kept = [r for r in self.read_metrics() if r.get("epoch", -1) <= epochs]
         atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
 
+    def keep_metrics_lines(self, count: int) -> None:
+        """Keep the first ``count`` lines only, atomically: for a run whose resume point records how many lines it
+        had written (kerazoo.rl, whose lines are not per epoch)."""
+        if os.path.exists(self.metrics_path):
+            kept = self.read_metrics()[:count]
+            atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+
     # --- checkpoints ------------------------------------------------------------------------------------------------
 
     def checkpoint_path(self, which: str = "best") -> str:

@@ -29,7 +29,7 @@ SERIALIZABLE_MODULES = (
     "kerazoo.generative.gan",
     "kerazoo.generative.pixelrnn",
     "kerazoo.generative.vae",
-    "kerazoo.rl.common",
+    "kerazoo.rl.networks",
     "kerazoo.sequence.captioning",
     "kerazoo.sequence.charrnn",
     "kerazoo.vision.tasks",

@@ -73,10 +73,10 @@ def _int_list(text: str) -> list:
 
 def algorithm_parser(name: str, module) -> argparse.ArgumentParser:
     """One flag per field of ``module.Args``; only the flags given end up in the namespace (presets apply below)."""
-    from kerazoo.rl import common
+    from kerazoo.rl.arguments import field_docs
 
     cls = module.Args
-    docs = common.field_docs(cls)
+    docs = field_docs(cls)
     hints = typing.get_type_hints(cls)
     defaults = cls()
     presets = ", ".join(module.PRESETS) or "none"
@@ -142,15 +142,15 @@ def run_export(args):
 
     import keras
 
-    from kerazoo.rl import common
+    from kerazoo.rl.run import export_policy, load_config
 
-    config = common.load_config(args.run)
+    config = load_config(args.run)
     path = os.path.join(args.run, "policy.keras")
     if not os.path.exists(path):
         raise FileNotFoundError(f"{args.run} has no policy.keras yet: the run has not finished.")
     model = keras.saving.load_model(path, safe_mode=True)
     kind = "q" if config["algorithm"] == "dqn" else "logits"
-    print(f"wrote {common.export_policy(model, args.out, kind)}")
+    print(f"wrote {export_policy(model, args.out, kind)}")
     return 0
 
 

@@ -22,12 +22,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerazoo.rl import common
-from kerazoo.rl.evaluate import PeriodicEval
+from kerazoo.rl import arguments
+from kerazoo.rl.arguments import resolve_args
+from kerazoo.rl.environments import env_seed, final_observations, finished_episodes, seed_everything
+from kerazoo.rl.networks import make_forward, policy_network, sample_categorical, value_network
+from kerazoo.rl.returns import gae_advantages
+from kerazoo.rl.run import (
+    PeriodicEval, RunLogger, arrays_to_weights, finish_run, load_checkpoint, rng_state, run_training,
+    save_checkpoint, set_rng_state, start_run, weights_to_arrays,
+)
 
 
 @dataclass
-class Args(common.Args):
+class Args(arguments.Args):
     exp_name: str = "a2c"
     """Name of the experiment; part of the default run directory name."""
     steps: int = 500_000
@@ -68,7 +75,7 @@ PRESETS = {
 
 def make_args(**overrides) -> Args:
     """Args from the defaults, the environment's preset, then ``overrides`` (what the CLI calls)."""
-    return common.resolve_args(Args, PRESETS, **overrides)
+    return resolve_args(Args, PRESETS, **overrides)
 
 
 def check_args(args: Args) -> None:
@@ -102,7 +109,7 @@ def make_update(actor: keras.Model, critic: keras.Model, optimizer, args: Args):
             log_prob_taken = tf.gather(log_probs, tf.reshape(actions, (-1,)), batch_dims=1)
             entropy = tf.reduce_mean(-tf.reduce_sum(tf.exp(log_probs) * log_probs, axis=-1))
             values = critic(flat, training=True)
-            advantages, returns = common.gae_advantages(
+            advantages, returns = gae_advantages(
                 rewards, tf.stop_gradient(tf.reshape(values, (steps, envs))), next_values, terminated, ends,
                 args.gamma, args.gae_lambda)
             advantages, returns = tf.reshape(advantages, (-1,)), tf.reshape(returns, (-1,))
@@ -124,43 +131,43 @@ def train(args: Args) -> str:
     """Train A2C as ``args`` says into its run directory (resuming it if it holds a checkpoint)."""
     args = dataclasses.replace(args, exp_name=args.exp_name or "a2c")
     check_args(args)
-    return common.run_training(args, _train)
+    return run_training(args, _train)
 
 
 def _train(args: Args, envs) -> str:
-    n_actions, run_dir, resuming = common.start_run("a2c", "A2C", args, envs)
+    n_actions, run_dir, resuming = start_run("a2c", "A2C", args, envs)
     obs_space = envs.single_observation_space
 
     # TRY NOT TO MODIFY: seeding
-    rng = common.seed_everything(args.seed)
+    rng = seed_everything(args.seed)
 
-    actor = common.policy_network(obs_space, n_actions, args.env, args.hidden_sizes, args.activation)
-    critic = common.value_network(obs_space, args.env, args.hidden_sizes, args.activation)
+    actor = policy_network(obs_space, n_actions, args.env, args.hidden_sizes, args.activation)
+    critic = value_network(obs_space, args.env, args.hidden_sizes, args.activation)
     optimizer = keras.optimizers.RMSprop(args.learning_rate, rho=0.99, epsilon=args.rms_prop_eps,
                                          global_clipnorm=args.max_grad_norm)
     optimizer.build(actor.trainable_variables + critic.trainable_variables)
     update = make_update(actor, critic, optimizer, args)
-    act = common.make_forward(actor, args.jit)
+    act = make_forward(actor, args.jit)
 
     global_step, n_updates = 0, 0
     if resuming:
-        arrays, meta = common.load_checkpoint(run_dir)
-        common.arrays_to_weights("actor", actor.weights, arrays)
-        common.arrays_to_weights("critic", critic.weights, arrays)
-        common.arrays_to_weights("optimizer", optimizer.variables, arrays)
-        common.set_rng_state(rng, meta["rng"])
+        arrays, meta = load_checkpoint(run_dir)
+        arrays_to_weights("actor", actor.weights, arrays)
+        arrays_to_weights("critic", critic.weights, arrays)
+        arrays_to_weights("optimizer", optimizer.variables, arrays)
+        set_rng_state(rng, meta["rng"])
         global_step, n_updates = meta["global_step"], meta["n_updates"]
         act.refresh()
         print(f"Resuming {run_dir} at step {global_step}.", flush=True)
 
     def checkpoint():
         best_arrays, best_meta = periodic.state()
-        common.save_checkpoint(run_dir, {
-            **common.weights_to_arrays("actor", actor.weights), **common.weights_to_arrays("critic", critic.weights),
-            **common.weights_to_arrays("optimizer", optimizer.variables), **best_arrays},
-            {"global_step": global_step, "n_updates": n_updates, "rng": common.rng_state(rng), **best_meta})
+        save_checkpoint(run_dir, {
+            **weights_to_arrays("actor", actor.weights), **weights_to_arrays("critic", critic.weights),
+            **weights_to_arrays("optimizer", optimizer.variables), **best_arrays},
+            {"global_step": global_step, "n_updates": n_updates, "rng": rng_state(rng), **best_meta})
 
-    logger = common.RunLogger(run_dir, args, start_step=global_step)
+    logger = RunLogger(run_dir, args, start_step=global_step)
     periodic = PeriodicEval(actor, lambda o: np.argmax(act(o), axis=-1), args, start_step=global_step)
     if resuming:
         periodic.load_state(arrays, meta)
@@ -176,19 +183,19 @@ def _train(args: Args, envs) -> str:
     train_start, start_step = time.perf_counter(), global_step
 
     # TRY NOT TO MODIFY: start the game
-    obs, _ = envs.reset(seed=common.env_seed(args.seed, global_step))
+    obs, _ = envs.reset(seed=env_seed(args.seed, global_step))
     try:
         while global_step < args.steps:
             for t in range(args.n_steps):
-                actions = common.sample_categorical(rng, act(obs))  # ALGO LOGIC: sample from pi(.|s)
+                actions = sample_categorical(rng, act(obs))  # ALGO LOGIC: sample from pi(.|s)
 
                 # TRY NOT TO MODIFY: execute the game and log data.
                 next_obs, rewards, terminations, truncations, infos = envs.step(actions)
                 global_step += args.num_envs
-                logger.episodes(global_step, *common.finished_episodes(infos))
+                logger.episodes(global_step, *finished_episodes(infos))
                 dones = terminations | truncations
                 obs_buf[t], actions_buf[t], rewards_buf[t] = obs, actions, rewards
-                next_obs_buf[t] = common.final_observations(next_obs, infos, dones)
+                next_obs_buf[t] = final_observations(next_obs, infos, dones)
                 terminated_buf[t], ends_buf[t] = terminations, dones
                 obs = next_obs  # CRUCIAL step easy to overlook
 
@@ -210,7 +217,7 @@ def _train(args: Args, envs) -> str:
         checkpoint()
         logger.close()
         raise
-    return common.finish_run(
+    return finish_run(
         run_dir, args, algorithm="a2c", network=actor, act=act, kind="logits", periodic=periodic, logger=logger,
         checkpoint=checkpoint, global_step=global_step, start_step=start_step,
         train_seconds=time.perf_counter() - train_start, counts={"updates": n_updates},

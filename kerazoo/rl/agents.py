@@ -84,7 +84,7 @@ class Agent:
                 explore = self._rng.random(len(actions)) < self._epsilon
                 actions = np.where(explore, self._rng.integers(outputs.shape[-1], size=len(actions)), actions)
             else:
-                from kerazoo.rl.common import sample_categorical
+                from kerazoo.rl.networks import sample_categorical
 
                 actions = sample_categorical(self._rng, outputs)
         return (int(actions[0]) if single else actions), None
@@ -104,7 +104,7 @@ class Agent:
     @classmethod
     def load(cls, path: str) -> "Agent":
         """The agent saved at ``path`` (by ``save``, or any finished run directory of this algorithm)."""
-        from kerazoo.rl.common import load_config
+        from kerazoo.rl.run import load_config
 
         config = load_config(path)
         if config["algorithm"] != cls.ALGORITHM:
@@ -120,7 +120,7 @@ class Agent:
 
     def _use(self, run_dir: str) -> None:
         from kerazoo.rl.evaluate import load_policy
-        from kerazoo.rl.common import make_forward
+        from kerazoo.rl.networks import make_forward
 
         config, self.policy, _ = load_policy(run_dir)
         self.run_dir = run_dir

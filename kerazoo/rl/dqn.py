@@ -21,6 +21,7 @@ Speed, with the algorithm unchanged:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import time
 from dataclasses import dataclass, field
@@ -29,12 +30,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerazoo.rl import common
-from kerazoo.rl.evaluate import PeriodicEval
+from kerazoo.rl import arguments
+from kerazoo.rl.arguments import resolve_args
+from kerazoo.rl.environments import env_seed, final_observations, finished_episodes, seed_everything
+from kerazoo.rl.networks import INITS, DuelingHead, dense, make_forward, observation_input, torso
+from kerazoo.rl.run import (
+    PeriodicEval, RunLogger, arrays_to_weights, finish_run, load_checkpoint, rng_state, run_training,
+    save_checkpoint, set_rng_state, start_run, weights_to_arrays,
+)
 
 
 @dataclass
-class Args(common.Args):
+class Args(arguments.Args):
     exp_name: str = "dqn"
     """Name of the experiment; part of the default run directory name."""
     steps: int = 50_000
@@ -75,6 +82,8 @@ class Args(common.Args):
     """Dueling head: Q = V + A - mean(A)."""
     hidden_sizes: list = field(default_factory=lambda: [256, 256])
     """Widths of the MLP's hidden layers (vector observations)."""
+    init: str = "torch"
+    """Initial weights: torch (PyTorch's default layer init, as SB3's DQN) or keras (Glorot kernels, zero biases)."""
     clip_rewards: bool = False
     """Store sign(reward) in the replay memory (Atari; episode returns are logged unclipped)."""
     save_buffer: bool = True
@@ -100,7 +109,7 @@ PRESETS = {
 
 def make_args(**overrides) -> Args:
     """Args from the defaults, the environment's preset, then ``overrides`` (what the CLI calls)."""
-    return common.resolve_args(Args, PRESETS, **overrides)
+    return resolve_args(Args, PRESETS, **overrides)
 
 
 def check_args(args: Args) -> None:
@@ -109,6 +118,10 @@ def check_args(args: Args) -> None:
     for name in positive:
         if getattr(args, name) < 1:
             raise ValueError(f"Argument {name!r} must be >= 1; got {getattr(args, name)!r}.")
+    if args.init not in INITS:
+        close = difflib.get_close_matches(str(args.init), INITS, n=1)
+        hint = f" Did you mean {close[0]}?" if close else ""
+        raise ValueError(f"Argument 'init' must be one of {', '.join(INITS)}; got {args.init!r}.{hint}")
     if not 0.0 < args.tau <= 1.0:
         raise ValueError(f"Argument 'tau' must be in (0, 1]; got {args.tau!r}.")
     if not 0.0 <= args.gamma <= 1.0:
@@ -121,16 +134,22 @@ def check_args(args: Args) -> None:
 # Q-network, replay memory, schedule, TD targets
 # ----------------------------------------------------------------------------------------------------------------------
 def build_q_network(observation_space, n_actions: int, env_id: str, hidden_sizes=(256, 256),
-                    dueling: bool = False) -> keras.Model:
-    """Observations → Q-values (batch, n_actions): an MLP for vectors, the Nature CNN for uint8 frames."""
-    inputs = common.observation_input(observation_space, env_id)
-    x = common.torso(inputs, hidden_sizes, "relu")
+                    dueling: bool = False, init: str = "torch") -> keras.Model:
+    """Observations → Q-values (batch, n_actions): an MLP for vectors, the Nature CNN for uint8 frames.
+
+    ``init="torch"`` (the default) starts from PyTorch's default layer init, as SB3's and CleanRL's Q-networks do:
+    with Keras' Glorot kernels and zero biases, the same hyperparameters train a different algorithm (see
+    BENCHMARKS.md, "Reinforcement learning").
+    """
+    inputs = observation_input(observation_space, env_id)
+    x = torso(inputs, hidden_sizes, "relu", init=init)
+    width = x.shape[-1]
     if dueling:
-        value = keras.layers.Dense(1, name="value")(x)
-        advantages = keras.layers.Dense(n_actions, name="advantage")(x)
-        q_values = common.DuelingHead(name="q_values")([value, advantages])
+        value = dense(1, width, init=init, name="value")(x)
+        advantages = dense(n_actions, width, init=init, name="advantage")(x)
+        q_values = DuelingHead(name="q_values")([value, advantages])
     else:
-        q_values = keras.layers.Dense(n_actions, name="q_values")(x)
+        q_values = dense(n_actions, width, init=init, name="q_values")(x)
     return keras.Model(inputs, q_values, name="q_network")
 
 
@@ -255,35 +274,35 @@ def train(args: Args) -> str:
     """Train DQN as ``args`` says into its run directory (resuming it if it holds a checkpoint); returns the run dir."""
     args = dataclasses.replace(args, exp_name=args.exp_name or "dqn")
     check_args(args)
-    return common.run_training(args, _train)
+    return run_training(args, _train)
 
 
 def _train(args: Args, envs) -> str:
-    n_actions, run_dir, resuming = common.start_run("dqn", "DQN", args, envs)
+    n_actions, run_dir, resuming = start_run("dqn", "DQN", args, envs)
     obs_space = envs.single_observation_space
 
     # TRY NOT TO MODIFY: seeding
-    rng = common.seed_everything(args.seed)
+    rng = seed_everything(args.seed)
 
-    q_network = build_q_network(obs_space, n_actions, args.env, args.hidden_sizes, args.dueling)
-    target_network = build_q_network(obs_space, n_actions, args.env, args.hidden_sizes, args.dueling)
+    q_network = build_q_network(obs_space, n_actions, args.env, args.hidden_sizes, args.dueling, args.init)
+    target_network = build_q_network(obs_space, n_actions, args.env, args.hidden_sizes, args.dueling, args.init)
     target_network.set_weights(q_network.get_weights())
     optimizer = keras.optimizers.Adam(args.learning_rate, epsilon=1e-8, global_clipnorm=args.max_grad_norm)
     optimizer.build(q_network.trainable_variables)
     update = make_update(q_network, target_network, optimizer, args)
     rb = ReplayBuffer(args.buffer_size, obs_space.shape, obs_space.dtype)
-    act = common.make_forward(q_network, args.jit)  # Q-values in NumPy (MLP) or one compiled call (CNN)
+    act = make_forward(q_network, args.jit)  # Q-values in NumPy (MLP) or one compiled call (CNN)
 
     per_call = max(1, args.chunk_steps // args.train_freq) * args.gradient_steps  # gradient steps per compiled call
     global_step, pending_syncs, queue, n_updates = 0, 0, [], 0  # queue: (buffer length, target syncs) per step
     if resuming:
-        arrays, meta = common.load_checkpoint(run_dir)
-        common.arrays_to_weights("q", q_network.weights, arrays)
-        common.arrays_to_weights("target", target_network.weights, arrays)
-        common.arrays_to_weights("optimizer", optimizer.variables, arrays)
+        arrays, meta = load_checkpoint(run_dir)
+        arrays_to_weights("q", q_network.weights, arrays)
+        arrays_to_weights("target", target_network.weights, arrays)
+        arrays_to_weights("optimizer", optimizer.variables, arrays)
         if "rb/actions" in arrays:
             rb.load_state(arrays, meta["buffer"])
-        common.set_rng_state(rng, meta["rng"])
+        set_rng_state(rng, meta["rng"])
         global_step, pending_syncs, n_updates = meta["global_step"], meta["pending_syncs"], meta["n_updates"]
         queue = [tuple(item) for item in meta["queue"]]
         act.refresh()
@@ -303,18 +322,18 @@ def _train(args: Args, envs) -> str:
         return float(loss), float(q_mean)
 
     def checkpoint():
-        arrays = {**common.weights_to_arrays("q", q_network.weights),
-                  **common.weights_to_arrays("target", target_network.weights),
-                  **common.weights_to_arrays("optimizer", optimizer.variables)}
+        arrays = {**weights_to_arrays("q", q_network.weights),
+                  **weights_to_arrays("target", target_network.weights),
+                  **weights_to_arrays("optimizer", optimizer.variables)}
         buffer_arrays, buffer_meta = rb.state()
         if args.save_buffer:
             arrays.update(buffer_arrays)
         best_arrays, best_meta = periodic.state()
-        common.save_checkpoint(run_dir, {**arrays, **best_arrays}, {
+        save_checkpoint(run_dir, {**arrays, **best_arrays}, {
             "global_step": global_step, "pending_syncs": pending_syncs, "n_updates": n_updates, "queue": queue,
-            "rng": common.rng_state(rng), "buffer": buffer_meta, **best_meta})
+            "rng": rng_state(rng), "buffer": buffer_meta, **best_meta})
 
-    logger = common.RunLogger(run_dir, args, start_step=global_step)
+    logger = RunLogger(run_dir, args, start_step=global_step)
     periodic = PeriodicEval(q_network, lambda o: np.argmax(act(o), axis=-1), args, start_step=global_step)
     if resuming:
         periodic.load_state(arrays, meta)
@@ -324,7 +343,7 @@ def _train(args: Args, envs) -> str:
     start_step = global_step
 
     # TRY NOT TO MODIFY: start the game
-    obs, _ = envs.reset(seed=common.env_seed(args.seed, global_step))
+    obs, _ = envs.reset(seed=env_seed(args.seed, global_step))
     try:
         while global_step < args.steps:
             # ALGO LOGIC: put action logic here
@@ -337,10 +356,10 @@ def _train(args: Args, envs) -> str:
 
             # TRY NOT TO MODIFY: execute the game and log data.
             next_obs, rewards, terminations, truncations, infos = envs.step(actions)
-            logger.episodes(global_step + args.num_envs, *common.finished_episodes(infos))
+            logger.episodes(global_step + args.num_envs, *finished_episodes(infos))
 
             # TRY NOT TO MODIFY: save data to replay buffer; SAME_STEP autoreset: the true last obs is in final_obs
-            real_next_obs = common.final_observations(next_obs, infos, terminations | truncations)
+            real_next_obs = final_observations(next_obs, infos, terminations | truncations)
             rb.add(obs, real_next_obs, actions, rewards, terminations)
 
             # TRY NOT TO MODIFY: CRUCIAL step easy to overlook
@@ -374,7 +393,7 @@ def _train(args: Args, envs) -> str:
         checkpoint()
         logger.close()
         raise
-    return common.finish_run(
+    return finish_run(
         run_dir, args, algorithm="dqn", network=q_network, act=act, kind="q", periodic=periodic, logger=logger,
         checkpoint=checkpoint, global_step=global_step, start_step=start_step,
         train_seconds=time.perf_counter() - train_start, counts={"gradient_steps": n_updates},

@@ -6,97 +6,27 @@ action logits for REINFORCE and A2C). Episode i is reset with seed ``seed + i``,
 
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
 
-from kerazoo.rl import common
-
-
-def evaluate_policy(act, env_id: str, episodes: int = 20, seed: int = 0, *, max_steps: int | None = None) -> dict:
-    """Run ``episodes`` episodes of ``act`` (a batch of observations → a batch of actions) on one environment.
-
-    Returns ``{"mean", "std", "episodes", "returns", "lengths"}`` of the undiscounted episode returns.
-    """
-    if episodes < 1:
-        raise ValueError(f"Argument 'episodes' must be >= 1; got {episodes}.")
-    env = common.make_env(env_id)()
-    returns, lengths = [], []
-    try:
-        for i in range(episodes):
-            obs, _ = env.reset(seed=seed + i)
-            total, length, done = 0.0, 0, False
-            while not done:
-                action = np.asarray(act(obs[None]))[0]
-                obs, reward, terminated, truncated, _ = env.step(action.item() if action.ndim == 0 else action)
-                total += float(reward)
-                length += 1
-                done = terminated or truncated or (max_steps is not None and length >= max_steps)
-            returns.append(total)
-            lengths.append(length)
-    finally:
-        env.close()
-    return {**common.summarize(returns), "lengths": lengths}
-
-
-class PeriodicEval:
-    """Evaluates the greedy policy every ``args.eval_every`` steps and at the end, and keeps a copy of the weights of
-    the best evaluation (ties go to the later one). ``train`` exports that best policy; its checkpoints keep the
-    last weights (for resuming) and the best ones.
-    """
-
-    SEED_OFFSET = 200_000
-
-    def __init__(self, model, act, args, start_step: int = 0):
-        self.model, self.act, self.args = model, act, args
-        self.best_mean, self.best_step, self.best_weights, self.last_step = -math.inf, None, None, None
-        self.next = (start_step // args.eval_every + 1) * args.eval_every if args.eval_every else math.inf
-
-    def __call__(self, step: int, logger, final: bool = False) -> None:
-        if not self.args.eval_every or (step < self.next and not final) or step == self.last_step:
-            return
-        self.last_step = step
-        while self.next <= step:
-            self.next += self.args.eval_every
-        result = evaluate_policy(self.act, self.args.env, self.args.eval_every_episodes,
-                                 seed=self.args.seed + self.SEED_OFFSET)
-        logger.log_eval(step, result, kind="periodic")
-        if result["mean"] >= self.best_mean:
-            self.best_mean, self.best_step = result["mean"], step
-            self.best_weights = [np.array(w) for w in self.model.weights]
-
-    def state(self) -> tuple[dict, dict]:
-        arrays = {} if self.best_weights is None else {f"best/{i}": w for i, w in enumerate(self.best_weights)}
-        return arrays, {"best_mean": self.best_mean if self.best_weights is not None else None,
-                        "best_step": self.best_step, "last_eval_step": self.last_step}
-
-    def load_state(self, arrays: dict, meta: dict) -> None:
-        self.last_step = meta.get("last_eval_step")  # a run resumed at its final evaluation does not log this one twice
-        if meta.get("best_mean") is not None:
-            self.best_mean, self.best_step = meta["best_mean"], meta["best_step"]
-            self.best_weights = [arrays[f"best/{i}"] for i in range(len(self.model.weights))]
-
-    def summary(self) -> dict:
-        return {"step": self.best_step, "mean": self.best_mean} if self.best_weights is not None else {}
-
-    def export_weights(self):
-        """The weights to export: the best evaluated ones, or the model's own when there were no evaluations."""
-        return self.best_weights if self.best_weights is not None else [np.array(w) for w in self.model.weights]
+from kerazoo.rl.environments import make_env
+from kerazoo.rl.networks import make_forward
+from kerazoo.rl.run import evaluate_policy, load_config
 
 
 def load_policy(run_dir: str):
     """(config, Keras model, deterministic act function) of a finished or checkpointed run."""
     import keras
 
-    config = common.load_config(run_dir)
+    config = load_config(run_dir)
     path = os.path.join(run_dir, "policy.keras")
     if not os.path.exists(path):
         raise FileNotFoundError(
             f"{run_dir} has no policy.keras yet: the run has not finished (resume it with `kerazoo rl train` "
             "and the same arguments).")
     model = keras.saving.load_model(path, safe_mode=True)
-    forward = common.make_forward(model)
+    forward = make_forward(model)
     return config, model, lambda obs: np.argmax(forward(obs), axis=-1)
 
 
@@ -126,7 +56,7 @@ def record(run_dir: str, out: str, *, episodes: int = 1, seed: int | None = None
 
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame renders off-screen; no display needed
     try:
-        env = common.make_env(args["env"], render_mode="rgb_array")()
+        env = make_env(args["env"], render_mode="rgb_array")()
         env.reset(seed=seed)
         env.render()
     except gym.error.DependencyNotInstalled as error:

@@ -23,12 +23,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerazoo.rl import common
-from kerazoo.rl.evaluate import PeriodicEval
+from kerazoo.rl import arguments
+from kerazoo.rl.arguments import resolve_args
+from kerazoo.rl.environments import env_seed, final_observations, seed_everything
+from kerazoo.rl.networks import make_forward, policy_network, sample_categorical, value_network
+from kerazoo.rl.returns import discounted_returns
+from kerazoo.rl.run import (
+    PeriodicEval, RunLogger, arrays_to_weights, finish_run, load_checkpoint, rng_state, run_training,
+    save_checkpoint, set_rng_state, start_run, weights_to_arrays,
+)
 
 
 @dataclass
-class Args(common.Args):
+class Args(arguments.Args):
     exp_name: str = "reinforce"
     """Name of the experiment; part of the default run directory name."""
     steps: int = 200_000
@@ -65,7 +72,7 @@ PRESETS = {
 
 def make_args(**overrides) -> Args:
     """Args from the defaults, the environment's preset, then ``overrides`` (what the CLI calls)."""
-    return common.resolve_args(Args, PRESETS, **overrides)
+    return resolve_args(Args, PRESETS, **overrides)
 
 
 def check_args(args: Args) -> None:
@@ -120,7 +127,7 @@ def train(args: Args) -> str:
     """Train REINFORCE as ``args`` says into its run directory (resuming it if it holds a checkpoint)."""
     args = dataclasses.replace(args, exp_name=args.exp_name or "reinforce")
     check_args(args)
-    return common.run_training(args, _train)
+    return run_training(args, _train)
 
 
 def _train(args: Args, envs) -> str:
@@ -128,26 +135,26 @@ def _train(args: Args, envs) -> str:
     if not horizon:
         raise ValueError(f"Environment {args.env!r} has no time limit; REINFORCE needs whole episodes: "
                          "set max_episode_steps.")
-    n_actions, run_dir, resuming = common.start_run("reinforce", "REINFORCE", args, envs)
+    n_actions, run_dir, resuming = start_run("reinforce", "REINFORCE", args, envs)
     obs_space = envs.single_observation_space
 
     # TRY NOT TO MODIFY: seeding
-    rng = common.seed_everything(args.seed)
+    rng = seed_everything(args.seed)
 
-    policy = common.policy_network(obs_space, n_actions, args.env, args.hidden_sizes, args.activation)
-    value = common.value_network(obs_space, args.env, args.hidden_sizes, args.activation)
+    policy = policy_network(obs_space, n_actions, args.env, args.hidden_sizes, args.activation)
+    value = value_network(obs_space, args.env, args.hidden_sizes, args.activation)
     optimizer = keras.optimizers.Adam(args.learning_rate, global_clipnorm=args.max_grad_norm)
     optimizer.build(policy.trainable_variables + value.trainable_variables)
     update = make_update(policy, value, optimizer, args)
-    act, baseline = common.make_forward(policy, args.jit), common.make_forward(value, args.jit)
+    act, baseline = make_forward(policy, args.jit), make_forward(value, args.jit)
 
     global_step, n_updates = 0, 0
     if resuming:
-        arrays, meta = common.load_checkpoint(run_dir)
-        common.arrays_to_weights("policy", policy.weights, arrays)
-        common.arrays_to_weights("value", value.weights, arrays)
-        common.arrays_to_weights("optimizer", optimizer.variables, arrays)
-        common.set_rng_state(rng, meta["rng"])
+        arrays, meta = load_checkpoint(run_dir)
+        arrays_to_weights("policy", policy.weights, arrays)
+        arrays_to_weights("value", value.weights, arrays)
+        arrays_to_weights("optimizer", optimizer.variables, arrays)
+        set_rng_state(rng, meta["rng"])
         global_step, n_updates = meta["global_step"], meta["n_updates"]
         act.refresh()
         baseline.refresh()
@@ -155,12 +162,12 @@ def _train(args: Args, envs) -> str:
 
     def checkpoint():
         best_arrays, best_meta = periodic.state()
-        common.save_checkpoint(run_dir, {
-            **common.weights_to_arrays("policy", policy.weights), **common.weights_to_arrays("value", value.weights),
-            **common.weights_to_arrays("optimizer", optimizer.variables), **best_arrays},
-            {"global_step": global_step, "n_updates": n_updates, "rng": common.rng_state(rng), **best_meta})
+        save_checkpoint(run_dir, {
+            **weights_to_arrays("policy", policy.weights), **weights_to_arrays("value", value.weights),
+            **weights_to_arrays("optimizer", optimizer.variables), **best_arrays},
+            {"global_step": global_step, "n_updates": n_updates, "rng": rng_state(rng), **best_meta})
 
-    logger = common.RunLogger(run_dir, args, start_step=global_step)
+    logger = RunLogger(run_dir, args, start_step=global_step)
     periodic = PeriodicEval(policy, lambda o: np.argmax(act(o), axis=-1), args, start_step=global_step)
     if resuming:
         periodic.load_state(arrays, meta)
@@ -179,13 +186,13 @@ def _train(args: Args, envs) -> str:
     try:
         while global_step < args.steps:
             # TRY NOT TO MODIFY: play one episode per environment, in lockstep
-            obs, _ = envs.reset(seed=common.env_seed(args.seed, global_step) if first_reset else None)
+            obs, _ = envs.reset(seed=env_seed(args.seed, global_step) if first_reset else None)
             first_reset = False
             active = np.ones(n, bool)
             rewards_buf[:], ends_buf[:], bootstrap_buf[:], mask_buf[:] = 0.0, False, 0.0, 0.0
             t = 0
             while active.any() and t < horizon:
-                actions = common.sample_categorical(rng, act(obs))  # ALGO LOGIC: sample from pi(.|s)
+                actions = sample_categorical(rng, act(obs))  # ALGO LOGIC: sample from pi(.|s)
                 next_obs, rewards, terminations, truncations, infos = envs.step(actions)
                 obs_buf[t], actions_buf[t], mask_buf[t] = obs, actions, active
                 rewards_buf[t] = np.where(active, rewards, 0.0)
@@ -193,7 +200,7 @@ def _train(args: Args, envs) -> str:
                 ends_buf[t] = ended
                 cut = ended & ~terminations  # the episode did not end by itself: bootstrap from V(last obs)
                 if cut.any():
-                    last = common.final_observations(next_obs, infos, terminations | truncations)
+                    last = final_observations(next_obs, infos, terminations | truncations)
                     bootstrap_buf[t] = np.where(cut, baseline(last), 0.0)
                 active &= ~ended
                 obs = next_obs  # CRUCIAL step easy to overlook
@@ -203,7 +210,7 @@ def _train(args: Args, envs) -> str:
             logger.episodes(global_step, rewards_buf[:t].sum(axis=0), lengths.astype(int))
 
             # ALGO LOGIC: Monte Carlo returns, then one gradient step
-            returns = common.discounted_returns(rewards_buf, ends_buf, args.gamma, bootstrap_buf).astype(np.float32)
+            returns = discounted_returns(rewards_buf, ends_buf, args.gamma, bootstrap_buf).astype(np.float32)
             pg_loss, v_loss, entropy = update(obs_buf, actions_buf, returns, mask_buf)
             act.refresh()
             baseline.refresh()
@@ -221,7 +228,7 @@ def _train(args: Args, envs) -> str:
         checkpoint()
         logger.close()
         raise
-    return common.finish_run(
+    return finish_run(
         run_dir, args, algorithm="reinforce", network=policy, act=act, kind="logits", periodic=periodic, logger=logger,
         checkpoint=checkpoint, global_step=global_step, start_step=start_step,
         train_seconds=time.perf_counter() - train_start, counts={"updates": n_updates},

@@ -37,7 +37,9 @@ def test_eval_and_record_and_export(cli_run, tmp_path, capsys):
     assert result["episodes"] == 2 and result["algorithm"] == "dqn" and len(result["returns"]) == 2
 
     gif = str(tmp_path / "cartpole.gif")
-    assert main(["rl", "record", cli_run, "--out", gif, "--max-frames", "12", "--scale", "0.25"]) == 0
+    # several episodes, so the frame cap is reached whatever the tiny policy's episode lengths
+    assert main(["rl", "record", cli_run, "--out", gif, "--episodes", "5", "--max-frames", "12",
+                 "--scale", "0.25"]) == 0
     assert "12 frames" in capsys.readouterr().out
     with Image.open(gif) as im:  # (Pillow merges identical consecutive frames)
         assert 1 < im.n_frames <= 12 and im.size == (150, 100)

@@ -4,7 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from kerazoo.rl import a2c, common, dqn, reinforce
+from kerazoo.rl import a2c, dqn, environments, networks, reinforce
 
 
 class _ToyEnv(gym.Env):
@@ -43,7 +43,7 @@ def test_unknown_environment_names_it_and_suggests():
     with pytest.raises(ValueError, match=r"Unknown environment id 'CartPol-v1'.*Did you mean CartPole-v1"):
         dqn.train(dqn.make_args(env="CartPol-v1"))
     with pytest.raises(ValueError, match="Unknown environment id 'NoSuchThing-v0'"):
-        common.make_env("NoSuchThing-v0")
+        environments.make_env("NoSuchThing-v0")
 
 
 @pytest.mark.parametrize("module", [dqn, reinforce, a2c])
@@ -88,7 +88,7 @@ def test_nature_cnn_shape_and_parameter_count():
     assert model.get_layer("conv3").output.shape[1:] == (7, 7, 64)
     out = model(np.zeros((2, 4, 84, 84), np.uint8))
     assert out.shape == (2, 6)
-    assert isinstance(common.make_forward(model), common.CompiledForward)
+    assert isinstance(networks.make_forward(model), networks.CompiledForward)
     dueling = dqn.build_q_network(space, 6, "ALE/Pong-v5", dueling=True)
     assert dueling(np.zeros((1, 4, 84, 84), np.uint8)).shape == (1, 6)
 
@@ -96,12 +96,12 @@ def test_nature_cnn_shape_and_parameter_count():
 def test_atari_preprocessing_with_ale():
     pytest.importorskip("ale_py")
     pytest.importorskip("cv2")
-    env = common.make_env("ALE/Pong-v5")()
+    env = environments.make_env("ALE/Pong-v5")()
     try:
         obs, _ = env.reset(seed=0)
         assert obs.shape == (4, 84, 84) and obs.dtype == np.uint8
         assert env.observation_space.shape == (4, 84, 84)
-        assert common.observation_kind(env.observation_space, "ALE/Pong-v5") == "pixels"
+        assert networks.observation_kind(env.observation_space, "ALE/Pong-v5") == "pixels"
         obs, *_ = env.step(0)
         assert obs.shape == (4, 84, 84)
     finally:

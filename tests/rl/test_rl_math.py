@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from kerazoo.rl import common, dqn
+from kerazoo.rl import dqn, networks, returns
 
 
 # ---------------------------------------------------------------------------------------------------- replay memory
@@ -97,7 +97,7 @@ def test_linear_epsilon_schedule():
 def test_discounted_returns_with_episode_ends():
     rewards = np.array([1.0, 1.0, 1.0, 2.0, 3.0])
     ends = np.array([False, False, True, False, False])
-    g = common.discounted_returns(rewards, ends, 0.5)
+    g = returns.discounted_returns(rewards, ends, 0.5)
     # episode 1: 1 + .5(1 + .5*1) = 1.75, 1.5, 1; episode 2 (open at the end, no bootstrap): 2 + .5*3 = 3.5, 3
     np.testing.assert_allclose(g, [1.75, 1.5, 1.0, 3.5, 3.0])
 
@@ -106,7 +106,7 @@ def test_discounted_returns_bootstrap_and_columns():
     rewards = np.array([[1.0, 0.0], [1.0, 1.0]])
     ends = np.array([[False, False], [True, True]])
     bootstrap = np.array([[0.0, 0.0], [10.0, 0.0]])  # env 0 was cut by a time limit at t=1 with V(s_last)=10
-    g = common.discounted_returns(rewards, ends, 0.9, bootstrap)
+    g = returns.discounted_returns(rewards, ends, 0.9, bootstrap)
     np.testing.assert_allclose(g[:, 0], [1 + 0.9 * (1 + 0.9 * 10), 1 + 0.9 * 10])
     np.testing.assert_allclose(g[:, 1], [0 + 0.9 * 1, 1])
 
@@ -116,7 +116,7 @@ def test_gae_lambda_one_is_n_step_return_minus_value():
     values = np.array([[0.5], [0.4], [0.3]], np.float32)
     next_values = np.array([[0.4], [0.3], [2.0]], np.float32)  # V(s_{t+1}); the rollout ends open at t=2
     zeros = np.zeros((3, 1), np.float32)
-    adv, ret = common.gae_advantages(rewards, values, next_values, zeros, zeros, 0.9, 1.0)
+    adv, ret = returns.gae_advantages(rewards, values, next_values, zeros, zeros, 0.9, 1.0)
     r2 = 1 + 0.9 * 2.0
     r1 = 1 + 0.9 * r2
     r0 = 1 + 0.9 * r1
@@ -132,14 +132,14 @@ def test_gae_terminated_truncated_and_lambda():
     terminated = np.array([[1, 0], [0, 0]], np.float32)
     ends = np.array([[1, 1], [0, 0]], np.float32)
     gamma, lam = 0.5, 0.8
-    adv, _ = common.gae_advantages(rewards, values, next_values, terminated, ends, gamma, lam)
+    adv, _ = returns.gae_advantages(rewards, values, next_values, terminated, ends, gamma, lam)
     adv = np.asarray(adv)
     d1 = 2 + gamma * 3 - 1  # delta at t=1 for both envs
     np.testing.assert_allclose(adv[1], [d1, d1])
     np.testing.assert_allclose(adv[0, 0], 1 - 0)  # terminated: delta = r - V, nothing from t=1 (new episode)
     np.testing.assert_allclose(adv[0, 1], 1 + gamma * 5 - 0)  # truncated: bootstraps, but no carry from t=1
     # no episode end: A_0 = delta_0 + gamma * lam * A_1
-    adv2, _ = common.gae_advantages(rewards[:, :1], values[:, :1], np.array([[1.0], [3.0]], np.float32),
+    adv2, _ = returns.gae_advantages(rewards[:, :1], values[:, :1], np.array([[1.0], [3.0]], np.float32),
                                     np.zeros((2, 1)), np.zeros((2, 1)), gamma, lam)
     np.testing.assert_allclose(np.asarray(adv2)[:, 0], [(1 + 0.5 * 1 - 0) + gamma * lam * d1, d1], rtol=1e-6)
 
@@ -148,7 +148,7 @@ def test_gae_terminated_truncated_and_lambda():
 def test_sample_categorical_frequencies():
     rng = np.random.default_rng(0)
     logits = np.log(np.array([[0.2, 0.5, 0.3]] * 20_000))
-    actions = common.sample_categorical(rng, logits)
+    actions = networks.sample_categorical(rng, logits)
     freq = np.bincount(actions, minlength=3) / len(actions)
     np.testing.assert_allclose(freq, [0.2, 0.5, 0.3], atol=0.015)
 
@@ -159,11 +159,30 @@ def test_numpy_forward_matches_keras(dueling):
 
     space = gym.spaces.Box(-1, 1, (4,), np.float32)
     model = dqn.build_q_network(space, 3, "test", [32, 16], dueling=dueling)
-    forward = common.NumpyMLP(model)
+    forward = networks.NumpyMLP(model)
     x = np.random.default_rng(1).normal(size=(7, 4)).astype(np.float32)
     np.testing.assert_allclose(forward(x), np.asarray(model(x)), rtol=1e-5, atol=1e-5)
-    value = common.value_network(space, "test", [8])
-    np.testing.assert_allclose(common.NumpyMLP(value)(x), np.asarray(value(x)), rtol=1e-5, atol=1e-5)
+    value = networks.value_network(space, "test", [8])
+    np.testing.assert_allclose(networks.NumpyMLP(value)(x), np.asarray(value(x)), rtol=1e-5, atol=1e-5)
     model.layers[1].kernel.assign(np.zeros(model.layers[1].kernel.shape))
     forward.refresh()
     np.testing.assert_allclose(forward(x), np.asarray(model(x)), rtol=1e-5, atol=1e-5)
+
+
+def test_torch_init_matches_pytorch_nn_linear_bounds():
+    """DQN's default init is PyTorch's nn.Linear one: kernel and bias uniform in +-1/sqrt(fan_in), biases non-zero."""
+    import gymnasium as gym
+
+    space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
+    model = dqn.build_q_network(space, 2, "test", [256, 256])
+    for name, fan_in in (("hidden_0", 4), ("hidden_1", 256), ("q_values", 256)):
+        layer = model.get_layer(name)
+        bound = 1.0 / np.sqrt(fan_in)
+        for w in (np.asarray(layer.kernel), np.asarray(layer.bias)):
+            assert np.abs(w).max() <= bound + 1e-6
+            if w.size >= 64:  # spread over the whole interval, not Glorot's narrower one (2 biases may not be)
+                assert np.abs(w).max() > 0.9 * bound
+    keras_init = dqn.build_q_network(space, 2, "test", [256, 256], init="keras")
+    assert not np.asarray(keras_init.get_layer("hidden_0").bias).any()
+    with pytest.raises(ValueError, match="'init'.*'pytorch'"):
+        dqn.check_args(dqn.make_args(init="pytorch"))

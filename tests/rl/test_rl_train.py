@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from kerazoo.rl import a2c, common, dqn, reinforce
+from kerazoo.rl import a2c, dqn, reinforce, run
 from kerazoo.rl.evaluate import evaluate, evaluate_policy, load_policy
 
 
@@ -45,7 +45,7 @@ def test_run_directory_contents(dqn_run):
     assert [(l["step"], l["eval"]) for l in lines if "eval" in l] == [(5000, "periodic"), (8000, "periodic"),
                                                                      (8000, "final")]
     assert lines[-1]["eval_episodes"] == 10
-    assert common.load_config(dqn_run)["args"]["train_freq"] == 256
+    assert run.load_config(dqn_run)["args"]["train_freq"] == 256
 
 
 def test_the_exported_policy_is_the_best_periodic_evaluation(dqn_run):
@@ -54,7 +54,7 @@ def test_the_exported_policy_is_the_best_periodic_evaluation(dqn_run):
     lines = [json.loads(l) for l in open(os.path.join(dqn_run, "metrics.jsonl"))]
     periodic = {l["step"]: l["eval_mean"] for l in lines if l.get("eval") == "periodic"}
     assert best["mean"] == max(periodic.values()) and periodic[best["step"]] == best["mean"]
-    arrays, meta = common.load_checkpoint(dqn_run)
+    arrays, meta = run.load_checkpoint(dqn_run)
     _, model, _ = load_policy(dqn_run)
     for i, w in enumerate(model.weights):
         np.testing.assert_array_equal(np.asarray(w), arrays[f"best/{i}"])
@@ -84,18 +84,18 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
     common_args = dict(steps=1_536, learning_starts=256, train_freq=128, gradient_steps=16, chunk_steps=128,
                        hidden_sizes=[32, 32], eval_episodes=0, out=out, verbose=False)
     dqn.train(dqn.make_args(**common_args))
-    meta = common.load_checkpoint_meta(out)
+    meta = run.load_checkpoint_meta(out)
     assert meta["global_step"] == 1_536 and meta["n_updates"] == (1_536 // 128 - 2) * 16
     with pytest.raises(FileExistsError, match="complete"):
         dqn.train(dqn.make_args(**common_args))
     with pytest.raises(ValueError, match=r"different arguments \(learning_rate differ\)"):
         dqn.train(dqn.make_args(**{**common_args, "steps": 2_048, "learning_rate": 1e-4}))
     dqn.train(dqn.make_args(**{**common_args, "steps": 2_048}))  # trains further from step 1536
-    meta = common.load_checkpoint_meta(out)
+    meta = run.load_checkpoint_meta(out)
     assert meta["global_step"] == 2_048 and meta["n_updates"] == (2_048 // 128 - 2) * 16
     summary = json.loads(open(os.path.join(out, "summary.json")).read())
     assert summary["steps"] == 2_048
-    arrays, _ = common.load_checkpoint(out)
+    arrays, _ = run.load_checkpoint(out)
     assert arrays["rb/actions"].shape == (2_048,)  # the replay memory came back with the checkpoint
 
 

@@ -130,24 +130,24 @@ def test_killed_run_resumes_without_losing_work(tmp_path, idx_data_dir, uninterr
 # during the final evaluation of the exported policy.
 RL_KILLER = """
 import os, sys
-from kerazoo.rl import common, dqn, evaluate
+from kerazoo.rl import dqn, run
 
 out, window = sys.argv[1:]
 args = dqn.make_args(**{**RL_ARGS, "out": out})
 if window == "training":
-    log = common.RunLogger.log
+    log = run.RunLogger.log
     def log_then_die(self, step, scalars=None):
         log(self, step, scalars)
         if step == 768:  # after the checkpoint at step 512
             os._exit(137)
-    common.RunLogger.log = log_then_die
+    run.RunLogger.log = log_then_die
 else:
-    evaluate_policy = evaluate.evaluate_policy
+    evaluate_policy = run.evaluate_policy
     def final_dies(act, env, episodes, *, seed):
         if seed == args.seed + 100_000:  # the final evaluation's seed (the periodic ones use another)
             os._exit(137)
         return evaluate_policy(act, env, episodes, seed=seed)
-    evaluate.evaluate_policy = final_dies
+    run.evaluate_policy = final_dies
 dqn.train(args)
 sys.exit("not killed")
 """
@@ -185,7 +185,7 @@ def test_killed_rl_run_resumes_without_losing_work(tmp_path, uninterrupted_rl, w
     if window == "evaluation":  # nothing trained again: the same lines and figures, timing aside
         assert [without_timing(r) for r in resumed] == [without_timing(r) for r in reference]
         assert without_timing(summary) == without_timing(expected)
-    else:  # steps after the checkpoint are run again with other environment seeds (kerazoo.rl.common.env_seed)
+    else:  # steps after the checkpoint are run again with other environment seeds (kerazoo.rl.environments.env_seed)
         assert [r.keys() for r in resumed] == [r.keys() for r in reference]
         assert summary.keys() == expected.keys() and summary["steps"] == expected["steps"] == 1_024
 
