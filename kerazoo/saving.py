@@ -32,6 +32,7 @@ SERIALIZABLE_MODULES = (
     "kerazoo.rl.networks",
     "kerazoo.sequence.captioning",
     "kerazoo.sequence.charrnn",
+    "kerazoo.sequence.tasks",
     "kerazoo.vision.tasks",
     "kerazoo.vision.ram",
     "kerazoo.vision.detection.boxes",
