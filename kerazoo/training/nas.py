@@ -37,6 +37,7 @@ import keras
 import numpy as np
 
 from kerazoo.training.nas_space import SearchSpace
+from kerazoo.training.search import finished_rows
 
 __all__ = ["Controller", "NasResult", "nas_search", "run_child", "METHODS"]
 
@@ -234,7 +235,7 @@ def nas_search(config, *, method: str = "nas", children: int = 20, child_steps: 
         **({"controller": {"lr": controller_lr, "entropy_weight": entropy_weight, "baseline_decay": baseline_decay,
                            "units": units}} if method == "nas" else {}),
     }))
-    done = _finished_children(out, settings)
+    done = finished_rows(out, settings, key="child")
     controller = optimizer = None
     baseline, start = None, 0
     if method == "nas":
@@ -277,21 +278,6 @@ def nas_search(config, *, method: str = "nas", children: int = 20, child_steps: 
     if out:
         result.plot(os.path.join(out, "rewards.png"))
     return result
-
-
-def _finished_children(out: str | None, settings: dict) -> dict:
-    """The rows (by child number) of an earlier attempt of this search in ``out``; other settings are an error."""
-    path = os.path.join(out, "results.json") if out else None
-    if path is None or not os.path.exists(path):
-        return {}
-    with open(path, encoding="utf-8") as f:
-        saved = json.load(f)
-    if saved.get("settings") != settings:
-        changed = sorted(k for k in set(settings) | set(saved.get("settings") or {})
-                         if (saved.get("settings") or {}).get(k) != settings.get(k))
-        raise ValueError(f"{path} holds a search with other settings ({', '.join(changed)} differ). Rerun with the "
-                         "same arguments to resume it, or choose another --out.")
-    return {row["child"]: row for row in saved["rows"]}
 
 
 def _save_controller(out: str | None, controller: Controller, optimizer, baseline: float, children: int) -> None:

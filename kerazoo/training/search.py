@@ -173,7 +173,7 @@ def search(config, space: dict, *, trials: int = 8, stages: int = 2, seed: int =
     config_from_dict(apply_overrides(base, [f"{name}={low}" for name, (low, _) in space.items()]))  # unknown fields
     settings = json.loads(json.dumps({"config": base, "space": space, "trials": trials, "stages": stages,
                                       "seed": seed}))
-    done = _finished_trials(out, settings)
+    done = finished_rows(out, settings)
     rng = np.random.default_rng(seed)
     rows, spaces, current = [], [], space
     for stage in range(1, stages + 1):
@@ -197,19 +197,21 @@ def search(config, space: dict, *, trials: int = 8, stages: int = 2, seed: int =
     return result
 
 
-def _finished_trials(out: str | None, settings: dict) -> dict:
-    """The rows (by trial number) that an earlier attempt of this search wrote to ``out/results.json``; a file
-    written by a search with other settings is a ValueError rather than silently replaced."""
+def finished_rows(out: str | None, settings: dict, *, key: str = "trial") -> dict:
+    """The rows (by ``key``: trial or child number) that an earlier attempt of a search wrote to
+    ``out/results.json``; a file written by a search with other settings is a ValueError rather than silently
+    replaced. Shared by the hyper-parameter search and the architecture search (kerazoo.training.nas)."""
     path = os.path.join(out, "results.json") if out else None
     if path is None or not os.path.exists(path):
         return {}
     with open(path, encoding="utf-8") as f:
         saved = json.load(f)
-    if saved.get("settings") != settings:
-        changed = sorted(k for k in settings if (saved.get("settings") or {}).get(k) != settings[k])
+    before = saved.get("settings") or {}
+    if before != settings:
+        changed = sorted(k for k in set(settings) | set(before) if before.get(k) != settings.get(k))
         raise ValueError(f"{path} holds a search with other settings ({', '.join(changed)} differ). Rerun with the "
                          "same arguments to resume it, or choose another --out.")
-    return {row["trial"]: row for row in saved["rows"]}
+    return {row[key]: row for row in saved["rows"]}
 
 
 def _write_results(out: str | None, settings: dict, result: SearchResult) -> None:
