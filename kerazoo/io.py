@@ -84,11 +84,9 @@ def save_figure(fig, path: str, title: str | None = None, *, dpi="figure") -> st
     return str(path)
 
 
-def read_image(path: str, shape: tuple | None = None):
-    """An image file (PNG, JPEG, ... anything Pillow decodes) as float32 raw pixels 0-255 [H, W, C]: grey files
-    give one channel, others RGB (alpha and palettes dropped). With ``shape`` (H, W, C), converted to C channels
-    (ITU-R 601 luma for grey) and resized (bilinear) to H x W where those are not None. The one image reader."""
-    import numpy as np
+def open_image(path: str):
+    """An image file decoded by Pillow (a loaded ``PIL.Image``, file closed): a missing file is a FileNotFoundError
+    and an undecodable one a ValueError, each naming the path. The one place image files are opened."""
     from PIL import Image, UnidentifiedImageError
 
     if not os.path.isfile(path):
@@ -99,6 +97,17 @@ def read_image(path: str, shape: tuple | None = None):
     except (UnidentifiedImageError, OSError) as error:
         raise ValueError(f"Cannot read {path} as an image ({type(error).__name__}: {error}). "
                          "Expected a PNG, JPEG or other file that Pillow decodes.") from None
+    return image
+
+
+def read_image(path: str, shape: tuple | None = None):
+    """An image file (PNG, JPEG, ... anything Pillow decodes) as float32 raw pixels 0-255 [H, W, C]: grey files
+    give one channel, others RGB (alpha and palettes dropped). With ``shape`` (H, W, C), converted to C channels
+    (ITU-R 601 luma for grey) and resized (bilinear) to H x W where those are not None. The one image reader."""
+    import numpy as np
+    from PIL import Image
+
+    image = open_image(path)
     channels = shape[-1] if shape is not None else (1 if image.mode in ("1", "L", "I", "I;16", "F") else 3)
     if channels not in (1, 3):
         raise ValueError(f"Invalid shape: expected 1 or 3 channels. Received: shape={tuple(shape)!r}")

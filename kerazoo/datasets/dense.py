@@ -186,15 +186,9 @@ def split_records(source: DenseSource, split: str, task: str | None = None) -> l
 
 def read_image(path: str) -> np.ndarray:
     """uint8 [H, W, 3] pixels of an image file (grey and palette images as RGB, alpha dropped)."""
-    from PIL import Image, UnidentifiedImageError
+    from kerazoo.io import open_image
 
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"Missing image file: {path}")
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"), np.uint8)
-    except (UnidentifiedImageError, OSError) as error:
-        raise ValueError(f"Invalid image file {path}: {error}") from None
+    return np.asarray(open_image(path).convert("RGB"), np.uint8)
 
 
 def check_image(path: str, height: int, width: int) -> None:

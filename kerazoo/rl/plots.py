@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from kerazoo.io import atomic_file
+from kerazoo.io import save_figure
 from kerazoo.training.callbacks import read_metrics
 
 RETURNS_PLOT = "returns.png"
@@ -85,13 +85,7 @@ def plot_returns(run_dirs, out_path: str, *, title: str | None = None) -> str:
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-    try:
-        with atomic_file(str(out_path)) as tmp:
-            fig.savefig(tmp, format="png", dpi=100)
-    finally:
-        plt.close(fig)
-    return str(out_path)
+    return save_figure(fig, str(out_path), dpi=100)
 
 
 def _env(run_dir: str) -> str:

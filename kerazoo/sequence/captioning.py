@@ -28,7 +28,7 @@ import numpy as np
 import yaml
 
 from kerazoo.applications.vit import PositionEmbedding
-from kerazoo.io import atomic_file
+from kerazoo.io import save_figure
 from kerazoo.sequence.caption_data import (SCENE_WORDS, CaptionData, CaptionVocabulary, coco_caption_data,
                                            scene_caption_data)
 
@@ -601,20 +601,13 @@ def draw_attention(image: np.ndarray, words: list[str], alphas: np.ndarray, grid
         ax.imshow(alphas[k - 1].reshape(grid), cmap="jet", alpha=0.5, extent=extent, interpolation="bilinear")
         ax.set_title(words[k - 1])
     fig.tight_layout()
-    try:
-        with atomic_file(out) as tmp:
-            fig.savefig(tmp, dpi=80, format="png")
-    finally:
-        plt.close(fig)
+    save_figure(fig, out, dpi=80)
 
 
 def _read_image(path: str, shape: tuple) -> np.ndarray:
-    height, width, channels = shape
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"No image at {path}.")
-    image = keras.utils.load_img(path, color_mode="grayscale" if channels == 1 else "rgb",
-                                 target_size=(height, width))
-    return keras.utils.img_to_array(image).astype("float32")
+    from kerazoo.io import read_image
+
+    return read_image(path, shape)
 
 
 def caption_image(run_dir: str, image_path: str, *, beam_width: int = 3, out: str | None = None):

@@ -12,6 +12,7 @@ import time
 
 import keras
 
+from kerazoo.io import save_figure
 from kerazoo.runs import (  # noqa: F401 (the backup helpers' old home: tests and kerazoo.sequence import them here)
     BACKUP_METADATA, HEARTBEAT, HEARTBEAT_SECONDS, RunDir, backed_up_epochs, read_backup, read_jsonl, write_backup,
 )
@@ -226,5 +227,4 @@ def plot_curves(metrics_path: str, out_path: str) -> None:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(out_path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, out_path, dpi=100)

@@ -12,7 +12,6 @@ mean and standard deviation is the model's first layer, so export and serving ne
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 
 import keras

@@ -5,7 +5,6 @@ The pixel preprocessing itself is inside the model (its ``preprocess`` layer); o
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 
@@ -22,9 +21,9 @@ def load_image(path: str, preprocessing: Preprocessing, size: tuple[int, int] | 
     crop when the model's input differs)."""
     from PIL import Image
 
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"No image at {path}.")
-    image = Image.open(path).convert("RGB")
+    from kerazoo.io import open_image
+
+    image = open_image(path).convert("RGB")
     crop_h, crop_w = size or (preprocessing.crop, preprocessing.crop)
     if crop_h is None or crop_w is None:
         return np.asarray(image, np.float32)
