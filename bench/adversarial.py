@@ -12,7 +12,6 @@ black-box transfer between two architectures and from a Papernot et al. substitu
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -23,9 +22,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from common import write_results  # noqa: E402
+from kerazoo import datasets  # noqa: E402
 from kerazoo.adversarial.robustness import format_report, robustness_curve  # noqa: E402
 from kerazoo.adversarial.transfer import make_substitute, train_substitute, transfer_attack  # noqa: E402
-from kerazoo.export.evaluate import _split_arrays  # noqa: E402
+from kerazoo.runs import RunDir  # noqa: E402
 from kerazoo.training import load_config, load_run_config, load_run_model, train  # noqa: E402
 from kerazoo.training.config import config_to_dict  # noqa: E402
 
@@ -40,10 +40,8 @@ def train_model(name: str, out: str, epochs: int, limit, extra=(), reuse=False):
     if limit:
         overrides.append(f"data.limit={limit}")
     config = load_config(overrides=overrides)
-    summary_path = os.path.join(out, "summary.json")
-    if reuse and os.path.exists(summary_path) and config_to_dict(load_run_config(out)) == config_to_dict(config):
-        with open(summary_path, encoding="utf-8") as f:
-            seconds = json.load(f).get("train_seconds_this_attempt")
+    if reuse and RunDir(out).complete and config_to_dict(load_run_config(out)) == config_to_dict(config):
+        seconds = RunDir(out).read_summary().get("train_seconds_this_attempt")
         print(f"  reusing the finished run {out} (trained in {seconds} s)", flush=True)
         return load_run_model(out), seconds
     start = time.time()
@@ -72,7 +70,7 @@ def main():
         args.epochs, args.adv_epochs, args.other_epochs, args.examples, limit = 1, 1, 1, 200, 2000
     eps = [float(e) for e in args.eps.split(",")]
 
-    images, labels = _split_arrays("fashion_mnist", "test", None, args.examples)
+    images, labels = datasets.split_arrays("fashion_mnist", "test", limit=args.examples)
     figures = {"quick": args.quick, "model": args.model, "other": args.other, "training_limit": limit,
                "epochs": args.epochs, "adversarial_epochs": args.adv_epochs, "other_epochs": args.other_epochs,
                "examples": int(len(labels)),
@@ -104,7 +102,7 @@ def main():
                                 (other, standard, f"{args.other}->{args.model}")):
         figures["transfer"][key] = transfer_attack(source, target, images, labels, attack="pgd", eps=0.1, steps=20)
     substitute = make_substitute(images.shape[1:], 10, args.model)
-    seed_images = _split_arrays("fashion_mnist", "train[-150:]", None, None)[0]  # never in the training limit
+    seed_images = datasets.split_arrays("fashion_mnist", "train[-150:]")[0]  # never in the training limit
     substitute, history = train_substitute(standard, seed_images, substitute, rounds=2 if args.quick else 4,
                                            epochs=5 if args.quick else 10)
     figures["transfer"][f"substitute->{args.model}"] = {

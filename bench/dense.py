@@ -54,8 +54,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from common import write_results  # noqa: E402
-from kerazoo.training import evaluate_model, load_config, train  # noqa: E402
-from kerazoo.training.run import load_run_model, read_run_config  # noqa: E402
+from kerazoo.runs import RunDir  # noqa: E402
+from kerazoo.training import evaluate_model, load_config, load_run_model, train  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE = ["optimizer.name=adam", "optimizer.lr=0.002", "optimizer.weight_decay=0", "schedule.name=cosine",
@@ -76,7 +76,7 @@ def fit(args, name: str, backbone: str, *, epochs: int, extra=(), tag: str = "")
     figures = run_figures(run, config, args.test_scenes)
     result = {"model": name, "backbone": backbone, "parameters": load_run_model(run).count_params(), "epochs": epochs,
               "train_and_eval_seconds": round(seconds, 1), **figures}
-    resolved = read_run_config(run)["resolved"]
+    resolved = RunDir(run).read_config()["resolved"]
     if "stream_start" in resolved:  # the first training scene of the stream (past those a source run drew)
         result["stream_start"] = resolved["stream_start"]
     print(f"  {name:10s} on {backbone:10s}: " + ", ".join(
@@ -87,8 +87,7 @@ def fit(args, name: str, backbone: str, *, epochs: int, extra=(), tag: str = "")
 
 def run_figures(run: str, config, scenes: int) -> dict:
     """The run's test figures: those train() wrote to summary.json when it scored the same number of scenes."""
-    with open(os.path.join(run, "summary.json"), encoding="utf-8") as f:
-        summary = json.load(f)
+    summary = RunDir(run).read_summary()
     if summary.get("examples") == scenes:
         return {k: v for k, v in summary.items() if k not in ("epochs", "train_seconds_this_attempt", "best", "split")}
     return evaluate_model(load_run_model(run), config, limit=scenes)

@@ -41,6 +41,7 @@ PLAN = [
 
 
 def train_one(key, model, kwargs, epochs, args):
+    from kerazoo.runs import RunDir
     from kerazoo.training import load_config, train
 
     overrides = [f"model.name={model}", f"model.kwargs={kwargs}", f"epochs={epochs}", "strategy=default"]
@@ -52,8 +53,7 @@ def train_one(key, model, kwargs, epochs, args):
         overrides += ["data.limit=1024", "data.val_split=train[59744:]", "data.test_split=test[:256]"]
     start = time.time()
     run = train(load_config(overrides=overrides), os.path.join(args.runs, key), overwrite=True, verbose=0)
-    with open(os.path.join(run, "summary.json"), encoding="utf-8") as f:
-        summary = json.load(f)
+    summary = RunDir(run).read_summary()
     summary.pop("best", None)
     figures = {"model": model, "kwargs": kwargs, "train_seconds_with_evaluation": round(time.time() - start, 1),
                **summary}

@@ -13,7 +13,6 @@ at 12x12. Writes bench/results/RESULTS.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -23,6 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from common import write_results  # noqa: E402  (first: it sets the oneDNN variable before TensorFlow loads)
 
+from kerazoo.runs import RunDir  # noqa: E402
 from kerazoo.training import load_config, train  # noqa: E402
 
 
@@ -48,11 +48,9 @@ def main():
         start = time.time()
         run_dir = train(config, os.path.join(args.out, f"{args.dataset}_{name}"), overwrite=True, verbose=2)
         seconds = time.time() - start
-        with open(os.path.join(run_dir, "summary.json"), encoding="utf-8") as f:
-            summary = json.load(f)
-        from kerazoo.training import load_run_model
-
-        params = int(load_run_model(run_dir).count_params())
+        run = RunDir(run_dir)
+        summary = run.read_summary()
+        params = int(run.load_model().count_params())
         figures["models"][name] = {"test_accuracy": summary["accuracy"], "test_loss": summary["loss"],
                                    "parameters": params, "wall_seconds": round(seconds, 1),
                                    "best": summary.get("best")}

@@ -58,6 +58,7 @@ def worker_kerazoo(algo: str, env_id: str, steps: int, seed: int, threads: int, 
     from kerazoo.rl.networks import make_forward
     from kerazoo.rl.run import arrays_to_weights, load_checkpoint
     from kerazoo.rl.evaluate import evaluate, evaluate_policy, load_policy
+    from kerazoo.runs import RunDir
 
     module = rl.algorithm(algo)
     with tempfile.TemporaryDirectory() as tmp:
@@ -66,8 +67,7 @@ def worker_kerazoo(algo: str, env_id: str, steps: int, seed: int, threads: int, 
         wall, cpu = time.perf_counter(), time.process_time()
         run_dir = module.train(args)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        with open(os.path.join(run_dir, "summary.json"), encoding="utf-8") as f:
-            summary = json.load(f)
+        summary = RunDir(run_dir).read_summary()
         result = evaluate(run_dir, episodes=episodes, seed=seed + EVAL_SEED_OFFSET)  # the exported (best) policy
         _, model, act = load_policy(run_dir)  # and the last weights, from the checkpoint
         arrays, _ = load_checkpoint(run_dir)

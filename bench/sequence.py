@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -59,6 +58,7 @@ def units_for_params(cell: str, vocab_size: int, target: int, *, num_layers: int
 
 
 def bench_char_rnn(settings, corpus, out):
+    from kerazoo.runs import RunDir
     from kerazoo.sequence.charrnn import CharRNNConfig, Vocabulary, char_language_model, train_char_rnn
     from kerazoo.sequence.corpus import load_text
 
@@ -74,10 +74,8 @@ def bench_char_rnn(settings, corpus, out):
         start = time.time()
         run = train_char_rnn(os.path.join(out, f"char_{cell}"), base, cell=cell, units=units, overwrite=True,
                              verbose=0)
-        with open(os.path.join(run, "summary.json")) as f:
-            summary = json.load(f)
-        with open(os.path.join(run, "metrics.jsonl")) as f:
-            first = json.loads(f.readline())["val_bpc"]  # after the first eval_every steps (no step-0 measurement)
+        summary = RunDir(run).read_summary()
+        first = RunDir(run).read_metrics()[0]["val_bpc"]  # after the first eval_every steps (no step-0 measurement)
         results[cell] = {"units": units, "params": summary["params"], "first_val_bpc": first,
                          "best_val_bpc": summary["val_bpc"], "seconds": round(time.time() - start, 1)}
         print(f"char-RNN {cell:>4}: {units} units, {summary['params']} params, val bpc "
@@ -102,14 +100,14 @@ def caption_run(name, settings, out, data_dir, reuse=(), **options) -> tuple[str
     config = CaptionConfig(**{"train_count": settings["caption_train"], "val_count": settings["caption_eval"],
                               "test_count": settings["caption_eval"], "epochs": settings["caption_epochs"],
                               "run_eagerly": settings["caption_eager"], "data_dir": data_dir, **options})
+    from kerazoo.runs import RunDir
     from kerazoo.sequence.captioning import caption_train_config
     from kerazoo.training.config import config_to_dict
-    from kerazoo.training.run import read_run_config
 
     wanted = config_to_dict(caption_train_config(config))
     for run in reuse:
-        if all(os.path.exists(os.path.join(run, f)) for f in ("summary.json", "config.yaml")):
-            saved = read_run_config(run)
+        if RunDir(run).complete and RunDir(run).exists():
+            saved = RunDir(run).read_config()
             saved.pop("resolved", None)
             if saved == wanted:
                 return run, True
@@ -117,14 +115,14 @@ def caption_run(name, settings, out, data_dir, reuse=(), **options) -> tuple[str
 
 
 def bench_captioning(settings, out, data_dir, variants=CAPTION_VARIANTS, backbone_from=None, reuse=()):
+    from kerazoo.runs import RunDir
     from kerazoo.sequence.captioning import evaluate_caption_run
 
     results = {}
     for name, options in variants.items():
         start = time.time()
         run, reused = caption_run(name, settings, out, data_dir, reuse, backbone_from=backbone_from, **options)
-        with open(os.path.join(run, "summary.json")) as f:
-            summary = json.load(f)
+        summary = RunDir(run).read_summary()
         seconds = None if reused else round(time.time() - start, 1)
         beam = evaluate_caption_run(run, beam_width=BEAM_WIDTH)
         results[name] = {**{k: summary[k] for k in ("params", *FIGURES, "examples", "samples")}, "run": run,
@@ -144,16 +142,16 @@ def data_overrides(settings, data_dir) -> list:
 def classification_run(name, overrides, out, reuse=()) -> dict:
     """Trains ``name`` with ``overrides`` into ``out/NAME``, or takes a finished run in ``reuse`` whose config is the
     same (a run already paid for); returns its test figures from summary.json."""
+    from kerazoo.runs import RunDir
     from kerazoo.training import load_config, load_run_config, load_run_model, train
     from kerazoo.training.config import config_to_dict
 
     config = load_config(overrides=overrides)
-    same = [run for run in reuse if os.path.exists(os.path.join(run, "summary.json"))
-            and not os.path.exists(os.path.join(run, "vocab.json"))  # not a sequence run written before the service
+    same = [run for run in reuse if RunDir(run).complete
+            and not os.path.exists(RunDir(run).file("vocab.json"))  # not a sequence run written before the service
             and config_to_dict(load_run_config(run)) == config_to_dict(config)]
     run = same[0] if same else train(config, os.path.join(out, name), overwrite=True, verbose=0)
-    with open(os.path.join(run, "summary.json")) as f:
-        summary = json.load(f)
+    summary = RunDir(run).read_summary()
     figures = {"run": run, "reused": bool(same), "params": int(load_run_model(run).count_params()),
                "test_accuracy": summary["accuracy"], "epochs": summary["epochs"], "overrides": list(overrides),
                "train_seconds": summary["train_seconds_this_attempt"]}

@@ -11,7 +11,6 @@ Writes bench/results/training_tricks.json (or training_tricks_quick.json).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -25,6 +24,7 @@ from common import write_results  # noqa: E402
 from kerazoo import datasets  # noqa: E402
 from kerazoo.classic import KNNClassifier, LinearClassifier, model_features  # noqa: E402
 from kerazoo.datasets.augment import tta_predict  # noqa: E402
+from kerazoo.runs import RunDir  # noqa: E402
 from kerazoo.training import load_config, load_run_model, train  # noqa: E402
 from kerazoo.training.averaging import ensemble_predict, snapshot_paths  # noqa: E402
 
@@ -39,8 +39,7 @@ def train_variant(name, args, overrides, seed=0):
         base.append(f"data.limit={args.limit}")
     start = time.time()
     run = train(load_config(overrides=[*base, *overrides]), os.path.join(args.out, name), overwrite=True, verbose=0)
-    with open(os.path.join(run, "summary.json"), encoding="utf-8") as f:
-        summary = json.load(f)
+    summary = RunDir(run).read_summary()
     print(f"  {name}: test accuracy {summary['accuracy']:.4f} ({time.time() - start:.0f} s)", flush=True)
     return run, {"test_accuracy": summary["accuracy"], "seconds": round(time.time() - start, 1)}
 

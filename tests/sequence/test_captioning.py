@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from kerazoo.cli import main
+from kerazoo.runs import RunDir
 from kerazoo.sequence import captioning
 from kerazoo.sequence.caption_data import (SCENE_WORDS, CaptionVocabulary, coco_caption_data, scene_caption,
                                            scene_caption_data, tokenize)
@@ -160,28 +161,14 @@ def caption_run(tmp_path_factory, idx_data_dir):
 
 
 def test_teacher_forced_training_lowers_the_loss_and_writes_the_run(caption_run):
-    with open(os.path.join(caption_run, "metrics.jsonl")) as f:
-        records = [json.loads(line) for line in f]
+    records = RunDir(caption_run).read_metrics()
     assert len(records) == 3 and records[-1]["loss"] < records[0]["loss"]
-    with open(os.path.join(caption_run, "summary.json")) as f:
-        summary = json.load(f)
+    summary = RunDir(caption_run).read_summary()
     assert {"bleu1", "bleu4", "object_recall", "objects_named"} <= set(summary) and 0 <= summary["bleu1"] <= 1
     model, vocab, config = captioning.load_caption_run(caption_run)
     grammar = {"<pad>", "<start>", "<end>", "<unk>", "a", "an", "above", "left", "right", "of", "and", "empty",
                "scene", *SCENE_WORDS}
     assert config.max_length == 8 and set(vocab.words) <= grammar
-
-
-def _records(run):
-    with open(os.path.join(run, "metrics.jsonl")) as f:
-        return [json.loads(line) for line in f]
-
-
-def _summary(run):
-    with open(os.path.join(run, "summary.json")) as f:
-        summary = json.load(f)
-    summary.pop("train_seconds_this_attempt")
-    return summary
 
 
 def test_the_run_is_a_service_run_of_the_captioning_task(caption_run):
@@ -195,7 +182,8 @@ def test_the_run_is_a_service_run_of_the_captioning_task(caption_run):
     assert not os.path.exists(os.path.join(caption_run, "vocab.json")), "the vocabulary is dataset.json's class_names"
 
 
-def test_captioner_killed_in_training_resumes_to_the_uninterrupted_run(caption_run, tmp_path, monkeypatch):
+def test_captioner_killed_in_training_resumes_to_the_uninterrupted_run(caption_run, tmp_path, monkeypatch,
+                                                                       run_summary):
     from kerazoo.training import callbacks
 
     config = captioning.load_caption_run(caption_run)[2]
@@ -218,13 +206,13 @@ def test_captioner_killed_in_training_resumes_to_the_uninterrupted_run(caption_r
     captioning.train_captioner(out, config, verbose=0)
     assert begun == [3], "only the epoch after the last backup runs again"
     # The third epoch read the batches it would have read without the kill (the stream skips the backed-up ones).
-    assert _records(out) == _records(caption_run)
-    assert _summary(out) == _summary(caption_run)
+    assert RunDir(out).read_metrics() == RunDir(caption_run).read_metrics()
+    assert run_summary(out) == run_summary(caption_run)
     assert not os.path.exists(os.path.join(out, "backup"))
     assert os.path.isdir(os.path.join(out, "tb", "train"))
 
 
-def test_captioner_killed_in_its_final_evaluation_resumes_there(caption_run, tmp_path, monkeypatch):
+def test_captioner_killed_in_its_final_evaluation_resumes_there(caption_run, tmp_path, monkeypatch, run_summary):
     from kerazoo.sequence.tasks import CaptioningTask
     from kerazoo.training import callbacks
 
@@ -245,8 +233,8 @@ def test_captioner_killed_in_its_final_evaluation_resumes_there(caption_run, tmp
                         lambda self, epoch, logs=None: (begun.append(epoch + 1), logger_epoch_begin(self, epoch, logs)))
     captioning.train_captioner(out, config, verbose=0)
     assert begun == [], "every epoch was backed up: straight to the evaluation"
-    assert _records(out) == _records(caption_run)
-    assert _summary(out) == _summary(caption_run)
+    assert RunDir(out).read_metrics() == RunDir(caption_run).read_metrics()
+    assert run_summary(out) == run_summary(caption_run)
     assert os.path.exists(os.path.join(out, "summary.json")) and not os.path.exists(os.path.join(out, "backup"))
 
 
@@ -270,8 +258,7 @@ def test_cosine_schedule_decays_the_learning_rate_and_bad_names_are_errors(idx_d
         str(tmp_path / "run"), backbone="lenet5", canvas=32, max_objects=2, train_count=16, val_count=4, test_count=2,
         max_length=8, units=8, embed_dim=4, feature_dim=8, epochs=2, batch_size=8, learning_rate=1e-2,
         lr_schedule="cosine", data_dir=idx_data_dir, run_eagerly=True, verbose=0)
-    with open(os.path.join(run, "metrics.jsonl")) as f:
-        rates = [json.loads(line)["lr"] for line in f]
+    rates = [r["lr"] for r in RunDir(run).read_metrics()]
     # 16 scenes in batches of 8: 2 steps an epoch, 4 in all; half-way down the cosine after epoch 1, 0 at the end
     np.testing.assert_allclose(rates, [5e-3, 0.0], atol=1e-6)
     with pytest.raises(ValueError, match="Invalid lr_schedule: expected one of constant, cosine.*'linear'"):
@@ -293,8 +280,7 @@ def test_steps_per_epoch_gives_every_epoch_new_scenes(idx_data_dir, tmp_path, mo
         str(tmp_path / "run"), backbone="lenet5", canvas=32, max_objects=2, train_count=20, val_count=4, test_count=2,
         max_length=8, units=8, embed_dim=4, feature_dim=8, epochs=2, batch_size=4, steps_per_epoch=2,
         lr_schedule="cosine", data_dir=idx_data_dir, run_eagerly=True, verbose=0)
-    with open(os.path.join(run, "metrics.jsonl")) as f:
-        rates = [json.loads(line)["lr"] for line in f]
+    rates = [r["lr"] for r in RunDir(run).read_metrics()]
     np.testing.assert_allclose(rates, [5e-4, 0.0], atol=1e-6)  # 2 steps an epoch: the cosine spans 4 steps
     assert len(batches) == 4
     epochs = [{image.tobytes() for batch in batches[i: i + 2] for image in batch} for i in (0, 2)]
@@ -342,8 +328,7 @@ def test_frozen_encoder_keeps_the_classifiers_weights(trained_run, idx_data_dir,
     for layer in (layer for layer in model.get_layer("backbone").layers if layer.weights):  # padding layers have none
         for mine, source in zip(layer.get_weights(), classifier.get_layer(layer.name).get_weights()):
             np.testing.assert_array_equal(mine, source)
-    with open(os.path.join(run, "metrics.jsonl")) as f:
-        assert len(f.readlines()) == 1  # it trained: the decoder took its steps
+    assert len(RunDir(run).read_metrics()) == 1  # it trained: the decoder took its steps
     with pytest.raises(ValueError, match="freeze_encoder=True without backbone_from"):
         captioning.train_captioner(str(tmp_path / "scratch"), freeze_encoder=True, **settings)
     assert not os.path.exists(tmp_path / "scratch")
@@ -397,8 +382,7 @@ def test_caption_model_round_trips_keras_format(caption_run, tmp_path):
 
 
 def test_evaluate_scores_the_held_out_scenes_again_greedy_or_by_beam(caption_run, capsys):
-    with open(os.path.join(caption_run, "summary.json")) as f:
-        summary = json.load(f)
+    summary = RunDir(caption_run).read_summary()
     again = captioning.evaluate_caption_run(caption_run)
     assert {k: again[k] for k in ("bleu4", "object_recall", "samples")} == \
         {k: summary[k] for k in ("bleu4", "object_recall", "samples")}

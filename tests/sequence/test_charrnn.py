@@ -10,6 +10,7 @@ import pytest
 
 from kerazoo.cli import main
 from kerazoo.diagnostics import check_gradients
+from kerazoo.runs import RunDir
 from kerazoo.sequence import charrnn
 from kerazoo.sequence.charrnn import (VanillaRNNCell, Vocabulary, char_language_model, next_char_distribution,
                                       stateful_windows, zero_states)
@@ -114,20 +115,8 @@ def char_run(tmp_path_factory):
     )
 
 
-def _records(run):
-    with open(os.path.join(run, "metrics.jsonl")) as f:
-        return [json.loads(line) for line in f]
-
-
-def _summary(run):
-    with open(os.path.join(run, "summary.json")) as f:
-        summary = json.load(f)
-    summary.pop("train_seconds_this_attempt")
-    return summary
-
-
 def test_seeded_short_run_lowers_validation_bits_per_character(char_run):
-    records, summary = _records(char_run), _summary(char_run)
+    records, summary = RunDir(char_run).read_metrics(), RunDir(char_run).read_summary()
     assert [r["epoch"] for r in records] == [1, 2]  # one epoch of the service = eval_every steps
     # Untrained: ~log2(vocabulary of 17) = 4.1 bits; the first 60 steps average lower, validation lower still.
     assert records[0]["bpc"] < np.log2(17) and records[-1]["val_bpc"] < records[0]["bpc"] - 1.0
@@ -152,7 +141,7 @@ def test_the_run_is_a_service_run_of_the_charrnn_task(char_run):
 
 
 def test_evaluate_measures_the_checkpoints_as_training_did(char_run, capsys):
-    summary, last_record = _summary(char_run), _records(char_run)[-1]
+    summary, last_record = RunDir(char_run).read_summary(), RunDir(char_run).read_metrics()[-1]
     assert charrnn.evaluate_char_run(char_run, "last")["val_bpc"] == pytest.approx(last_record["val_bpc"], rel=1e-5)
     assert main(["evaluate", char_run]) == 0
     printed = json.loads(capsys.readouterr().out)
@@ -170,7 +159,7 @@ def test_a_finished_run_is_not_trained_over(char_run):
     assert os.path.exists(os.path.join(char_run, "summary.json"))
 
 
-def test_run_killed_in_training_resumes_to_the_uninterrupted_run(char_run, tmp_path, monkeypatch):
+def test_run_killed_in_training_resumes_to_the_uninterrupted_run(char_run, tmp_path, monkeypatch, run_summary):
     from kerazoo.training import callbacks
 
     config = charrnn.load_char_run(char_run)[2]
@@ -185,18 +174,18 @@ def test_run_killed_in_training_resumes_to_the_uninterrupted_run(char_run, tmp_p
     with pytest.raises(RuntimeError, match="simulated kill"):
         charrnn.train_char_rnn(out, config, verbose=0)
     monkeypatch.setattr(callbacks, "write_backup", real_write_backup)
-    assert [r["epoch"] for r in _records(out)] == [1]
+    assert [r["epoch"] for r in RunDir(out).read_metrics()] == [1]
     with pytest.raises(ValueError, match="different config \\(fields epochs differ\\)"):
         charrnn.train_char_rnn(out, config, steps=180, verbose=0)
 
     charrnn.train_char_rnn(out, config, verbose=0)
     # The carried state and the text position came back with the backup: the same steps as without the kill.
-    assert _records(out) == _records(char_run)
-    assert _summary(out) == _summary(char_run)
+    assert RunDir(out).read_metrics() == RunDir(char_run).read_metrics()
+    assert run_summary(out) == run_summary(char_run)
     assert not os.path.exists(os.path.join(out, "backup"))
 
 
-def test_run_killed_in_its_final_evaluation_resumes_there(char_run, tmp_path, monkeypatch):
+def test_run_killed_in_its_final_evaluation_resumes_there(char_run, tmp_path, monkeypatch, run_summary):
     from kerazoo.sequence.tasks import CharRNNTask
 
     config = charrnn.load_char_run(char_run)[2]
@@ -209,11 +198,12 @@ def test_run_killed_in_its_final_evaluation_resumes_there(char_run, tmp_path, mo
     with pytest.raises(RuntimeError, match="simulated kill"):
         charrnn.train_char_rnn(out, config, verbose=0)
     assert os.path.isdir(os.path.join(out, "backup")) and not os.path.exists(os.path.join(out, "summary.json"))
-    before = _records(out)
+    before = RunDir(out).read_metrics()
     monkeypatch.undo()
     charrnn.train_char_rnn(out, config, verbose=0)
-    assert _records(out) == before == _records(char_run), "no step was trained or measured again"
-    assert _summary(out) == _summary(char_run)
+    assert RunDir(out).read_metrics() == before == RunDir(char_run).read_metrics(), \
+        "no step was trained or measured again"
+    assert run_summary(out) == run_summary(char_run)
     assert not os.path.exists(os.path.join(out, "backup"))
 
 
