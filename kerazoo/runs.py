@@ -6,7 +6,8 @@ Layout (docs/training.md, "The run directory"):
 - ``dataset.json``: the training data's shape, classes and normalization;
 - ``metrics.jsonl``: one JSON line per epoch (or evaluation), appended;
 - ``checkpoints/{best,last}.keras`` with ``NAME.keras.sha256`` beside each, ``checkpoints/best.json`` (the monitored
-  value of ``best``), ``checkpoints/snapshot_N.keras`` (SGDR snapshots);
+  value of ``best``), ``checkpoints/snapshot_N.keras`` (SGDR snapshots); or, for trainers whose state is not one
+  Keras model (RL), ``checkpoints/last/`` holding ``arrays.npz`` + ``meta.json`` (:meth:`RunDir.save_state`);
 - ``backup/``: the state to resume from (weights, optimizer, averaging), present only while the run is unfinished;
 - ``summary.json``: written last; its presence means the run is complete;
 - ``tb/``, ``curves.png``, ``heartbeat``, ``profile.json``: for people; nothing reads them back.
@@ -36,7 +37,7 @@ import zipfile
 import numpy as np
 import yaml
 
-from kerazoo.io import atomic_file, atomic_write_text, verify_sha256, write_sha256
+from kerazoo.io import atomic_file, atomic_write_text, temporary_folder, verify_sha256, write_sha256
 
 CONFIG = "config.yaml"
 DATASET = "dataset.json"
@@ -257,6 +258,39 @@ class RunDir:
 
         saving.register_all()
         return keras.saving.load_model(path, safe_mode=True, compile=compile)
+
+    def save_state(self, arrays: dict, meta: dict, which: str = "last") -> None:
+        """``checkpoints/WHICH/`` as ``arrays.npz`` + ``meta.json``, for trainers whose state is not one Keras model
+        (kerazoo.rl: networks, optimizer, replay buffer, RNG and counters). Built in a temporary folder beside it;
+        the old folder is renamed aside before the new one is renamed in, so a kill leaves one whole state or the
+        other, never a half-deleted one."""
+        final = self.file(CHECKPOINTS, which)
+        os.makedirs(self.checkpoint_dir, exist_ok=True)
+        tmp = temporary_folder(final)
+        try:
+            np.savez(os.path.join(tmp, "arrays.npz"), **arrays)
+            with open(os.path.join(tmp, "meta.json"), "w", encoding="utf-8") as f:
+                json.dump(meta, f)
+            old = None
+            if os.path.exists(final):
+                old = temporary_folder(final, prefix=".old-")
+                os.replace(final, os.path.join(old, which))
+            os.replace(tmp, final)
+            if old:
+                shutil.rmtree(old)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def read_state_meta(self, which: str = "last") -> dict | None:
+        """``meta.json`` of the state written by :meth:`save_state`, or None before the first one."""
+        return self.read_json(os.path.join(CHECKPOINTS, which, "meta.json"))
+
+    def load_state(self, which: str = "last") -> tuple[dict, dict]:
+        """(arrays, meta) of the state written by :meth:`save_state`."""
+        with np.load(self.file(CHECKPOINTS, which, "arrays.npz")) as data:
+            arrays = {k: data[k] for k in data.files}
+        return arrays, self.read_state_meta(which)
 
     # --- backup/ ----------------------------------------------------------------------------------------------------
 

@@ -118,6 +118,20 @@ def test_backup_round_trip_with_extra_arrays(tmp_path):
     np.testing.assert_array_equal(fresh.get_layer("dense").kernel.numpy(), np.zeros((4, 2)))
 
 
+def test_state_folder_round_trip_and_a_failed_write_keeps_the_old_state(tmp_path):
+    """checkpoints/last/ as arrays + meta (RL's state): replaced whole; a write that fails leaves the old state."""
+    run = RunDir(tmp_path)
+    assert run.read_state_meta() is None
+    run.save_state({"q/0": np.arange(3.0)}, {"step": 10})
+    run.save_state({"q/0": np.arange(4.0), "buffer": np.ones((2, 2))}, {"step": 20})
+    arrays, meta = run.load_state()
+    assert meta == {"step": 20} and sorted(arrays) == ["buffer", "q/0"]
+    np.testing.assert_array_equal(arrays["q/0"], np.arange(4.0))
+    with pytest.raises(TypeError):
+        run.save_state({"q/0": np.zeros(1)}, {"step": object()})
+    assert run.load_state()[1] == {"step": 20} and os.listdir(run.checkpoint_dir) == ["last"]
+
+
 def test_list_runs_and_status(tmp_path):
     for name in ("b", "a/nested"):
         run = RunDir(tmp_path / name)

@@ -15,24 +15,21 @@ Run directory, written by every algorithm:
                        several runs, e.g. seeds)
     summary.json       written last: its presence means the run completed
 
-config.yaml, metrics.jsonl (torn last lines repaired on append) and summary.json are written through
-``kerazoo.runs.RunDir``, the owner of run directories; the resume rule stays kerazoo.rl's (``steps`` may grow, a
-complete run is trained further), and so do checkpoints/last (several networks, optimizer, replay buffer and RNG as
-arrays), the exported policy and returns.png.
+config.yaml, metrics.jsonl (torn last lines repaired on append), checkpoints/last (``RunDir.save_state``) and
+summary.json are written through ``kerazoo.runs.RunDir``, the owner of run directories; the resume rule stays
+kerazoo.rl's (``steps`` may grow, a complete run is trained further), and so do the exported policy and returns.png.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
-import shutil
 import time
 
 import keras
 import numpy as np
-from kerazoo.io import atomic_file, replaced_folder, temporary_folder
+from kerazoo.io import atomic_file, replaced_folder
 from kerazoo.rl.arguments import RESUMABLE_FIELDS, Args, default_run_dir
 from kerazoo.rl.environments import check_discrete_actions, make_env, make_vector_env
 from kerazoo.rl.networks import observation_kind
@@ -194,24 +191,10 @@ class RunLogger:
 
 
 def save_checkpoint(run_dir: str, arrays: dict[str, np.ndarray], meta: dict) -> None:
-    """Write checkpoints/last (``arrays.npz`` + ``meta.json``) under a temporary name, then swap it into place."""
-    folder = os.path.join(run_dir, "checkpoints")
-    final = os.path.join(folder, "last")
-    tmp = temporary_folder(final)
-    try:
-        np.savez(os.path.join(tmp, "arrays.npz"), **arrays)
-        with open(os.path.join(tmp, "meta.json"), "w", encoding="utf-8") as f:
-            json.dump({**meta, "metrics_lines": len(RunDir(run_dir).read_metrics())}, f)
-        old = None
-        if os.path.exists(final):
-            old = temporary_folder(final, prefix=".old-")
-            os.replace(final, os.path.join(old, "last"))
-        os.replace(tmp, final)
-        if old:
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    """checkpoints/last (``arrays.npz`` + ``meta.json``, :meth:`kerazoo.runs.RunDir.save_state`), recording how
+    many metrics.jsonl lines precede it."""
+    run = RunDir(run_dir)
+    run.save_state(arrays, {**meta, "metrics_lines": len(run.read_metrics())})
 
 
 def cut_metrics_to_checkpoint(run_dir: str) -> None:
@@ -223,18 +206,11 @@ def cut_metrics_to_checkpoint(run_dir: str) -> None:
 
 
 def load_checkpoint_meta(run_dir: str) -> dict | None:
-    path = os.path.join(run_dir, "checkpoints", "last", "meta.json")
-    if not os.path.exists(path):
-        return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    return RunDir(run_dir).read_state_meta()
 
 
 def load_checkpoint(run_dir: str) -> tuple[dict[str, np.ndarray], dict]:
-    folder = os.path.join(run_dir, "checkpoints", "last")
-    with np.load(os.path.join(folder, "arrays.npz")) as data:
-        arrays = {k: data[k] for k in data.files}
-    return arrays, load_checkpoint_meta(run_dir)
+    return RunDir(run_dir).load_state()
 
 
 def weights_to_arrays(prefix: str, variables) -> dict[str, np.ndarray]:
