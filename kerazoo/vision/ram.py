@@ -30,7 +30,7 @@ import keras
 from keras import ops
 
 from kerazoo.applications.registry import register_model
-from kerazoo.training.tasks import Task, label_accuracy, normalize, register_task, training_loss
+from kerazoo.training.tasks import Task, normalize, register_task
 from kerazoo.vision.backbone import image_input
 from kerazoo.vision.segmentation import head_model
 
@@ -327,15 +327,6 @@ class AttentionTask(Task):
             raise ValueError(f"Invalid config for {config.model.name!r}: a recurrent attention model trains on its "
                              f"hybrid loss; 'adversarial.method' and 'distill.teacher' do not apply.")
         return AttentionTrainer(model, reinforce_weight=config.model.kwargs.get("reinforce_weight", 1.0))
-
-    def compile(self, trainer, config, optimizer):
-        trainer.compile(
-            optimizer=optimizer,
-            loss=training_loss(config),
-            metrics=[keras.metrics.MeanMetricWrapper(label_accuracy, name="accuracy")],
-            jit_compile=config.jit_compile,
-            steps_per_execution=config.steps_per_execution,
-        )
 
     def callbacks(self, model, config, run_dir):
         return []
