@@ -198,17 +198,17 @@ class RunDir:
 
     def keep_metrics(self, epochs: int) -> None:
         """Keep the lines of the first ``epochs`` epochs only (a resumed run redoes the later ones), atomically."""
-        if not os.path.exists(self.metrics_path):
-            return
-        kept = [r for r in self.read_metrics() if r.get("epoch", -1) <= epochs]
-        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+        if os.path.exists(self.metrics_path):
+            self._rewrite_metrics([r for r in self.read_metrics() if r.get("epoch", -1) <= epochs])
 
     def keep_metrics_lines(self, count: int) -> None:
         """Keep the first ``count`` lines only, atomically: for a run whose resume point records how many lines it
         had written (kerazoo.rl, whose lines are not per epoch)."""
         if os.path.exists(self.metrics_path):
-            kept = self.read_metrics()[:count]
-            atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+            self._rewrite_metrics(self.read_metrics()[:count])
+
+    def _rewrite_metrics(self, records: list[dict]) -> None:
+        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in records))
 
     # --- checkpoints ------------------------------------------------------------------------------------------------
 

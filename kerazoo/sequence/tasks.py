@@ -160,14 +160,21 @@ class CharRNNTask(Task):
     monitor = "val_loss"
     mode = "min"
 
+    def __init__(self):
+        # repr(options) -> (vocab, train, val): dataset_info, pipelines, trainer and evaluate share one corpus read
+        self._texts = {}
+
     def _text(self, config):
         from kerazoo.sequence.charrnn import Vocabulary, _split_text
         from kerazoo.sequence.corpus import load_text
 
         options = char_options(config)
-        text = load_text(options.corpus, max_chars=options.max_chars)
-        train, val = _split_text(text, options.val_fraction)
-        return options, Vocabulary.from_text(text), train, val
+        key = repr(options)
+        if key not in self._texts:
+            text = load_text(options.corpus, max_chars=options.max_chars)
+            train, val = _split_text(text, options.val_fraction)
+            self._texts = {key: (Vocabulary.from_text(text), train, val)}  # keep one config's corpus
+        return (options, *self._texts[key])
 
     def dataset_info(self, config) -> datasets.DatasetInfo:
         options, vocab, train, val = self._text(config)
@@ -310,8 +317,9 @@ class CaptioningTask(Task):
         if limit is not None:
             data = dataclasses.replace(data, images=data.images[:limit], captions=data.captions[:limit],
                                        classes=None if data.classes is None else data.classes[:limit])
-        return {"params": int(model.count_params()), "vocab_size": len(self.vocabulary(options)),
-                **evaluate_captions(model, self.vocabulary(options), data, beam_width=beam_width)}
+        vocab = self.vocabulary(options)
+        return {"params": int(model.count_params()), "vocab_size": len(vocab),
+                **evaluate_captions(model, vocab, data, beam_width=beam_width)}
 
 
 register_task(CharRNNTask())

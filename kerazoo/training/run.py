@@ -173,8 +173,9 @@ def train(config: TrainConfig, out: str, *, overwrite: bool = False, extra_callb
         # `kerazoo evaluate RUN` reproduces them.
         test = task.evaluate(run.load_model(), config)
         summary = {"epochs": config.epochs, "train_seconds_this_attempt": round(elapsed, 2), **test}
-        if run.best_record() is not None:
-            summary["best"] = run.best_record()
+        best = run.best_record()
+        if best is not None:
+            summary["best"] = best
         run.finish(summary)  # summary.json, then backup/ removed: a kill before resumes at the evaluation
         if profile:  # after the run's files are final: the timing steps below move the in-memory weights
             print(where_time_goes(trainer, train_ds, steps[0], run_dir))
