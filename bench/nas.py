@@ -12,6 +12,7 @@ docs/img/nas_rewards.png (reward per child, both methods).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -32,6 +33,8 @@ def main() -> None:
     parser.add_argument("--plot", default=os.path.join(os.path.dirname(__file__), "..", "docs", "img",
                                                        "nas_rewards.png"))
     args = parser.parse_args()
+    logging.basicConfig(format="%(message)s")
+    logging.getLogger("kerazoo").setLevel(logging.INFO)  # nas_search's line per child
 
     from kerazoo.training import load_config
     from kerazoo.training.nas import child_config_dict, nas_search, plot_rewards

@@ -125,11 +125,15 @@ def add_parser(subparsers, name: str, *, help: str, example: str) -> argparse.Ar
 
 def parse(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
     """``parser.parse_args``, except that FIELD=VALUE overrides may also follow the flags
-    (`kerazoo train unet --out runs/u model.loss=dice`): argparse fills the positional list before it reaches the
-    flags, so the trailing ones are collected here."""
+    (`kerazoo train unet --out runs/u model.loss=dice`), and so may the words of a verb's optional positional list
+    named by its ``trailing`` default (`kerazoo predict resnet50 --weights imagenet cat.jpg`): argparse fills the
+    positional list before it reaches the flags, so the trailing ones are collected here."""
     args, extra = parser.parse_known_args(argv)
+    trailing = getattr(args, "trailing", None)
     if extra and hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
         args.overrides = [*args.overrides, *extra]
+    elif extra and trailing and not any(e.startswith("-") for e in extra):
+        setattr(args, trailing, [*getattr(args, trailing), *extra])
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return args

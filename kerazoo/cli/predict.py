@@ -1,12 +1,14 @@
-"""`kerazoo predict`: run a trained model on images (files or folders): top-5 classes, or masks/boxes drawn on each
-image at its own size; or a pretrained zoo model (a registry name with --weights) on images: their top-5 ImageNet
-classes."""
+"""`kerazoo predict`: run a trained model on images (files or folders): top-5 classes, masks/boxes drawn on each
+image at its own size, or a caption (captioning runs); sample text from a char-RNN run; or a pretrained zoo model (a
+registry name with --weights) on images: their top-5 ImageNet classes."""
 
 from __future__ import annotations
 
 import os
 
 from kerazoo.cli import add_parser
+from kerazoo.cli.evaluate import sequence_run_kind
+from kerazoo.cli.sequence import add_sample_options, run_sample
 
 # NumPy is imported inside the functions: `kerazoo --help` imports every verb module and should stay light.
 
@@ -17,20 +19,24 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 def register(subparsers):
     p = add_parser(
-        subparsers, "predict", help="predict images with a run: top-5 classes, or pictures of masks/boxes; "
-                                    "or images with a pretrained zoo model: top-5 ImageNet classes",
+        subparsers, "predict", help="predict images with a run: top-5 classes, pictures of masks/boxes, captions; "
+                                    "text from a char-RNN run; or images with a pretrained zoo model: top-5 "
+                                    "ImageNet classes",
         example="kerazoo predict runs/ssd photos/ --out drawn/   |   kerazoo predict resnet50 --weights imagenet "
-                "cat.jpg dog.jpg",
+                "cat.jpg dog.jpg\n  kerazoo predict runs/char_lstm --prime \"The \" --length 200   |   "
+                "kerazoo predict runs/cap scene.png",
     )
     p.add_argument("run", help="run directory (written by kerazoo train), or a registered model name with --weights")
-    p.add_argument("image", nargs="+", help="image files or folders of them (PNG, JPEG, ...; any size; converted to "
+    p.add_argument("image", nargs="*", help="image files or folders of them (PNG, JPEG, ...; any size; converted to "
                                             "the model's channels; classifiers: to its size, dense models: predicted "
-                                            "and drawn at each image's own size)")
+                                            "and drawn at each image's own size); none for a char-RNN run")
     p.add_argument("--weights", help="with a model name: pretrained weights (imagenet, a tag, or a weights file)")
-    p.add_argument("--out", help="dense tasks: the picture of the prediction (PNG); with several images a folder, "
-                                 "one NAME.png per image")
+    p.add_argument("--out", help="dense tasks: the picture of the prediction (PNG); captioning: the attention maps "
+                                 "(PNG); with several images a folder, one NAME.png per image")
     p.add_argument("--top", type=int, default=5, help="classifiers: how many classes to print")
-    p.set_defaults(func=run)
+    p.add_argument("--beam", type=int, default=3, help="captioning runs: beam width (1 = greedy)")
+    add_sample_options(p, "char-RNN runs: ")
+    p.set_defaults(func=run, trailing="image")  # images may follow the flags (see kerazoo.cli.parse)
 
 
 def image_paths(paths) -> list:
@@ -70,21 +76,38 @@ def _picture_paths(images: list, out: str | None) -> list:
     return [os.path.join(out, f"{name}.png") for name in names]
 
 
-def predict(run_dir: str, image_path, *, out: str | None = None, top: int = 5):
+def predict(run_dir: str, image_path, *, out: str | None = None, top: int = 5, beam_width: int = 3):
     """Predictions of a run's best checkpoint for an image (a dict) or a list of image paths and folders (a list of
     dicts, one per image); dense tasks also draw each on the image at its own size into ``out`` (a PNG for one
-    image, else a folder)."""
+    image, else a folder). A captioning run captions each image (``beam_width``), drawing the attention maps into
+    ``out`` when given."""
     import keras
     import numpy as np
 
     from kerazoo.training.run import load_run_config, load_run_info
     from kerazoo.runs import RunDir
-    from kerazoo.training.tasks import task_for_model
+    from kerazoo.training.tasks import task_for_config
 
     single = isinstance(image_path, str) and not os.path.isdir(image_path)
     images = image_paths([image_path] if isinstance(image_path, str) else image_path)
-    config, info = load_run_config(run_dir), load_run_info(run_dir)
-    task = task_for_model(config.model.name)
+    kind = sequence_run_kind(run_dir)
+    if kind == "captioning":
+        from kerazoo.sequence.captioning import caption_images
+
+        pictures = _picture_paths(images, out) if out else [None] * len(images)
+        captions = caption_images(run_dir, images, beam_width=beam_width, outs=pictures)
+        results = [{"image": path, "task": "captioning", "caption": caption, "out": picture}
+                   for path, picture, (caption, _, _) in zip(images, pictures, captions)]
+        return results[0] if single else results
+    if kind == "char_rnn":
+        raise ValueError(f"{run_dir} is a char-RNN run: it samples text and takes no images (kerazoo predict RUN "
+                         "--prime TEXT --length N, or kerazoo.sequence.sample).")
+    config = load_run_config(run_dir)
+    task = task_for_config(config)
+    if task.name != "classification" and not hasattr(task, "predict_image"):
+        raise ValueError(f"{run_dir} is a {task.name} run, which predict does not handle: it takes classification, "
+                         "detection, segmentation, localization, captioning and char-RNN runs.")
+    info = load_run_info(run_dir)
     if task.name != "classification" and not out:
         raise ValueError(f"Missing --out: a {task.name} run draws its predictions into PNG files.")
     model = RunDir(run_dir).load_model()
@@ -139,7 +162,14 @@ def predict_pretrained(model_name: str, image_paths: list[str], *, weights: str,
 
 
 def run(args):
-    if args.weights or not os.path.isdir(args.run):
+    pretrained = args.weights or not os.path.isdir(args.run)
+    if not pretrained and not args.image and sequence_run_kind(args.run) == "char_rnn":
+        run_sample(args)
+        return 0
+    if not args.image:
+        raise ValueError(f"Missing IMAGE: kerazoo predict {args.run} needs image files or folders (a char-RNN run "
+                         "takes none).")
+    if pretrained:
         if not args.weights:
             raise ValueError(f"No run directory {args.run}; for a pretrained zoo model pass --weights (e.g. imagenet).")
         for result in predict_pretrained(args.run, args.image, weights=args.weights, top=args.top):
@@ -147,9 +177,13 @@ def run(args):
             for name, prob in result["top"]:
                 print(f"  {prob:7.2%}  {name}")
         return 0
-    results = predict(args.run, args.image, out=args.out, top=args.top)
+    results = predict(args.run, args.image, out=args.out, top=args.top, beam_width=args.beam)
     for result in results:
-        if "top" in result:
+        if result.get("task") == "captioning":
+            print(f"{result['image']}: {result['caption']}" if len(results) > 1 else result["caption"])
+            if result["out"]:
+                print(f"attention maps written to {result['out']}")
+        elif "top" in result:
             if len(results) > 1:
                 print(result["image"])
             for name, prob in result["top"]:

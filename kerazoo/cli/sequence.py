@@ -35,11 +35,7 @@ def register(subparsers):
     s = add_parser(actions, "sample", help="generate text from a trained run",
                    example='kerazoo sequence sample runs/char_lstm --prime "The " --length 400 --temperature 0.8')
     s.add_argument("run", help="run directory")
-    s.add_argument("--prime", default="The ", help="text to start from (characters of the model's vocabulary)")
-    s.add_argument("--length", type=int, default=400, help="characters to generate")
-    s.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (> 0)")
-    s.add_argument("--top-k", type=int, default=None, help="sample only among the k likeliest characters")
-    s.add_argument("--seed", type=int, default=0)
+    add_sample_options(s)
     s.set_defaults(func=run_sample)
 
     n = add_parser(actions, "neurons", help="HTML view of one hidden unit's activation over a text",
@@ -51,6 +47,17 @@ def register(subparsers):
     n.add_argument("--chars", type=int, default=2000, help="characters of the default text")
     n.add_argument("--out", required=True, help="the .html to write")
     n.set_defaults(func=run_neurons)
+
+
+def add_sample_options(parser, prefix: str = "") -> None:
+    """The sampling flags of a char-RNN run (`sequence sample`, and `predict` of such a run: ``prefix`` "char-RNN
+    runs: " in its help)."""
+    parser.add_argument("--prime", default="The ",
+                        help=f"{prefix}text to start from (characters of the model's vocabulary)")
+    parser.add_argument("--length", type=int, default=400, help=f"{prefix}characters to generate")
+    parser.add_argument("--temperature", type=float, default=1.0, help=f"{prefix}softmax temperature (> 0)")
+    parser.add_argument("--top-k", type=int, default=None, help=f"{prefix}sample only among the k likeliest characters")
+    parser.add_argument("--seed", type=int, default=0, help=f"{prefix}seed of the sampling")
 
 
 def run_train(args):

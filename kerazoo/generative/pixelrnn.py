@@ -10,6 +10,8 @@ the pixel itself out: the model has the same exact likelihood and sampling as Pi
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import ops
 
@@ -55,6 +57,13 @@ class RowLSTM(keras.layers.Layer):
             hidden = ops.sigmoid(output_gate) * ops.tanh(cell)
             rows.append(hidden)
         return ops.stack(rows, axis=1)
+
+    def flops(self, input_shape):
+        """FLOPs per image (``kerazoo.applications.flops``' protocol): the 1x3 input-to-state convolution over the
+        image, and the width-3 state-to-state convolution once per row."""
+        height, width = input_shape[1:3]
+        kernels = math.prod(self.input_to_state.kernel.shape) + math.prod(self.state_to_state.kernel.shape)
+        return 2 * height * width * kernels
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:3], self.units)

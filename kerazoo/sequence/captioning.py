@@ -37,6 +37,7 @@ __all__ = [
     "encode_images", "greedy_decode", "beam_search", "CaptionConfig", "check_caption_config", "build_captioner",
     "caption_train_config", "train_captioner", "load_caption_run",
     "evaluate_caption_run", "evaluate_captions", "objects_named", "naming_figures", "draw_attention", "caption_image",
+    "caption_images",
 ]
 
 DECODERS = ("lstm", "transformer")
@@ -615,12 +616,21 @@ def caption_image(run_dir: str, image_path: str, *, beam_width: int = 3, out: st
 
     Returns (caption, words, alphas (T, L)).
     """
+    return caption_images(run_dir, [image_path], beam_width=beam_width, outs=[out])[0]
+
+
+def caption_images(run_dir: str, image_paths: list, *, beam_width: int = 3, outs: list | None = None) -> list:
+    """:func:`caption_image` of every file of ``image_paths`` (the run loaded once); ``outs``: one attention PNG path
+    (or None) per image. Returns one (caption, words, alphas) per image."""
     model, vocab, _ = load_caption_run(run_dir)
-    image = _read_image(image_path, tuple(model.inputs[0].shape[1:]))
-    ids, alphas = beam_search(model, image, beam_width=beam_width)
-    words = vocab.decode(ids)
-    if out:
-        shown = words + ([] if len(words) == len(ids) else ["<end>"])
-        _, grid = encode_images(model, image[None])
-        draw_attention(image.astype("uint8"), shown, alphas[: len(shown)], grid, out)
-    return " ".join(words), words, alphas
+    results = []
+    for image_path, out in zip(image_paths, outs or [None] * len(image_paths)):
+        image = _read_image(image_path, tuple(model.inputs[0].shape[1:]))
+        ids, alphas = beam_search(model, image, beam_width=beam_width)
+        words = vocab.decode(ids)
+        if out:
+            shown = words + ([] if len(words) == len(ids) else ["<end>"])
+            _, grid = encode_images(model, image[None])
+            draw_attention(image.astype("uint8"), shown, alphas[: len(shown)], grid, out)
+        results.append((" ".join(words), words, alphas))
+    return results

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import logging
 import os
 import time
 
@@ -38,6 +39,8 @@ import numpy as np
 
 from kerazoo.training.nas_space import SearchSpace
 from kerazoo.training.search import finished_rows
+
+log = logging.getLogger(__name__)  # stage lines; the kerazoo command prints them on stderr (not with --quiet)
 
 __all__ = ["Controller", "NasResult", "nas_search", "run_child", "METHODS"]
 
@@ -222,6 +225,8 @@ def nas_search(config, *, method: str = "nas", children: int = 20, child_steps: 
         entropy_weight: weight of the entropy bonus in the controller's loss.
         baseline_decay: decay of the moving-average baseline (b ← decay * b + (1 - decay) * R).
         units: the controller's LSTM width.
+        verbose: 1 logs a line per child (a stage line of this module's logger), 2 also shows each child's Keras
+            progress.
     """
     from kerazoo.training.config import config_from_dict, config_to_dict
 
@@ -268,8 +273,7 @@ def nas_search(config, *, method: str = "nas", children: int = 20, child_steps: 
             reinforce_step(controller, optimizer, space, choices, reward - baseline, entropy_weight)
             baseline = baseline_decay * baseline + (1 - baseline_decay) * reward
         if verbose:
-            print(f"child {child}/{children}: val accuracy {row['val_accuracy']:.4f} ({row['seconds']:.1f} s)",
-                  flush=True)
+            log.info(f"child {child}/{children}: val accuracy {row['val_accuracy']:.4f} ({row['seconds']:.1f} s)")
         result = NasResult(rows, method)
         _write_results(out, settings, result)  # results first: a kill between the two writes replays one update
         if controller is not None:

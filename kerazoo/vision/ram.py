@@ -29,6 +29,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from kerazoo.applications.flops import matmul_flops
 from kerazoo.applications.registry import register_model
 from kerazoo.training.tasks import Task, normalize, register_task
 from kerazoo.vision.backbone import image_input
@@ -205,6 +206,13 @@ class RecurrentAttention(keras.layers.Layer):
             baselines.append(self.baseline(state)[:, 0])
         logits = self.classifier(hidden)
         return logits, ops.stack(locations, axis=1), ops.stack(means, axis=1), ops.stack(baselines, axis=1)
+
+    def flops(self, input_shape):
+        """FLOPs per image (``kerazoo.applications.flops``' protocol): the glimpse network, core, location and baseline
+        heads run once per glimpse, the classifier once; the sensor's gather and pooling are not counted."""
+        per_glimpse = matmul_flops(self.patch_fc, self.location_fc, self.what, self.where, self.cell,
+                                   self.location_mean, self.baseline)
+        return self.glimpses * per_glimpse + matmul_flops(self.classifier)
 
     def compute_output_shape(self, input_shape):
         batch = input_shape[0]

@@ -94,3 +94,15 @@ def test_an_unexpected_exception_keeps_its_traceback(monkeypatch):
     monkeypatch.setattr(kerazoo.cli.runs, "run_list", broken)
     with pytest.raises(KeyError):
         main(["runs", "list"])
+
+
+def test_predict_names_the_runs_it_cannot_handle(capsys, tmp_path):
+    run_dir = tmp_path / "gan"
+    run_dir.mkdir()
+    (run_dir / "config.yaml").write_text("model:\n  name: dcgan\n")
+    image = tmp_path / "x.png"
+    image.write_bytes(b"")
+    code, _, err = run(capsys, "predict", str(run_dir), str(image))
+    assert_one_line(code, err, f"{run_dir} is a generative run, which predict does not handle")
+    code, _, err = run(capsys, "predict", str(run_dir))
+    assert_one_line(code, err, "Missing IMAGE")

@@ -140,3 +140,14 @@ def test_seeded_short_training_lowers_the_nll():
     model.fit(np.concatenate([images] * 5), np.concatenate([images] * 5), batch_size=8, epochs=1, verbose=0)
     end = float(model.evaluate(images, images, verbose=0))
     assert end < 0.6 * start
+
+
+def test_row_lstm_declares_its_flops():
+    from kerazoo.applications.flops import count_flops
+    from kerazoo.generative.pixelrnn import RowLSTM
+
+    height, width, channels, units = 5, 6, 3, 4
+    inputs = keras.Input((height, width, channels))
+    model = keras.Model(inputs, RowLSTM(units)(inputs))
+    # 1x3 input-to-state conv at every pixel; width-3 state-to-state conv on the previous row, once per row
+    assert count_flops(model) == 2 * height * width * (3 * channels * 4 * units + 3 * units * 4 * units)

@@ -182,6 +182,22 @@ def test_the_run_is_a_service_run_of_the_captioning_task(caption_run):
     assert not os.path.exists(os.path.join(caption_run, "vocab.json")), "the vocabulary is dataset.json's class_names"
 
 
+def test_predict_on_the_run_captions_each_image(caption_run, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    images = [tmp_path / "in" / f"scene{i}.png" for i in range(2)]
+    images[0].parent.mkdir()
+    for path in images:
+        keras.utils.save_img(str(path), rng.integers(0, 256, (32, 32, 1)).astype("uint8"), scale=False)
+    expected = [captioning.caption_image(caption_run, str(path), beam_width=2)[0] for path in images]
+    assert main(["predict", caption_run, str(images[0].parent), "--beam", "2", "--out", str(tmp_path / "maps")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line for line in lines if not line.startswith("attention maps")] == \
+        [f"{path}: {caption}" for path, caption in zip(images, expected)]
+    assert sorted(os.listdir(tmp_path / "maps")) == ["scene0.png", "scene1.png"]
+    assert main(["predict", caption_run]) == 2
+    assert "Missing IMAGE" in capsys.readouterr().err
+
+
 def test_captioner_killed_in_training_resumes_to_the_uninterrupted_run(caption_run, tmp_path, monkeypatch,
                                                                        run_summary):
     from kerazoo.training import callbacks

@@ -257,6 +257,18 @@ def test_cli_sample_and_neurons(char_run, tmp_path, capsys):
     assert "outside the model's vocabulary" in capsys.readouterr().err
 
 
+def test_predict_on_the_run_samples_text(char_run, tmp_path, capsys):
+    options = ["--prime", "the ", "--length", "20", "--temperature", "0.5", "--top-k", "4", "--seed", "3"]
+    assert main(["predict", char_run, *options]) == 0
+    expected = charrnn.sample(char_run, prime="the ", length=20, temperature=0.5, top_k=4, seed=3)
+    assert capsys.readouterr().out.rstrip("\n") == expected and len(expected) == 24
+    image = tmp_path / "x.png"
+    keras.utils.save_img(str(image), np.zeros((8, 8, 1), "uint8"), scale=False)
+    assert main(["predict", char_run, str(image)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is a char-RNN run: it samples text and takes no images" in err and len(err.splitlines()) == 1, err
+
+
 def test_unit_activations_are_the_hidden_state(char_run):
     model, vocab, _ = charrnn.load_char_run(char_run)
     text = "a red cat"

@@ -27,6 +27,8 @@ def test_an_old_char_run_samples_what_it_sampled(capsys):
     assert main(["sequence", "sample", run, "--prime", "the ", "--length", "20", "--temperature", "0.8",
                  "--seed", "1"]) == 0
     assert capsys.readouterr().out.rstrip("\n") == _expected()["char_sample"]
+    assert main(["predict", run, "--prime", "the ", "--length", "20", "--temperature", "0.8", "--seed", "1"]) == 0
+    assert capsys.readouterr().out.rstrip("\n") == _expected()["char_sample"]
 
 
 def test_an_old_caption_run_captions_what_it_captioned(tmp_path, capsys):
@@ -37,5 +39,7 @@ def test_an_old_caption_run_captions_what_it_captioned(tmp_path, capsys):
     assert caption == _expected()["caption"] and list(alphas.shape) == _expected()["alphas_shape"]
     assert main(["caption", run, str(image), "--beam", "2"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == _expected()["caption"]
+    assert main(["predict", run, str(image), "--beam", "2"]) == 0
+    assert capsys.readouterr().out.splitlines() == [_expected()["caption"]]
     _, vocab, config = captioning.load_caption_run(run)
     assert config.backbone == "lenet5" and vocab.words[:4] == ("<pad>", "<start>", "<end>", "<unk>")

@@ -180,6 +180,27 @@ def test_search_cli_writes_a_config_that_trains(tmp_path, idx_data_dir, capsys):
     assert metrics
 
 
+def test_search_cli_child_lines_are_stage_lines_that_quiet_hides(tmp_path, monkeypatch, capsys):
+    import logging
+
+    from kerazoo.cli import main, output
+
+    monkeypatch.setattr(nas_module, "run_child", _stub_child([]))
+    argv = ["search", "--method", "nas", "data.augment=[]", "--children", "2", "--child-steps", "2"]
+    try:
+        assert main([*argv, "--out", str(tmp_path / "normal")]) == 0
+        normal = capsys.readouterr()
+        assert [line.split(":")[1] for line in normal.err.splitlines() if line.startswith("kerazoo: child")] == \
+            [" child 1/2", " child 2/2"], normal.err
+        assert main(["-q", *argv, "--out", str(tmp_path / "quiet")]) == 0
+        quiet = capsys.readouterr()
+    finally:
+        output.configure(output.NORMAL)
+        logging.getLogger().setLevel(logging.WARNING)
+    assert "child 1/2" not in normal.out + quiet.out + quiet.err, (normal.out, quiet)
+    assert "best: child" in normal.out and "best: child" in quiet.out
+
+
 @pytest.mark.parametrize("argv, message", [
     (["search", "--method", "nas", "resnet20"], "searches nas_cnn architectures; leave the model out"),
     (["search", "--method", "nas", "--param", "optimizer.lr=1e-3:1"], "--param is for --method random"),

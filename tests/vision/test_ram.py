@@ -187,3 +187,18 @@ def test_trains_under_the_jax_backend():
     assert done.returncode == 0, done.stderr[-3000:]
     moved, total = done.stdout.split()[-2:]
     assert moved == total  # every weight trained: the jitted JAX step runs the hybrid loss
+
+
+@pytest.mark.parametrize("core, core_gates", [("rnn", 1), ("lstm", 4)])
+def test_flops_count_every_glimpse_by_hand(core, core_gates):
+    from kerazoo.applications.flops import count_flops
+
+    channels, classes = 2, 3
+    model = create_model("ram", classes=classes, input_shape=(24, 24, channels), core=core, **TINY)
+    g, h = TINY["glimpse_units"], TINY["hidden_units"]
+    retina = TINY["scales"] * TINY["glimpse_size"] ** 2 * channels
+    per_glimpse = (retina * g + 2 * TINY["location_units"]  # glimpse network: patches, location
+                   + g * h + TINY["location_units"] * h  # what + where
+                   + core_gates * (h * h + h * h)  # core: input and recurrent kernels
+                   + h * 2 + h * 1)  # location mean and baseline heads
+    assert count_flops(model) == 2 * (TINY["glimpses"] * per_glimpse + h * classes)
