@@ -226,7 +226,7 @@ def serve(repo: str | None = "models", rest_port: int | None = 8501, grpc_port: 
             raise ValueError("Invalid batching: give batching or batching_parameters_file, not both.")
         batching = load_batching_parameters_file(batching_parameters_file)
     if batching is None and enable_batching:
-        batching = BatchingOptions(num_batch_threads=max(1, min(2, os.cpu_count() or 1)))
+        batching = BatchingOptions(num_batch_threads=BatchingOptions.default_threads())
     if model_config_file is not None and not os.path.isfile(model_config_file):
         raise FileNotFoundError(f"Model config file not found: {model_config_file}")
     metrics = ServingMetrics()
