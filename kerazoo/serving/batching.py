@@ -4,7 +4,9 @@ A :class:`Batcher` serves one loaded model version. ``submit`` queues a request'
 first, batch, dimension) under a key made of the signature and the inputs' dtypes and trailing shapes, then waits.
 Worker threads (``num_batch_threads``) take the oldest queue, wait until it holds ``max_batch_size`` rows or its
 first request is ``batch_timeout_micros`` old, concatenate up to ``max_batch_size`` rows, run the model once, and
-hand each request its slice of the outputs. If a batched call fails, its requests are retried one by one, so one
+hand each request its slice of the outputs. While one batch runs, another thread starts a batch only once half of
+``max_batch_size`` rows are queued (or the running one ends): a model call has a fixed cost (ResNet-20 on two
+cores: ~3.8 ms of CPU a call besides ~1.04 ms an image), which small batches beside a running one would pay often. If a batched call fails, its requests are retried one by one, so one
 bad request cannot fail the others. A full queue rejects new work with UNAVAILABLE; after :meth:`close` the
 queue drains and late requests run directly, which is what makes a hot swap lose no request.
 """
@@ -96,6 +98,7 @@ class Batcher:
         self._cond = threading.Condition()
         self._queues: dict[tuple, collections.deque[_Task]] = {}
         self._pending = 0
+        self._running = 0  # batches executing now
         self._closed = False
         self._threads = [
             threading.Thread(target=self._work, name=f"batch-{name}-{i}", daemon=True)
@@ -166,6 +169,11 @@ class Batcher:
                 if rows < max_rows and wait > 0 and not self._closed:
                     self._cond.wait(wait)
                     continue
+                if self._running and rows < max_rows // 2 and not self._closed:
+                    # Another batch is running: a second one of a few rows would cost a model call's fixed time
+                    # for little; wait until it finishes or half a batch is queued.
+                    self._cond.wait()
+                    continue
                 batch, total = [], 0
                 while queue and total + queue[0].size <= max_rows:
                     task = queue.popleft()
@@ -174,6 +182,7 @@ class Batcher:
                 if not queue:
                     del self._queues[key]
                 self._pending -= total
+                self._running += 1
                 if self._on_queue_delay:
                     now = time.monotonic()
                     for task in batch:
@@ -193,6 +202,10 @@ class Batcher:
                 for task in batch:
                     if not task.finished:
                         task.finish(error=from_exception(error))
+            finally:
+                with self._cond:
+                    self._running -= 1
+                    self._cond.notify_all()
 
     def _execute(self, signature_key: str, batch: list[_Task]) -> None:
         if len(batch) == 1:
