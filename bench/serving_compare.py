@@ -35,14 +35,15 @@ def one_run(tree: str, args, out: str) -> dict:
                "--servers", "batched", "--load-only", "--no-write", "--seconds", str(args.seconds), "--out", out]
     if args.nice:
         command = ["nice", "-n", str(args.nice), *command]
-    subprocess.run(command, env=env, check=True, cwd=tree)
+    subprocess.run(command, env=env, check=True, cwd=tree)  # this tree's bench and load generator, either kerazoo
     with open(out) as f:
         return json.load(f)
 
 
 def summarize(label: str, started: str, figures: dict, concurrency: int) -> dict:
     limit = figures["in_process_limit"]
-    row = {"code": label, "started_utc": started, "limit_images_per_s": limit["images_per_s"],
+    row = {"code": label, "started_utc": started, "client": figures["settings"].get("client"),
+           "num_batch_threads": figures["settings"].get("num_batch_threads"), "limit_images_per_s": limit["images_per_s"],
            "limit_cpu_ms_per_image": limit.get("cpu_ms_per_image")}
     for protocol, points in figures["servers"]["batched"].items():
         point = next(p for p in points if p["concurrency"] == concurrency)
@@ -53,6 +54,7 @@ def summarize(label: str, started: str, figures: dict, concurrency: int) -> dict
                          # server would reach with the same CPU (the clients' CPU left out)
                          "cpu_fraction_of_limit": round(limit["cpu_ms_per_image"] / point["server_cpu_ms_per_request"],
                                                         3) if point.get("server_cpu_ms_per_request") else None,
+                         "client_cpu_ms_per_request": point.get("client_cpu_ms_per_request"),
                          "p50_ms": point["p50_ms"], "errors": point["errors"],
                          "mean_batch_rows": point.get("mean_batch_rows")}
     return row

@@ -3,13 +3,17 @@
     python bench/serving_load.py                       # resnet20 (CIFAR size) from the zoo, 4 s per point
     python bench/serving_load.py --model-dir models/fashion_r20/1 --seconds 8
 
-For concurrency 1, 16 and 64, client processes (keep-alive HTTP connections or one gRPC channel per process,
-requests pre-encoded, one image per request) send predict requests for a bounded time and count, and record
-throughput and p50/p99 latency against:
+For concurrency 1, 16 and 64, a load generator sends predict requests (one image each, bodies made once) for a
+bounded time and counts, and records throughput and p50/p99 latency. The load comes from h2load (nghttp2's load
+generator, written in C: ``apt-get install nghttp2-client``) when it is installed: keep-alive HTTP/1.1 connections
+for REST, 4 HTTP/2 connections for gRPC; otherwise from 4 Python client processes (``http.client`` connections, one
+gRPC channel each). The clients run on the same cores as the server, so their CPU per request is recorded too
+(h2load: ~0.035 ms, the Python clients: 0.17 ms REST and 0.24 ms gRPC, measured here). Against:
 
 - limit: the SavedModel's ``serving_default`` called in-process on batches of ``--max-batch-size`` images
   (no server, no serialization) — the most this machine can do with the model;
-- batched: ``kerazoo serve`` with server-side batching (``--max-batch-size``, timeout 0);
+- batched: ``kerazoo serve`` with server-side batching (``--max-batch-size``, timeout 0, the server's default
+  number of batch threads);
 - naive: the same server with batching off, so every request runs its own model call (one request, one predict).
 
 Goals (issue 7): batched >= 70 % of the limit and >= 3x naive at concurrency 64. Issue 15 adds: JSON pixels vs
@@ -73,7 +77,7 @@ def _rest_worker(host, port, path, body, start_at, end_at, max_requests, out, in
         elif now >= start_at:
             latencies.append(done - now)
     connection.close()
-    out[index] = latencies
+    out[index] = latencies, sent
 
 
 def _grpc_worker(address, body, start_at, end_at, max_requests, out, index, errors, channel):
@@ -96,11 +100,13 @@ def _grpc_worker(address, body, start_at, end_at, max_requests, out, index, erro
             errors[index] += 1
         elif now >= start_at:
             latencies.append(done - now)
-    out[index] = latencies
+    out[index] = latencies, sent
 
 
 def client_process(kind, target, path, body, threads, start_at, end_at, max_requests, queue):
     import threading
+
+    cpu_start = time.process_time()
 
     out, errors = [None] * threads, [0] * threads
     channel = None
@@ -121,7 +127,9 @@ def client_process(kind, target, path, body, threads, start_at, end_at, max_requ
         worker.join(timeout=max(1.0, end_at - time.time()) + 120)
     if channel is not None:
         channel.close()
-    queue.put(([x for lat in out if lat for x in lat], sum(errors)))
+    # The clients' CPU time per request: on one machine it is CPU the server does not get.
+    latencies = [x for got in out if got for x in got[0]]
+    queue.put((latencies, sum(errors), time.process_time() - cpu_start, sum(got[1] for got in out if got)))
 
 
 def run_load(kind, target, path, body, concurrency, seconds, warmup, max_requests):
@@ -141,11 +149,13 @@ def run_load(kind, target, path, body, concurrency, seconds, warmup, max_request
              for n in per_process]
     for proc in procs:
         proc.start()
-    latencies, errors = [], 0
+    latencies, errors, client_cpu, sent = [], 0, 0.0, 0
     for _ in procs:
-        got, failed = queue.get(timeout=seconds + warmup + 300)
+        got, failed, cpu, count = queue.get(timeout=seconds + warmup + 300)
         latencies += got
         errors += failed
+        client_cpu += cpu
+        sent += count
     for proc in procs:
         proc.join(timeout=30)
     latencies = np.array(latencies) * 1e3
@@ -156,7 +166,67 @@ def run_load(kind, target, path, body, concurrency, seconds, warmup, max_request
         "throughput_rps": round(len(latencies) / seconds, 1),
         "p50_ms": round(float(np.percentile(latencies, 50)), 2) if len(latencies) else None,
         "p99_ms": round(float(np.percentile(latencies, 99)), 2) if len(latencies) else None,
+        "client_cpu_ms_per_request": round(client_cpu / sent * 1e3, 3) if sent else None,
     }
+
+
+def h2load_load(kind, target, path, body, concurrency, seconds, warmup, server) -> dict:
+    """The same load from h2load (nghttp2's load generator, written in C): for REST ``concurrency`` keep-alive
+    HTTP/1.1 connections with one request in flight each, for gRPC 4 HTTP/2 connections (as the Python clients'
+    4 channels) with ``concurrency / 4`` streams each. gRPC answers its errors with HTTP 200, so the server's own
+    request counts by status give the errors."""
+    import resource
+    import struct
+    import subprocess
+
+    import numpy as np
+
+    folder = tempfile.mkdtemp(prefix="h2load_")
+    data, log_file = os.path.join(folder, "body"), os.path.join(folder, "requests.tsv")
+    with open(data, "wb") as f:
+        f.write(body if kind == "rest" else b"\0" + struct.pack(">I", len(body)) + body)  # gRPC's message frame
+    if kind == "rest":
+        url = f"http://{target}{path}"
+        shape = ["--h1", "-c", str(concurrency), "-m", "1", "-H", "content-type: application/json"]
+    else:
+        connections = min(concurrency, 4)
+        url = f"http://{target}{PREDICT_METHOD}"
+        shape = ["-c", str(connections), "-m", str(-(-concurrency // connections)),
+                 "-H", "content-type: application/grpc", "-H", "te: trailers"]
+    command = ["h2load", *shape, "-t", "1", "-D", f"{seconds:g}", "--warm-up-time", f"{warmup:g}", "-d", data,
+               f"--log-file={log_file}", url]
+    before, statuses_before = resource.getrusage(resource.RUSAGE_CHILDREN), _status_counts(server)
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=seconds + warmup + 300, check=False)
+    after, statuses_after = resource.getrusage(resource.RUSAGE_CHILDREN), _status_counts(server)
+    if finished.returncode != 0:
+        raise RuntimeError(f"h2load failed ({finished.returncode}): {finished.stderr.strip()[-500:]}")
+    rows = np.loadtxt(log_file, dtype=np.int64, ndmin=2) if os.path.getsize(log_file) else np.zeros((0, 3), np.int64)
+    shutil.rmtree(folder, ignore_errors=True)
+    ok = rows[rows[:, 1] == 200] if len(rows) else rows
+    failed = int(len(rows) - len(ok)) + sum(count - statuses_before.get(status, 0)
+                                            for status, count in statuses_after.items() if status != "OK")
+    latencies = ok[:, 2] / 1e3  # microseconds to milliseconds
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    served = sum(statuses_after.values()) - sum(statuses_before.values())
+    return {
+        "concurrency": concurrency,
+        "requests": int(len(ok)),
+        "errors": failed,
+        "throughput_rps": round(len(ok) / seconds, 1),
+        "p50_ms": round(float(np.percentile(latencies, 50)), 2) if len(latencies) else None,
+        "p99_ms": round(float(np.percentile(latencies, 99)), 2) if len(latencies) else None,
+        "client_cpu_ms_per_request": round(cpu / served * 1e3, 3) if served else None,
+    }
+
+
+def _status_counts(server) -> dict:
+    """The server's answered requests by status (OK, INVALID_ARGUMENT, ...), every model and API."""
+    counter = server.metrics.request_count
+    with counter._lock:
+        totals = {}
+        for (_, status), count in counter._values.items():
+            totals[status] = totals.get(status, 0) + int(count)
+    return totals
 
 
 # -- the model and the in-process limit ----------------------------------------------------------------------------
@@ -281,13 +351,18 @@ def main(argv=None):
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--max-requests", type=int, default=20000, help="per client thread, per point")
     parser.add_argument("--max-batch-size", type=int, default=64)
-    parser.add_argument("--num-batch-threads", type=int, default=1)
+    parser.add_argument("--num-batch-threads", type=int, default=None,
+                        help="default: kerazoo serve's (2, or 1 on a one-CPU machine)")
     parser.add_argument("--batch-timeout-micros", type=int, default=0)
     parser.add_argument("--servers", default="batched,naive")
     parser.add_argument("--switch-interval", type=float, default=None, help="sys.setswitchinterval for the server")
     parser.add_argument("--steady-requests", type=int, default=50, help="requests after the first, per swap point")
     parser.add_argument("--quick", action="store_true",
                         help="~2 minutes: batched server, REST, concurrency 16, 2 s per point (no naive comparison)")
+    parser.add_argument("--client", choices=("auto", "h2load", "python"), default="auto",
+                        help="load generator: h2load (C, nghttp2-client; its CPU per request is ~1/7 of the Python "
+                             "clients', CPU the server shares on one machine) or Python processes; auto: h2load "
+                             "when it is on PATH")
     parser.add_argument("--no-write", action="store_true", help="do not write bench/results/serving_load.json")
     parser.add_argument("--out", default=None, help="also write the figures as JSON to this path")
     parser.add_argument("--load-only", action="store_true",
@@ -304,6 +379,24 @@ def main(argv=None):
 
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
+    if args.num_batch_threads is None:  # older trees (bench/serving_compare.py's "before") lack default_threads
+        default = getattr(BatchingOptions, "default_threads", lambda: max(1, min(2, os.cpu_count() or 1)))
+        args.num_batch_threads = default()
+    if args.client == "auto":
+        args.client = "h2load" if shutil.which("h2load") else "python"
+        if args.client == "python":
+            print("h2load not found (apt-get install nghttp2-client): the load comes from Python client processes, "
+                  "whose CPU the server shares", flush=True)
+    elif args.client == "h2load" and not shutil.which("h2load"):
+        parser.error("--client h2load: h2load is not on PATH (apt-get install nghttp2-client)")
+
+    def load(kind, server, body, concurrency):
+        target = f"127.0.0.1:{server.rest_port}" if kind == "rest" else server.grpc_address
+        path = "/v1/models/bench:predict" if kind == "rest" else ""
+        if args.client == "h2load":
+            return h2load_load(kind, target, path, body, concurrency, args.seconds, args.warmup, server)
+        return run_load(kind, target, path, body, concurrency, args.seconds, args.warmup, args.max_requests)
+
     levels = [int(c) for c in args.concurrency.split(",")]
     protocols = args.protocols.split(",")
     repo = tempfile.mkdtemp(prefix="serving_load_")
@@ -344,12 +437,7 @@ def main(argv=None):
                     # The clients are other processes: this process's CPU time is the server's (and the model's).
                     cpu_before, all_before = time.process_time(), _served_requests(server)
                     gc_before = [g["collections"] for g in gc.get_stats()]
-                    if protocol == "rest":
-                        point = run_load("rest", f"127.0.0.1:{server.rest_port}", "/v1/models/bench:predict",
-                                         rest_body, concurrency, args.seconds, args.warmup, args.max_requests)
-                    else:
-                        point = run_load("grpc", server.grpc_address, "", grpc_body, concurrency, args.seconds,
-                                         args.warmup, args.max_requests)
+                    point = load(protocol, server, rest_body if protocol == "rest" else grpc_body, concurrency)
                     rows, batches = _batch_totals(server)
                     served = _served_requests(server) - all_before  # warm-up requests included: CPU covers them
                     point["gc_collections_by_generation"] = [g["collections"] - b for g, b in zip(gc.get_stats(),
@@ -364,6 +452,7 @@ def main(argv=None):
                           f"p50 {point['p50_ms']} ms  p99 {point['p99_ms']} ms  errors {point['errors']}  "
                           f"mean batch {point.get('mean_batch_rows', '-')}  "
                           f"server CPU {point.get('server_cpu_ms_per_request', '-')} ms/request  "
+                          f"client CPU {point.get('client_cpu_ms_per_request', '-')} ms/request  "
                           f"gc {point['gc_collections_by_generation']}",
                           flush=True)
         finally:
@@ -381,8 +470,7 @@ def main(argv=None):
     inputs = {}
     try:
         for kind, body in body_kinds.items():
-            point = run_load("rest", f"127.0.0.1:{server.rest_port}", "/v1/models/bench:predict", body, 16,
-                             args.seconds, args.warmup, args.max_requests)
+            point = load("rest", server, body, 16)
             point["request_bytes"] = len(body)
             inputs[kind] = point
             print(f"{kind:>12} REST c=16 {point['throughput_rps']:>9.1f} req/s  p50 {point['p50_ms']} ms  "
@@ -424,7 +512,8 @@ def main(argv=None):
         "settings": {"seconds": args.seconds, "warmup": args.warmup, "max_requests": args.max_requests,
                      "max_batch_size": args.max_batch_size, "num_batch_threads": args.num_batch_threads,
                      "batch_timeout_micros": args.batch_timeout_micros,
-                     "client_processes": "min(concurrency, 4)", "images_per_request": 1},
+                     "client": args.client, "client_processes": "min(concurrency, 4)" if args.client == "python" else 1,
+                     "images_per_request": 1},
         "in_process_limit": limit, "in_process_by_batch": list(limit_by_batch.values()),
         "servers": results, "goals_at_concurrency_%d" % top: goals,
         "json_pixels_vs_image_bytes_c16": inputs, "first_request_after_swap": swap, "quick": args.quick,

@@ -73,7 +73,7 @@ def _batching(args):
             raise ValueError("give --batching-parameters-file or the --max-batch-size/... flags, not both")
         return None
     if knobs or args.enable_batching:
-        knobs.setdefault("num_batch_threads", 2)
+        knobs.setdefault("num_batch_threads", BatchingOptions.default_threads())
         return BatchingOptions(**knobs)
     return None
 

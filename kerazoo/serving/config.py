@@ -256,6 +256,12 @@ class BatchingOptions:
                                  f"max_batch_size ({self.max_batch_size}). Received: {sizes}")
         object.__setattr__(self, "allowed_batch_sizes", sizes)
 
+    @staticmethod
+    def default_threads() -> int:
+        """``kerazoo serve``'s batch threads: two batches in flight keep the cores busy while the other batch's
+        requests are answered and the next ones arrive (measured: bench/serving_load.py), one on a one-CPU machine."""
+        return max(1, min(2, os.cpu_count() or 1))
+
     def to_text(self) -> str:
         """The TF Serving ``--batching_parameters_file`` text for these options."""
         lines = [f"max_batch_size {{ value: {self.max_batch_size} }}",

@@ -207,7 +207,8 @@ def serve(repo: str | None = "models", rest_port: int | None = 8501, grpc_port: 
         max_request_bytes: the largest request body (REST) or message (gRPC) accepted.
         warmup: before a new version serves, replay its ``assets.extra/tf_serving_warmup_requests`` (written by
             ``kerazoo export``), or run one zero batch through it when it has none.
-        grpc_max_workers: gRPC handler threads (requests served at once).
+        grpc_max_workers: threads for the gRPC work that blocks (predict without batching, classify, regress,
+            metadata, reloads); batched predicts wait on the event loop without one.
         admin: whether gRPC's HandleReloadConfigRequest may change the served models; None (default): on when
             ``host`` is a loopback address, off otherwise.
         allowed_roots: folders besides ``repo`` and the configured base paths that a reload may serve from.
@@ -226,7 +227,7 @@ def serve(repo: str | None = "models", rest_port: int | None = 8501, grpc_port: 
             raise ValueError("Invalid batching: give batching or batching_parameters_file, not both.")
         batching = load_batching_parameters_file(batching_parameters_file)
     if batching is None and enable_batching:
-        batching = BatchingOptions(num_batch_threads=max(1, min(2, os.cpu_count() or 1)))
+        batching = BatchingOptions(num_batch_threads=BatchingOptions.default_threads())
     if model_config_file is not None and not os.path.isfile(model_config_file):
         raise FileNotFoundError(f"Model config file not found: {model_config_file}")
     metrics = ServingMetrics()

@@ -26,6 +26,7 @@ from kerazoo.serving.repository import TensorInfo
 _NUMERIC_OK = {"f": "iuf", "c": "iufc", "i": "iu", "u": "iu", "b": "b"}
 MAX_RANK = 32  # deeper nesting is refused before NumPy (at most 64 dimensions) or the recursion limit is reached
 _NUMBER_CHARACTERS = b"0123456789.-+eE"
+_WHITESPACE = b" \t\r\n"  # JSON's
 
 
 @functools.lru_cache(maxsize=64)
@@ -41,9 +42,7 @@ def _numeric_array(value) -> np.ndarray | None:
     not a non-empty rectangular nested list of numbers (the general path then decides, and words the error).
 
     ``np.asarray`` walks every Python object of a nested list, ~10x slower than this: orjson writes the lists back
-    to text, which must have exactly the brackets and commas of the shape its first elements give (rectangular)
-    and nothing but numbers between them (no strings, booleans, null or objects); the text without its brackets
-    is then one flat list."""
+    to text, which :func:`numeric_text_array` reads."""
     if orjson is None or not isinstance(value, list):
         return None
     dims, probe = [], value
@@ -56,10 +55,28 @@ def _numeric_array(value) -> np.ndarray | None:
         text = orjson.dumps(value)
     except TypeError:  # an integer beyond 64 bits, or another type orjson cannot write
         return None
-    if text.translate(None, _NUMBER_CHARACTERS) != _skeleton(tuple(dims)):
+    return numeric_text_array(text, tuple(dims))
+
+
+def numeric_text_array(text: bytes, dims: tuple[int, ...]) -> np.ndarray | None:
+    """A JSON array's text as an int64 or float64 array of shape ``dims``, or None unless the text is exactly that:
+    the brackets and commas of a rectangular array of that shape (whitespace aside) and nothing but JSON numbers
+    between them. No Python list per row is made: the text without its brackets is one flat list of numbers."""
+    if orjson is None or not dims or len(dims) > MAX_RANK or not all(dims):
         return None
-    array = np.array(orjson.loads(b"[" + text.translate(None, b"[]") + b"]"))
-    if array.dtype.kind not in "if" or array.size != math.prod(dims):
+    if text.translate(None, _NUMBER_CHARACTERS + _WHITESPACE) != _skeleton(dims):
+        return None
+    try:
+        numbers = orjson.loads(b"[" + text.translate(None, b"[]") + b"]")
+    except orjson.JSONDecodeError:  # not JSON numbers: "1 2", "01", "1e", an empty place between commas
+        return None
+    if len(numbers) != math.prod(dims):
+        return None
+    # np.array's types (int64, or float64 once one number is written as a float) without its pass to find them
+    floats = text.translate(None, b".eE") != text
+    try:
+        array = np.fromiter(numbers, np.float64 if floats else np.int64, len(numbers))
+    except (OverflowError, TypeError):  # an integer above int64's range (np.array would make it uint64)
         return None
     return array.reshape(dims)
 

@@ -130,3 +130,39 @@ def test_requests_that_cannot_be_batched_run_alone():
 def test_invalid_options(kwargs):
     with pytest.raises(ValueError, match="Invalid batching parameter"):
         BatchingOptions(**kwargs)
+
+
+def _submit_later(batcher, value, rows=1):
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault(
+        "y", batcher.submit("sig", {"x": np.full((rows, 1), value, np.float32)})))
+    thread.start()
+    return thread, result
+
+
+def test_a_second_batch_thread_waits_for_half_a_batch_while_one_runs():
+    """Two batch threads: while one model call runs, the other does not start a call for a few rows (each call has
+    a fixed cost); it waits for half a batch, or for the running call to end."""
+    model = FakeModel(delay=0.3)
+    batcher = Batcher(model, BatchingOptions(max_batch_size=8, num_batch_threads=2))
+    try:
+        first, _ = _submit_later(batcher, 1)
+        time.sleep(0.1)  # the first call is running
+        few = [_submit_later(batcher, v) for v in (2, 3, 4)]
+        time.sleep(0.05)
+        assert model.calls == [1]  # three rows wait: less than half of 8
+        for thread, _ in [(first, None), *few]:
+            thread.join(5)
+        assert model.calls == [1, 3]  # then run together once the first call ended
+        assert [float(result["y"]["y"][0, 0]) for _, result in few] == [4.0, 6.0, 8.0]
+
+        model.calls.clear()
+        first, _ = _submit_later(batcher, 1)
+        time.sleep(0.1)
+        half, _ = _submit_later(batcher, 5, rows=4)
+        time.sleep(0.05)
+        assert model.calls == [1, 4]  # half a batch starts beside the running call
+        first.join(5)
+        half.join(5)
+    finally:
+        batcher.close()

@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 from serving_helpers import images
 
+from kerazoo.serving.errors import ServingError
 from kerazoo.serving.repository import TensorInfo
 from kerazoo.serving.tensors import _fast_proto_array, fill_proto, proto_to_array
 from tensorflow.core.framework import tensor_pb2
@@ -165,3 +166,81 @@ def test_server_freezes_the_heap_and_frees_retired_versions(make_repo, model_sto
                      freeze_gc=False)
     unfrozen.stop()
     assert gc.get_freeze_count() == 0
+
+
+# -- REST: a numeric tensor read from the body's text straight into NumPy ------------------------------------------
+
+
+def _rest_bodies():
+    """Predict bodies for the tiny model (images [batch, 8, 8, 1]): ones the text path reads, and ones it must leave
+    to the general path (which then answers, or words the error, as before)."""
+    import json
+
+    x = images(3)
+    pixels = x.astype(int).tolist()
+    one = json.dumps({"instances": pixels[:1]})
+    return {
+        "ints, compact": json.dumps({"instances": pixels}, separators=(",", ":")),
+        "ints, spaced": json.dumps({"instances": pixels}),
+        "ints, indented": json.dumps({"instances": pixels}, indent=2),
+        "floats and exponents": json.dumps({"instances": (x / 7).tolist()}).replace("0.0,", "0e0,", 3),
+        "negative and mixed": json.dumps({"instances": (x - 100).tolist()}).replace("1.0,", "1,", 5),
+        "signature first": json.dumps({"signature_name": "serving_default", "instances": pixels}),
+        "signature after": json.dumps({"instances": pixels, "signature_name": "serving_default"}),
+        "columns": json.dumps({"inputs": pixels}),
+        "unknown signature": json.dumps({"signature_name": "nope", "instances": pixels}),
+        "signature not a string": json.dumps({"signature_name": 3, "instances": pixels}),
+        "two-input signature": json.dumps({"signature_name": "two_inputs", "inputs": pixels}),
+        "ragged": one.replace("]]]]", "]], [[0]]]]"),
+        "wrong shape": json.dumps({"instances": np.zeros((2, 8, 7, 1)).tolist()}),
+        "one number short": one.replace(", 0]", "]", 1) if ", 0]" in one else one.replace("]", "", 1),
+        "empty place": one.replace(", ", ", , ", 1).replace(", , ", ",, ", 1),
+        "trailing comma": one.replace("]]]]", ",]]]]"),
+        "leading zero": one.replace("[[[[", "[[[[01, ", 1),
+        "space between numbers": one.replace(", ", " ", 1),
+        "true among numbers": one.replace("[[[[", "[[[[true, ", 1),
+        "NaN literal": one.replace("[[[[", "[[[[NaN, ", 1),
+        "string among numbers": one.replace("[[[[", '[[[["7", ', 1),
+        "integer beyond 64 bits": one.replace("[[[[", "[[[[123456789012345678901234567890, ", 1),
+        "both keys": json.dumps({"instances": pixels, "inputs": pixels}),
+        "key twice": '{"instances": 5, ' + one[1:],
+        "key twice, array first": one[:-1] + ', "instances": 5}',
+        "key nested": json.dumps({"x": {"instances": pixels}}),
+        "key in a string": json.dumps({"signature_name": '"instances": [1]', "instances": pixels}),
+        "broken elsewhere": one[:-1] + ', "extra": }',
+        "not an object": json.dumps(pixels),
+        "named rows": json.dumps({"instances": [{"images": p} for p in pixels]}),
+        "empty": "",
+    }
+
+
+@pytest.mark.parametrize("case", list(_rest_bodies()))
+def test_rest_numeric_text_path_answers_as_the_general_path(module_server, monkeypatch, case):
+    from kerazoo.serving import rest
+
+    api, body = module_server.rest.api, _rest_bodies()[case].encode()
+    fast = api.handle("POST", "/v1/models/tiny/versions/1:predict", body)
+    try:
+        taken = rest.numeric_predict_inputs(body, module_server.service.servable("tiny", 1))
+    except ServingError:  # an unknown signature: the same error either way
+        taken = None
+    monkeypatch.setattr(rest, "numeric_predict_inputs", lambda *args, **kwargs: None)
+    general = api.handle("POST", "/v1/models/tiny/versions/1:predict", body)
+    assert fast == general
+    readable = case in ("ints, compact", "ints, spaced", "ints, indented", "floats and exponents",
+                        "negative and mixed", "signature first", "signature after", "columns")
+    assert (taken is not None) == readable, case  # which bodies the text path reads is part of the contract
+    if case.startswith("ints"):
+        assert fast[0] == 200
+
+
+def test_rest_numeric_text_path_reads_the_numbers_exactly():
+    from kerazoo.serving.tensors import numeric_text_array
+
+    x = np.random.default_rng(3).normal(0, 1e3, (2, 3, 4))
+    text = str(x.tolist()).encode()  # Python's repr: shortest round-trip floats, ", " separators
+    np.testing.assert_array_equal(numeric_text_array(text, (2, 3, 4)), x)
+    assert numeric_text_array(text, (3, 2, 4)) is None  # the brackets say 2x3x4
+    assert numeric_text_array(b"[[1, 2], [3, 4]]", (2, 2)).dtype == np.int64
+    assert numeric_text_array(b"[[1, 2.5], [3, 4]]", (2, 2)).dtype == np.float64
+    assert numeric_text_array(b"[[1, 2], [3, -]]", (2, 2)) is None
