@@ -31,46 +31,27 @@ RunFn = Callable[[str, Arrays], Arrays]
 
 
 class _Task:
-    """One request in the queue. Its waiter blocks on a lock the task holds until it is finished (one lock per
-    request, where a threading.Event costs a Condition, two locks and a list), or, for an event loop's request,
-    ``notify`` is called with the finished task."""
+    """One request in the queue. Its waiter blocks on a lock the task holds until it is finished: one lock per
+    request, where a threading.Event costs a Condition, two locks and a list."""
 
-    __slots__ = ("inputs", "size", "enqueued", "finished", "result", "error", "_done", "_notify")
+    __slots__ = ("inputs", "size", "enqueued", "finished", "result", "error", "_done")
 
-    def __init__(self, inputs: Arrays, size: int, notify: Callable[[_Task], None] | None = None):
+    def __init__(self, inputs: Arrays, size: int):
         self.inputs = inputs
         self.size = size
         self.enqueued = time.monotonic()
         self.finished = False
         self.result: Arrays | None = None
         self.error: BaseException | None = None
-        self._notify = notify
-        if notify is None:
-            self._done = threading.Lock()
-            self._done.acquire()
+        self._done = threading.Lock()
+        self._done.acquire()
 
     def finish(self, result: Arrays | None = None, error: BaseException | None = None) -> None:
         if self.finished:
             return
         self.result, self.error = result, error
         self.finished = True
-        if self._notify is not None:
-            self._notify(self)
-        else:
-            self._done.release()
-
-    def outcome(self) -> Arrays:
-        """The outputs, or the error raised. The task lets go of everything: an error's traceback holds the frames
-        that hold the task, a cycle that would keep the request's inputs (megabytes) alive until the next full
-        garbage collection."""
-        error, result = self.error, self.result
-        self.error = self.result = self.inputs = None
-        if error is not None:
-            try:
-                raise error
-            finally:
-                del error
-        return result
+        self._done.release()
 
     def wait(self) -> None:
         self._done.acquire()
@@ -113,32 +94,35 @@ class Batcher:
 
     def submit(self, signature_key: str, inputs: Arrays) -> Arrays:
         """Run ``inputs`` through the signature as part of a batch; blocks until the outputs are ready."""
-        task = self.enqueue(signature_key, inputs)
-        if task is None:
-            return self._run(signature_key, inputs)  # cannot (or need not) batch: run on its own
-        task.wait()
-        return task.outcome()
-
-    def enqueue(self, signature_key: str, inputs: Arrays, notify: Callable[[_Task], None] | None = None
-                ) -> _Task | None:
-        """Queue ``inputs`` for a batch without waiting: the task, whose ``outcome()`` is ready once it is
-        finished (``notify`` is called then, from a batch thread), or None when the request cannot be batched
-        (no shared batch dimension, too many rows, the batcher closed): the caller runs it on its own."""
         size = _batch_size(inputs)
         if size is None or size == 0 or size > self.options.max_batch_size or self._closed:
-            return None
+            return self._run(signature_key, inputs)  # cannot (or need not) batch: run on its own
         key = (signature_key, tuple(sorted((k, v.dtype.str, v.shape[1:]) for k, v in inputs.items())))
-        task = _Task(inputs, size, notify)
+        task = _Task(inputs, size)
         with self._cond:
             if self._closed:
-                return None
-            limit = self.options.max_enqueued_batches * self.options.max_batch_size
-            if self._pending + size > limit:
-                raise ServingError("UNAVAILABLE", "The batch scheduling queue to which this task was submitted is full")
-            self._queues.setdefault(key, collections.deque()).append(task)
-            self._pending += size
-            self._cond.notify()
-        return task
+                task = None
+            else:
+                limit = self.options.max_enqueued_batches * self.options.max_batch_size
+                if self._pending + size > limit:
+                    raise ServingError("UNAVAILABLE",
+                                       "The batch scheduling queue to which this task was submitted is full")
+                self._queues.setdefault(key, collections.deque()).append(task)
+                self._pending += size
+                self._cond.notify()
+        if task is None:
+            return self._run(signature_key, inputs)
+        task.wait()
+        # Take the outcome out of the task: an error's traceback holds the frames that hold the task, a cycle that
+        # would keep the request's inputs (megabytes) alive until the next full garbage collection.
+        error, result = task.error, task.result
+        task.error = task.result = task.inputs = None
+        if error is not None:
+            try:
+                raise error
+            finally:
+                del error
+        return result
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop taking work into the queue; queued requests still run. Waits up to ``timeout`` for the workers."""

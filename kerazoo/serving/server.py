@@ -207,8 +207,7 @@ def serve(repo: str | None = "models", rest_port: int | None = 8501, grpc_port: 
         max_request_bytes: the largest request body (REST) or message (gRPC) accepted.
         warmup: before a new version serves, replay its ``assets.extra/tf_serving_warmup_requests`` (written by
             ``kerazoo export``), or run one zero batch through it when it has none.
-        grpc_max_workers: threads for the gRPC work that blocks (predict without batching, classify, regress,
-            metadata, reloads); batched predicts wait on the event loop without one.
+        grpc_max_workers: gRPC handler threads (requests served at once).
         admin: whether gRPC's HandleReloadConfigRequest may change the served models; None (default): on when
             ``host`` is a loopback address, off otherwise.
         allowed_roots: folders besides ``repo`` and the configured base paths that a reload may serve from.

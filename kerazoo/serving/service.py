@@ -20,11 +20,6 @@ METADATA_FIELDS = ("signature_def", "model_card")  # TF Serving's one field, and
 DEFAULT_MAX_REQUEST_ELEMENTS = 2**23  # numbers or strings in one request's tensors, over both protocols
 
 
-def filter_outputs(outputs: dict[str, np.ndarray], output_filter=()) -> dict[str, np.ndarray]:
-    """The outputs ``output_filter`` names (all when it is empty), in its order."""
-    return {k: outputs[k] for k in output_filter} if output_filter else outputs
-
-
 class ServingService:
     """Args:
         repository: the model repository.
@@ -89,18 +84,16 @@ class ServingService:
     def predict(self, servable: Servable, signature: Signature, inputs: dict[str, np.ndarray],
                 output_filter=()) -> dict[str, np.ndarray]:
         """Run a signature on checked inputs; ``output_filter`` keeps only those outputs (all if empty)."""
-        self.check_predict(servable, signature, inputs, output_filter)
-        return filter_outputs(servable.run(signature.key, inputs), output_filter)
-
-    def check_predict(self, servable: Servable, signature: Signature, inputs: dict[str, np.ndarray],
-                      output_filter=()) -> None:
-        """Every check of :meth:`predict`, for callers that run the signature themselves (the gRPC event loop)."""
         self.check_input_names(signature, inputs)
         self.check_inputs(servable, inputs)
         for name in output_filter:
             if name not in signature.outputs:
                 raise invalid_argument(f"output tensor alias not found in signature: {name} Outputs expected to be "
                                        f"in the set {{{','.join(sorted(signature.outputs))}}}.")
+        outputs = servable.run(signature.key, inputs)
+        if output_filter:
+            outputs = {k: outputs[k] for k in output_filter}
+        return outputs
 
     # -- classify / regress ------------------------------------------------------------------------------------
 
