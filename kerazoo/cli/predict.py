@@ -104,20 +104,20 @@ def predict(run_dir: str, image_path, *, out: str | None = None, top: int = 5, b
                          "--prime TEXT --length N, or kerazoo.sequence.sample).")
     config = load_run_config(run_dir)
     task = task_for_config(config)
-    if task.name != "classification" and not hasattr(task, "predict_image"):
+    classifier = task.predicts_classes  # classification, and the recurrent attention model
+    if not classifier and not hasattr(task, "predict_image"):
         raise ValueError(f"{run_dir} is a {task.name} run, which predict does not handle: it takes classification, "
-                         "detection, segmentation, localization, captioning and char-RNN runs.")
+                         "attention, detection, segmentation, localization, captioning and char-RNN runs.")
     info = load_run_info(run_dir)
-    if task.name != "classification" and not out:
+    if not classifier and not out:
         raise ValueError(f"Missing --out: a {task.name} run draws its predictions into PNG files.")
     model = RunDir(run_dir).load_model()
-    pictures = _picture_paths(images, out) if out and task.name != "classification" else [None] * len(images)
+    pictures = _picture_paths(images, out) if out and not classifier else [None] * len(images)
     results = []
     for path, picture_path in zip(images, pictures):
         # dense tasks take the image at its own size and draw on it (predict_image maps the predictions back)
-        image = read_image(path, info.image_shape if task.name == "classification" else
-                           (None, None, info.image_shape[-1]))
-        if task.name == "classification":
+        image = read_image(path, info.image_shape if classifier else (None, None, info.image_shape[-1]))
+        if classifier:
             logits = model(image[None], training=False)
             probs = keras.ops.convert_to_numpy(keras.ops.softmax(logits))[0]
             order = np.argsort(-probs)[:top]

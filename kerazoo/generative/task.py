@@ -35,6 +35,7 @@ def _family_of(model_name: str):
 
 class GenerativeTask(Task):
     name = "generative"
+    predicts_classes = False
     monitor = "val_loss"
     mode = "min"
 

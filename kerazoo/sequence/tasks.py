@@ -157,6 +157,7 @@ class StatefulCharTrainer(keras.Model):
 
 class CharRNNTask(Task):
     name = "charrnn"
+    predicts_classes = False
     monitor = "val_loss"
     mode = "min"
 
@@ -234,6 +235,7 @@ class CharRNNTask(Task):
 
 class CaptioningTask(Task):
     name = "captioning"
+    predicts_classes = False
     monitor = "val_loss"
     mode = "min"
 

@@ -31,6 +31,8 @@ class Task:
     """Supervised classification of raw-pixel images; the base every task package extends."""
 
     name = "classification"
+    predicts_classes = True
+    """Whether the model answers class logits for an image (``kerazoo predict`` prints its top classes)."""
     monitor = "val_accuracy"
     """Metric that picks ``checkpoints/best.keras`` (``mode`` says whether higher is better)."""
     mode = "max"

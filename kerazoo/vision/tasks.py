@@ -88,6 +88,8 @@ def _transferred(config) -> bool:
 class DenseTask(Task):
     """Base of the vision Tasks: data from ``kerazoo.vision.data``, builds through the registry, transfer learning."""
 
+    predicts_classes = False
+
     data_task = "detection"
     """Which targets ``load_dense`` yields for this task."""
 

@@ -202,3 +202,22 @@ def test_flops_count_every_glimpse_by_hand(core, core_gates):
                    + core_gates * (h * h + h * h)  # core: input and recurrent kernels
                    + h * 2 + h * 1)  # location mean and baseline heads
     assert count_flops(model) == 2 * (TINY["glimpses"] * per_glimpse + h * classes)
+
+
+def test_predict_gives_a_trained_runs_top_classes(idx_data_dir, tmp_path):
+    """``kerazoo predict`` on an attention run: its top classes, as for any classifier run."""
+    from PIL import Image
+
+    from kerazoo.cli.predict import predict
+    from kerazoo.training import load_config, train
+
+    config = load_config("fashion_ram", [f"data.data_dir={idx_data_dir}", "data.train_split=train[:32]",
+                                         "data.val_split=train[32:48]", "data.batch_size=16", "epochs=1",
+                                         "model.kwargs={glimpses: 2, glimpse_size: 6, hidden_units: 16}"])
+    run_dir = train(config, str(tmp_path / "ram"), verbose=0)
+    image = tmp_path / "digit.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (60, 60)).astype("uint8")).save(image)
+    result = predict(run_dir, str(image), top=3)
+    assert len(result["top"]) == 3 and all(isinstance(name, str) for name, _ in result["top"])
+    probabilities = [p for _, p in result["top"]]
+    assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1 + 1e-6
