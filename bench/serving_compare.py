@@ -42,8 +42,9 @@ def one_run(tree: str, args, out: str) -> dict:
 
 def summarize(label: str, started: str, figures: dict, concurrency: int) -> dict:
     limit = figures["in_process_limit"]
-    row = {"code": label, "started_utc": started, "client": figures["settings"].get("client"),
-           "num_batch_threads": figures["settings"].get("num_batch_threads"), "limit_images_per_s": limit["images_per_s"],
+    settings = figures["settings"]
+    row = {"code": label, "started_utc": started, "client": settings.get("client"),
+           "num_batch_threads": settings.get("num_batch_threads"), "limit_images_per_s": limit["images_per_s"],
            "limit_cpu_ms_per_image": limit.get("cpu_ms_per_image")}
     for protocol, points in figures["servers"]["batched"].items():
         point = next(p for p in points if p["concurrency"] == concurrency)

@@ -207,7 +207,7 @@ def h2load_load(kind, target, path, body, concurrency, seconds, warmup, server) 
                                             for status, count in statuses_after.items() if status != "OK")
     latencies = ok[:, 2] / 1e3  # microseconds to milliseconds
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    served = sum(statuses_after.values()) - sum(statuses_before.values())
+    served = sum(statuses_after.values()) - sum(statuses_before.values())  # as _served_requests
     return {
         "concurrency": concurrency,
         "requests": int(len(ok)),
@@ -326,9 +326,7 @@ def first_request_after_swap(repo: str, bodies: dict, warmup: bool, steady_reque
 
 def _served_requests(server) -> int:
     """Requests the server has answered so far (every API, protocol and status)."""
-    counter = server.metrics.request_count
-    with counter._lock:
-        return int(sum(counter._values.values()))
+    return sum(_status_counts(server).values())
 
 
 def _batch_totals(server) -> tuple[float, int]:

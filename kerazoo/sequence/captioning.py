@@ -28,7 +28,7 @@ import numpy as np
 import yaml
 
 from kerazoo.applications.vit import PositionEmbedding
-from kerazoo.io import save_figure
+from kerazoo.io import read_image, save_figure
 from kerazoo.sequence.caption_data import (SCENE_WORDS, CaptionData, CaptionVocabulary, coco_caption_data,
                                            scene_caption_data)
 
@@ -605,12 +605,6 @@ def draw_attention(image: np.ndarray, words: list[str], alphas: np.ndarray, grid
     save_figure(fig, out, dpi=80)
 
 
-def _read_image(path: str, shape: tuple) -> np.ndarray:
-    from kerazoo.io import read_image
-
-    return read_image(path, shape)
-
-
 def caption_image(run_dir: str, image_path: str, *, beam_width: int = 3, out: str | None = None):
     """Caption one image file with a trained run; with ``out``, also draw the attention map of every word.
 
@@ -625,7 +619,7 @@ def caption_images(run_dir: str, image_paths: list, *, beam_width: int = 3, outs
     model, vocab, _ = load_caption_run(run_dir)
     results = []
     for image_path, out in zip(image_paths, outs or [None] * len(image_paths)):
-        image = _read_image(image_path, tuple(model.inputs[0].shape[1:]))
+        image = read_image(image_path, tuple(model.inputs[0].shape[1:]))
         ids, alphas = beam_search(model, image, beam_width=beam_width)
         words = vocab.decode(ids)
         if out:

@@ -6,9 +6,10 @@ Worker threads (``num_batch_threads``) take the oldest queue, wait until it hold
 first request is ``batch_timeout_micros`` old, concatenate up to ``max_batch_size`` rows, run the model once, and
 hand each request its slice of the outputs. While one batch runs, another thread starts a batch only once half of
 ``max_batch_size`` rows are queued (or the running one ends): a model call has a fixed cost (ResNet-20 on two
-cores: ~3.8 ms of CPU a call besides ~1.04 ms an image), which small batches beside a running one would pay often. If a batched call fails, its requests are retried one by one, so one
-bad request cannot fail the others. A full queue rejects new work with UNAVAILABLE; after :meth:`close` the
-queue drains and late requests run directly, which is what makes a hot swap lose no request.
+cores: ~3.8 ms of CPU a call besides ~1.04 ms an image), which small batches beside a running one would pay often.
+If a batched call fails, its requests are retried one by one, so one bad request cannot fail the others. A full
+queue rejects new work with UNAVAILABLE; after :meth:`close` the queue drains and late requests run directly, which
+is what makes a hot swap lose no request.
 """
 
 from __future__ import annotations
