@@ -36,7 +36,62 @@ def register(subparsers):
     p.add_argument("--top", type=int, default=5, help="classifiers: how many classes to print")
     p.add_argument("--beam", type=int, default=3, help="captioning runs: beam width (1 = greedy)")
     add_sample_options(p, "char-RNN runs: ")
-    p.set_defaults(func=run, trailing="image")  # images may follow the flags (see kerazoo.cli.parse)
+    # The kind-specific flags' defaults are marked, so that a flag the run's kind does not use is an error rather
+    # than silently ignored; run() unwraps them.
+    dests = {dest for dests in OPTIONS_BY_KIND.values() for dest in dests}
+    p.set_defaults(func=run, trailing="image",  # images may follow the flags (see kerazoo.cli.parse)
+                   **{dest: _Default(p.get_default(dest)) for dest in dests})
+
+
+class _Default:
+    """An option's default, not given on the command line (``--help`` shows the value)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+OPTIONS_BY_KIND = {
+    "pretrained zoo model": ("weights", "top"),
+    "classifier run": ("top",),
+    "dense-prediction run": ("out",),
+    "captioning run": ("beam", "out"),
+    "char-RNN run": ("prime", "length", "temperature", "top_k", "seed"),
+}
+"""The options of ``kerazoo predict`` each kind of run (or a pretrained model) uses."""
+
+
+def _kind(args) -> str | None:
+    """Which of ``OPTIONS_BY_KIND`` ``args.run`` is, or None when predict does not handle it (predict says so)."""
+    if args.weights or not os.path.isdir(args.run):
+        return "pretrained zoo model"
+    kind = sequence_run_kind(args.run)
+    if kind:
+        return {"captioning": "captioning run", "char_rnn": "char-RNN run"}[kind]
+    from kerazoo.training.run import load_run_config
+    from kerazoo.training.tasks import task_for_config
+
+    task = task_for_config(load_run_config(args.run))
+    if task.predicts_classes:
+        return "classifier run"
+    return "dense-prediction run" if hasattr(task, "predict_image") else None
+
+
+def _check_options(args) -> None:
+    """Puts in the defaults of the options not given; fails with one line when a given one does not apply to the
+    kind of ``args.run``."""
+    defaults = {dest: value.value for dest, value in vars(args).items() if isinstance(value, _Default)}
+    vars(args).update(defaults)
+    given = [dest for dests in OPTIONS_BY_KIND.values() for dest in dests if dest not in defaults]
+    kind = _kind(args) if given else None
+    unused = [dest for dest in dict.fromkeys(given) if kind and dest not in OPTIONS_BY_KIND[kind]]
+    if unused:
+        flags = ", ".join("--" + dest.replace("_", "-") for dest in unused)
+        users = [f"{name}s" for name, dests in OPTIONS_BY_KIND.items() if unused[0] in dests]
+        raise ValueError(f"{flags} {'does' if len(unused) == 1 else 'do'} not apply to {args.run}, a {kind} "
+                         f"(--{unused[0].replace('_', '-')} is for {' and '.join(users)})")
 
 
 def image_paths(paths) -> list:
@@ -162,6 +217,7 @@ def predict_pretrained(model_name: str, image_paths: list[str], *, weights: str,
 
 
 def run(args):
+    _check_options(args)
     pretrained = args.weights or not os.path.isdir(args.run)
     if not pretrained and not args.image and sequence_run_kind(args.run) == "char_rnn":
         run_sample(args)

@@ -106,3 +106,25 @@ def test_predict_names_the_runs_it_cannot_handle(capsys, tmp_path):
     assert_one_line(code, err, f"{run_dir} is a generative run, which predict does not handle")
     code, _, err = run(capsys, "predict", str(run_dir))
     assert_one_line(code, err, "Missing IMAGE")
+
+
+@pytest.mark.parametrize("config, argv, fragments", [  # --beam 3: its default, given
+    ("task: charrnn\n", ["--beam", "3"], ["--beam does not apply to", "a char-RNN run (--beam is for captioning runs)"]),
+    ("model:\n  name: resnet20\n", ["x.png", "--prime", "The", "--seed", "1"],
+     ["--prime, --seed do not apply to", "a classifier run (--prime is for char-RNN runs)"]),
+    ("model:\n  name: resnet20\n", ["x.png", "--out", "y.png"],
+     ["a classifier run (--out is for dense-prediction runs and captioning runs)"]),
+    ("model:\n  name: unet\n", ["x.png", "--top", "3"],
+     ["a dense-prediction run (--top is for pretrained zoo models and classifier runs)"]),
+])
+def test_predict_rejects_options_the_run_does_not_use(capsys, tmp_path, config, argv, fragments):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.yaml").write_text(config)
+    code, _, err = run(capsys, "predict", str(run_dir), *argv)
+    assert_one_line(code, err, *fragments)
+
+
+def test_predict_rejects_run_options_on_a_pretrained_model(capsys):
+    code, _, err = run(capsys, "predict", "resnet50", "--weights", "imagenet", "cat.png", "--beam", "2")
+    assert_one_line(code, err, "--beam does not apply to resnet50, a pretrained zoo model")
