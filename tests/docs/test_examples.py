@@ -154,6 +154,24 @@ def test_bash_block_commands_exist(block, request):
             pytest.fail(f"{block.id}: `{command}` does not parse with the kerazoo CLI")
 
 
+TRAINING = re.compile(r"^kerazoo (train|sequence train|caption train|rl train|search)\s")
+RUN_OUT = re.compile(r"\s--out[ =](runs/[\w.-]+)")
+
+
+def test_a_page_writes_each_run_directory_with_one_command():
+    """A reader runs a page top to bottom: two different training commands writing the same runs/NAME would have
+    the second refuse the first's run (its config differs)."""
+    writers = {}
+    for block in BASH_BLOCKS:
+        for command in commands(block):
+            out = RUN_OUT.search(command)
+            if out and TRAINING.match(command):
+                writers.setdefault((block.page, out.group(1)), {}).setdefault(command.split("#")[0].strip(),
+                                                                              block.id)
+    shared = {f"{page} {run}": sorted(ids.values()) for (page, run), ids in writers.items() if len(ids) > 1}
+    assert not shared, f"run directories written by different commands on one page: {shared}"
+
+
 @pytest.mark.parametrize("script", script_names())
 def test_example_script_answers_help(script):
     result = subprocess.run([sys.executable, os.path.join(ROOT, script), "--help"], capture_output=True, text=True,
