@@ -19,6 +19,14 @@ def _port(text: str) -> int | None:
     return port
 
 
+def _threads(text: str) -> int:
+    import argparse
+
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0 (0: TensorFlow's default), got {text!r}")
+    return int(text)
+
+
 def register(subparsers):
     p = add_parser(subparsers, "serve", help="serve the model repository with TF Serving's REST and gRPC APIs",
                    example="kerazoo serve --repo models --rest-port 8501 --grpc-port 8500")
@@ -40,6 +48,10 @@ def register(subparsers):
     p.add_argument("--batch-timeout-micros", type=int, default=None, help="how long a partial batch waits")
     p.add_argument("--max-enqueued-batches", type=int, default=None, help="queue bound (503 when full)")
     p.add_argument("--num-batch-threads", type=int, default=None, help="batches run at once per model version")
+    p.add_argument("--tensorflow-intra-op-parallelism", type=_threads, default=0, metavar="N",
+                   help="threads one TensorFlow op may use (0: one per core)")
+    p.add_argument("--tensorflow-inter-op-parallelism", type=_threads, default=0, metavar="N",
+                   help="threads running independent ops and concurrent model calls (0: TensorFlow's default)")
     p.add_argument("--max-request-bytes", type=int, default=64 * 2**20, help="largest request body / message")
     p.add_argument("--max-json-values", type=int, default=2**23,
                    help="most JSON values one REST body may hold, counted before it is decoded")
@@ -115,7 +127,8 @@ def run(args):
         batching_parameters_file=args.batching_parameters_file, max_request_bytes=args.max_request_bytes,
         admin=args.admin, allowed_roots=args.allow_path, follow_symlinks=args.follow_symlinks,
         max_json_values=args.max_json_values, max_request_elements=args.max_request_elements,
-        max_image_pixels=args.max_image_pixels,
+        max_image_pixels=args.max_image_pixels, intra_op_parallelism=args.tensorflow_intra_op_parallelism,
+        inter_op_parallelism=args.tensorflow_inter_op_parallelism,
     )
     # Everything after serve() sits inside the try: a Ctrl-C that lands while the banner prints must still stop
     # the server's (non-daemon) threads, or the process would never exit.

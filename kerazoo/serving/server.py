@@ -174,6 +174,31 @@ class ModelServer:
         self.stop()
 
 
+def set_tensorflow_threads(intra_op_parallelism: int = 0, inter_op_parallelism: int = 0) -> None:
+    """Set TensorFlow's thread pools for this process (0 leaves one as it is). TensorFlow fixes them when it runs its
+    first operation: a different value after that is a ValueError naming what the process already has."""
+    import tensorflow as tf
+
+    threading_config = tf.config.threading
+    pools = (("intra_op_parallelism", intra_op_parallelism, threading_config.get_intra_op_parallelism_threads,
+              threading_config.set_intra_op_parallelism_threads),
+             ("inter_op_parallelism", inter_op_parallelism, threading_config.get_inter_op_parallelism_threads,
+              threading_config.set_inter_op_parallelism_threads))
+    for name, value, _, _ in pools:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"Invalid {name}: expected a whole number >= 0 (0: TensorFlow's default). "
+                             f"Received: {value!r}")
+    for name, value, get, set_threads in pools:
+        if not value or get() == value:
+            continue
+        try:
+            set_threads(value)
+        except RuntimeError:  # TensorFlow's context already exists
+            raise ValueError(f"Invalid {name}: TensorFlow already runs in this process with {get() or 'its default'} "
+                             f"({name} is fixed by the first TensorFlow operation; set it before). Received: {value}"
+                             ) from None
+
+
 def serve(repo: str | None = "models", rest_port: int | None = 8501, grpc_port: int | None = 8500,
           host: str = "127.0.0.1", *, model_config_file: str | None = None, models=None,
           version_policy: VersionPolicy | None = None, poll_interval: float = 1.0,
@@ -182,7 +207,8 @@ def serve(repo: str | None = "models", rest_port: int | None = 8501, grpc_port: 
           max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES, warmup: bool = True,
           grpc_max_workers: int = 128, admin: bool | None = None, allowed_roots=(), follow_symlinks: bool = False,
           max_json_values: int = DEFAULT_MAX_JSON_VALUES, max_request_elements: int = DEFAULT_MAX_REQUEST_ELEMENTS,
-          max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS, freeze_gc: bool = True) -> ModelServer:
+          max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS, freeze_gc: bool = True,
+          intra_op_parallelism: int = 0, inter_op_parallelism: int = 0) -> ModelServer:
     """Start a TF Serving-compatible server over a model repository, in background threads.
 
     Loads every chosen version before it returns, so the models are AVAILABLE when the ports open.
@@ -217,10 +243,16 @@ def serve(repo: str | None = "models", rest_port: int | None = 8501, grpc_port: 
         max_image_pixels: the most pixels an encoded PNG/JPEG/GIF/BMP in a DT_STRING input may declare.
         freeze_gc: once the models are loaded, take the process's objects out of the garbage collector's scans
             (``gc.freeze``; see :func:`freeze_heap`); each version swap then costs one full collection.
+        intra_op_parallelism: threads one TensorFlow op may use (0: TensorFlow's default, one per core), as TF
+            Serving's ``--tensorflow_intra_op_parallelism``. Process-wide, so it must be set before the process
+            runs its first TensorFlow operation (see :func:`set_tensorflow_threads`).
+        inter_op_parallelism: threads that run independent ops (and concurrent model calls) at once (0: default),
+            as ``--tensorflow_inter_op_parallelism``; the same condition.
 
     Returns:
         The running ModelServer; call ``stop()`` (or use it as a context manager).
     """
+    set_tensorflow_threads(intra_op_parallelism, inter_op_parallelism)
     if batching_parameters_file is not None:
         if batching is not None:
             raise ValueError("Invalid batching: give batching or batching_parameters_file, not both.")

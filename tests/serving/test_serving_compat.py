@@ -110,6 +110,38 @@ def test_cli_help_and_print_model_config(make_repo, capsys):
     assert [m.name for m in parse_model_config(text, repo=repo)] == ["a", "b"]
     assert "base_path: '/models/a'" in text
     assert main(["serve", "--repo", repo, "--rest-port", "0", "--grpc-port", "0", "--max-batch-size", "0"]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--repo", repo, "--tensorflow-intra-op-parallelism", "-1"])
+    assert exit_info.value.code == 2
+    assert "--tensorflow-intra-op-parallelism: expected a whole number >= 0" in capsys.readouterr().err
+
+
+_THREADS_SCRIPT = """
+import sys
+import tensorflow as tf
+from kerazoo.serving import serve
+with serve(sys.argv[1], rest_port=0, grpc_port=None, poll_interval=0, intra_op_parallelism=1,
+           inter_op_parallelism=3) as server:
+    print(tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads())
+    print(server.rest_port)
+    try:
+        serve(sys.argv[1], rest_port=0, grpc_port=None, intra_op_parallelism=2)
+    except ValueError as error:
+        print(error)
+"""
+
+
+def test_serve_sets_tensorflows_thread_pools_before_loading(make_repo):
+    repo = make_repo({"tiny": [1]})
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    result = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT, repo], capture_output=True, text=True, cwd=ROOT,
+                            env=env, timeout=300, check=False)
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0 and len(lines) == 3, result.stdout + result.stderr[-3000:]
+    assert lines[0] == "1 3"
+    assert lines[2] == ("Invalid intra_op_parallelism: TensorFlow already runs in this process with 1 "
+                        "(intra_op_parallelism is fixed by the first TensorFlow operation; set it before). "
+                        "Received: 2")
 
 
 def test_cli_serve_runs_and_stops_cleanly_on_ctrl_c(make_repo):
@@ -117,7 +149,8 @@ def test_cli_serve_runs_and_stops_cleanly_on_ctrl_c(make_repo):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     process = subprocess.Popen(
         [sys.executable, "-m", "kerazoo", "serve", "--repo", repo, "--rest-port", "0", "--grpc-port", "0",
-         "--enable-batching", "--log-level", "WARNING"],
+         "--enable-batching", "--log-level", "WARNING", "--tensorflow-intra-op-parallelism", "1",
+         "--tensorflow-inter-op-parallelism", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env,
         # A shell's background job (CI started with `&`) inherits SIGINT ignored, and so would the server.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
