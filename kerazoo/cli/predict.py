@@ -65,8 +65,10 @@ OPTIONS_BY_KIND = {
 
 def _kind(args) -> str | None:
     """Which of ``OPTIONS_BY_KIND`` ``args.run`` is, or None when predict does not handle it (predict says so)."""
-    if args.weights or not os.path.isdir(args.run):
+    if args.weights:
         return "pretrained zoo model"
+    if not os.path.isdir(args.run):
+        return None  # no such run directory: run() says so
     kind = sequence_run_kind(args.run)
     if kind:
         return {"captioning": "captioning run", "char_rnn": "char-RNN run"}[kind]

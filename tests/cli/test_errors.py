@@ -128,3 +128,5 @@ def test_predict_rejects_options_the_run_does_not_use(capsys, tmp_path, config, 
 def test_predict_rejects_run_options_on_a_pretrained_model(capsys):
     code, _, err = run(capsys, "predict", "resnet50", "--weights", "imagenet", "cat.png", "--beam", "2")
     assert_one_line(code, err, "--beam does not apply to resnet50, a pretrained zoo model")
+    code, _, err = run(capsys, "predict", "runs/missing", "cat.png", "--beam", "2")  # not a run: says that first
+    assert_one_line(code, err, "No run directory runs/missing")
