@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -27,6 +28,48 @@ def _threads(text: str) -> int:
     return int(text)
 
 
+def _flag_bool(text: str) -> bool:
+    import argparse
+
+    value = {"true": True, "1": True, "false": False, "0": False}.get(text.lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value
+
+
+TF_SERVING_FLAGS = {
+    "--port": "--grpc-port", "--rest_api_port": "--rest-port", "--model_name": "--model-name",
+    "--model_base_path": "--model-base-path", "--model_config_file": "--model-config-file",
+    "--model_config_file_poll_wait_seconds": "--model-config-file-poll-wait-seconds",
+    "--file_system_poll_wait_seconds": "--file-system-poll-wait-seconds", "--enable_batching": "--enable-batching",
+    "--batching_parameters_file": "--batching-parameters-file",
+    "--tensorflow_intra_op_parallelism": "--tensorflow-intra-op-parallelism",
+    "--tensorflow_inter_op_parallelism": "--tensorflow-inter-op-parallelism",
+}
+"""``tensorflow_model_server``'s flags that ``kerazoo serve`` takes as they are (hidden aliases of its own)."""
+
+
+def _rest_api_port(text: str) -> int | None:
+    port = _port(text)
+    return port or None  # TF Serving's --rest_api_port=0 turns REST off (ours, --rest-port 0: any free port)
+
+
+def _add_tf_serving_aliases(parser) -> None:
+    """TF Serving's spelling of each flag in ``TF_SERVING_FLAGS``, so that a ``tensorflow_model_server`` command
+    line made of them runs unchanged; hidden from ``--help`` (the flags table in docs/serving.md lists them)."""
+    import argparse
+
+    ours = {option: action for action in parser._actions for option in action.option_strings}
+    for theirs, flag in TF_SERVING_FLAGS.items():
+        action = ours[flag]
+        if action.nargs == 0:  # a switch: TF Serving also takes --enable_batching=true / =false
+            parser.add_argument(theirs, dest=action.dest, nargs="?", const=True, type=_flag_bool,
+                                default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        else:
+            parser.add_argument(theirs, dest=action.dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS,
+                                type=_rest_api_port if theirs == "--rest_api_port" else action.type)
+
+
 def register(subparsers):
     p = add_parser(subparsers, "serve", help="serve the model repository with TF Serving's REST and gRPC APIs",
                    example="kerazoo serve --repo models --rest-port 8501 --grpc-port 8500")
@@ -34,6 +77,11 @@ def register(subparsers):
     p.add_argument("--rest-port", type=_port, default=8501, help="REST port (0: any free port, 'off': no REST)")
     p.add_argument("--grpc-port", type=_port, default=8500, help="gRPC port (0: any free port, 'off': no gRPC)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 listens on all interfaces")
+    p.add_argument("--model-name", default=None,
+                   help="serve one model under this name from --model-base-path instead of --repo (TF Serving's "
+                        "single-model mode)")
+    p.add_argument("--model-base-path", default=None,
+                   help="with --model-name: the folder holding that model's integer version folders")
     p.add_argument("--model-config-file", default=None,
                    help="TF Serving model_config_list file (names, base paths, version policies, labels); "
                         "without it every model folder in --repo is served at its latest version")
@@ -71,7 +119,24 @@ def register(subparsers):
                    help="print a model_config_list for the models in --repo (base paths under /models, as the "
                         "tensorflow/serving container sees them) and exit")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    _add_tf_serving_aliases(p)
     p.set_defaults(func=run)
+
+
+def single_model(args):
+    """TF Serving's single-model mode: ``--model-base-path`` (``--model-name`` defaults to "default", as there)
+    as a one-model list, or None when it is not given."""
+    if args.model_base_path is None:
+        if args.model_name is not None:
+            raise ValueError(f"--model-name {args.model_name} needs --model-base-path (the folder of its versions)")
+        return None
+    if args.model_config_file:
+        raise ValueError("give --model-config-file or --model-name/--model-base-path, not both")
+    from kerazoo.serving.config import ModelConfig
+
+    if not os.path.isdir(args.model_base_path):
+        raise FileNotFoundError(f"--model-base-path {args.model_base_path}: no such folder")
+    return [ModelConfig(args.model_name or "default", os.path.abspath(args.model_base_path))]
 
 
 def _batching(args):
@@ -107,6 +172,7 @@ def check_port_free(flag: str, host: str, port: int | None) -> None:
 
 
 def run(args):
+    models = None if args.print_model_config else single_model(args)
     if not args.print_model_config:
         check_port_free("--rest-port", args.host, args.rest_port)
         check_port_free("--grpc-port", args.host, args.grpc_port)
@@ -121,8 +187,8 @@ def run(args):
         print(format_model_config(models, base_prefix="/models"), end="")
         return 0
     server = serve(
-        args.repo, rest_port=args.rest_port, grpc_port=args.grpc_port, host=args.host,
-        model_config_file=args.model_config_file, poll_interval=args.file_system_poll_wait_seconds,
+        None if models else args.repo, models=models, rest_port=args.rest_port, grpc_port=args.grpc_port,
+        host=args.host, model_config_file=args.model_config_file, poll_interval=args.file_system_poll_wait_seconds,
         config_poll_interval=args.model_config_file_poll_wait_seconds, batching=_batching(args),
         batching_parameters_file=args.batching_parameters_file, max_request_bytes=args.max_request_bytes,
         admin=args.admin, allowed_roots=args.allow_path, follow_symlinks=args.follow_symlinks,

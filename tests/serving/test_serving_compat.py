@@ -3,6 +3,7 @@
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -116,6 +117,36 @@ def test_cli_help_and_print_model_config(make_repo, capsys):
     assert "--tensorflow-intra-op-parallelism: expected a whole number >= 0" in capsys.readouterr().err
 
 
+def test_tf_serving_flags_parse_as_kerazoos(tmp_path, capsys):
+    from kerazoo.cli import build_parser, main
+    from kerazoo.cli.serve import TF_SERVING_FLAGS
+
+    parser = build_parser()
+    values = {"--port": "8600", "--rest_api_port": "8601", "--model_name": "m", "--model_base_path": "/x",
+              "--model_config_file": "c.config", "--model_config_file_poll_wait_seconds": "5",
+              "--file_system_poll_wait_seconds": "2", "--batching_parameters_file": "b.txt",
+              "--tensorflow_intra_op_parallelism": "1", "--tensorflow_inter_op_parallelism": "3"}
+    assert set(values) | {"--enable_batching"} == set(TF_SERVING_FLAGS)
+    theirs = parser.parse_args(["serve", "--enable_batching", *(f"{k}={v}" for k, v in values.items())])
+    ours = parser.parse_args(["serve", "--enable-batching", *(x for k, v in values.items()
+                                                            for x in (TF_SERVING_FLAGS[k], v))])
+    assert vars(theirs) == vars(ours) and ours.grpc_port == 8600 and ours.tensorflow_inter_op_parallelism == 3
+    assert parser.parse_args(["serve", "--enable_batching=false"]).enable_batching is False
+    assert parser.parse_args(["serve", "--rest_api_port=0"]).rest_port is None  # TF Serving's 0: no REST
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    assert "_" not in "".join(re.findall(r"--[\w-]+", capsys.readouterr().out))  # the aliases stay out of --help
+    base = tmp_path / "m"
+    base.mkdir()
+    for argv, message in [
+        (["--model_name=m"], "--model-name m needs --model-base-path"),
+        ([f"--model_base_path={base}", "--model_config_file=c.config"], "not both"),
+        (["--model_base_path=/no/such/folder"], "--model-base-path /no/such/folder: no such folder"),
+    ]:
+        assert main(["serve", *argv]) == 2
+        assert message in capsys.readouterr().err
+
+
 _THREADS_SCRIPT = """
 import sys
 import tensorflow as tf
@@ -144,13 +175,26 @@ def test_serve_sets_tensorflows_thread_pools_before_loading(make_repo):
                         "Received: 2")
 
 
-def test_cli_serve_runs_and_stops_cleanly_on_ctrl_c(make_repo):
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("spelling", ["kerazoo", "tf_serving"])
+def test_cli_serve_runs_and_stops_cleanly_on_ctrl_c(make_repo, spelling):
     repo = make_repo({"tiny": [1]})
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    flags = {  # the same server; TF Serving's command line in its single-model mode
+        "kerazoo": ["--repo", repo, "--rest-port", "0", "--grpc-port", "0", "--enable-batching",
+                    "--tensorflow-intra-op-parallelism", "1", "--tensorflow-inter-op-parallelism", "2"],
+        "tf_serving": ["--model_name=tiny", f"--model_base_path={repo}/tiny", f"--rest_api_port={_free_port()}",
+                       "--port=0",
+                       "--enable_batching=true", "--tensorflow_intra_op_parallelism=1",
+                       "--tensorflow_inter_op_parallelism=2"],
+    }[spelling]
     process = subprocess.Popen(
-        [sys.executable, "-m", "kerazoo", "serve", "--repo", repo, "--rest-port", "0", "--grpc-port", "0",
-         "--enable-batching", "--log-level", "WARNING", "--tensorflow-intra-op-parallelism", "1",
-         "--tensorflow-inter-op-parallelism", "2"],
+        [sys.executable, "-m", "kerazoo", "serve", *flags, "--log-level", "WARNING"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env,
         # A shell's background job (CI started with `&`) inherits SIGINT ignored, and so would the server.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
