@@ -45,6 +45,7 @@ TF_SERVING_FLAGS = {
     "--batching_parameters_file": "--batching-parameters-file",
     "--tensorflow_intra_op_parallelism": "--tensorflow-intra-op-parallelism",
     "--tensorflow_inter_op_parallelism": "--tensorflow-inter-op-parallelism",
+    "--monitoring_config_file": "--monitoring-config-file",
 }
 """``tensorflow_model_server``'s flags that ``kerazoo serve`` takes as they are (hidden aliases of its own)."""
 
@@ -100,6 +101,9 @@ def register(subparsers):
                    help="threads one TensorFlow op may use (0: one per core)")
     p.add_argument("--tensorflow-inter-op-parallelism", type=_threads, default=0, metavar="N",
                    help="threads running independent ops and concurrent model calls (0: TensorFlow's default)")
+    p.add_argument("--monitoring-config-file", default=None, metavar="F",
+                   help="TF Serving monitoring config: where REST serves the Prometheus metrics "
+                        "(prometheus_config { enable: true path: ... }); default: on, at /monitoring/prometheus/metrics")
     p.add_argument("--max-request-bytes", type=int, default=64 * 2**20, help="largest request body / message")
     p.add_argument("--max-json-values", type=int, default=2**23,
                    help="most JSON values one REST body may hold, counted before it is decoded")
@@ -194,7 +198,7 @@ def run(args):
         admin=args.admin, allowed_roots=args.allow_path, follow_symlinks=args.follow_symlinks,
         max_json_values=args.max_json_values, max_request_elements=args.max_request_elements,
         max_image_pixels=args.max_image_pixels, intra_op_parallelism=args.tensorflow_intra_op_parallelism,
-        inter_op_parallelism=args.tensorflow_inter_op_parallelism,
+        inter_op_parallelism=args.tensorflow_inter_op_parallelism, monitoring_config_file=args.monitoring_config_file,
     )
     # Everything after serve() sits inside the try: a Ctrl-C that lands while the banner prints must still stop
     # the server's (non-daemon) threads, or the process would never exit.

@@ -342,3 +342,55 @@ def parse_batching_parameters(text: str, *, source: str = "<batching parameters>
 def load_batching_parameters_file(path: str) -> BatchingOptions:
     with open(path, encoding="utf-8") as f:
         return parse_batching_parameters(f.read(), source=path)
+
+
+# -- TF Serving's --monitoring_config_file --------------------------------------------------------------------
+
+DEFAULT_METRICS_PATH = "/monitoring/prometheus/metrics"
+_monitoring_class = None
+
+
+def _monitoring_config_class():
+    """MonitoringConfig { PrometheusConfig prometheus_config } as TF Serving's monitoring_config.proto declares it
+    (the tensorflow-serving-api package does not ship it), built once in a private descriptor pool."""
+    global _monitoring_class
+    if _monitoring_class is not None:
+        return _monitoring_class
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    F = descriptor_pb2.FieldDescriptorProto
+    file = descriptor_pb2.FileDescriptorProto(name="kerazoo_monitoring_config.proto", package="tensorflow.serving",
+                                              syntax="proto3")
+    prometheus = file.message_type.add(name="PrometheusConfig")
+    prometheus.field.add(name="enable", number=1, type=F.TYPE_BOOL, label=F.LABEL_OPTIONAL)
+    prometheus.field.add(name="path", number=2, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    monitoring = file.message_type.add(name="MonitoringConfig")
+    monitoring.field.add(name="prometheus_config", number=1, type=F.TYPE_MESSAGE, label=F.LABEL_OPTIONAL,
+                         type_name=".tensorflow.serving.PrometheusConfig")
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    descriptor = pool.FindMessageTypeByName("tensorflow.serving.MonitoringConfig")
+    _monitoring_class = message_factory.GetMessageClass(descriptor)
+    return _monitoring_class
+
+
+def parse_monitoring_config(text: str, *, source: str = "<monitoring config>") -> str | None:
+    """The REST path of the Prometheus metrics that TF Serving's monitoring config text asks for (its default path
+    when the config names none), or None when ``prometheus_config { enable: false }`` (or no prometheus_config)."""
+    proto = _monitoring_config_class()()
+    try:
+        text_format.Parse(text, proto)
+    except text_format.ParseError as error:
+        raise ValueError(f"Invalid monitoring config {source}: {error}") from None
+    if not proto.prometheus_config.enable:
+        return None
+    path = proto.prometheus_config.path or DEFAULT_METRICS_PATH
+    if not path.startswith("/") or path.lower().startswith("/v1/") or path.lower() == "/v1":
+        raise ValueError(f"Invalid monitoring config {source}: the metrics path must start with '/' and not with "
+                         f"/v1 (TF Serving's API). Received: path={path!r}")
+    return path
+
+
+def load_monitoring_config_file(path: str) -> str | None:
+    with open(path, encoding="utf-8") as f:
+        return parse_monitoring_config(f.read(), source=path)

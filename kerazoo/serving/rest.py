@@ -40,13 +40,13 @@ try:
 except ImportError:  # the standard library is used instead (slower)
     orjson = None
 
+from kerazoo.serving.config import DEFAULT_METRICS_PATH as METRICS_PATH
 from kerazoo.serving.errors import ServingError, invalid_argument
 from kerazoo.serving.service import ServingService
 from kerazoo.serving.tensors import array_to_json, is_b64, json_to_array, json_to_examples, numeric_text_array
 
 log = logging.getLogger("kerazoo.serving")
 
-METRICS_PATH = "/monitoring/prometheus/metrics"
 _PREDICT = re.compile(r"/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?:(classify|regress|predict)",
                       re.IGNORECASE)
 _STATUS = re.compile(r"/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?(?:/(metadata))?",
@@ -98,10 +98,11 @@ class RestApi:
     """
 
     def __init__(self, service: ServingService, *, json_workers: int | None = None,
-                 max_json_values: int = DEFAULT_MAX_JSON_VALUES):
+                 max_json_values: int = DEFAULT_MAX_JSON_VALUES, metrics_path: str | None = METRICS_PATH):
         if max_json_values < 1:
             raise ValueError(f"Invalid max_json_values: expected >= 1. Received: {max_json_values}")
         self.service = service
+        self.metrics_path = metrics_path  # None: no metrics route
         self.max_json_values = max_json_values
         self._gate = threading.BoundedSemaphore(json_workers or max(2, min(4, os.cpu_count() or 1)))
 
@@ -111,7 +112,7 @@ class RestApi:
         start = time.perf_counter()
         model, api = "", ""
         try:
-            if path == METRICS_PATH and method == "GET":
+            if path == self.metrics_path and method == "GET":
                 return 200, self.service.metrics.render().encode("utf-8"), "text/plain; version=0.0.4"
             if not path.lower().startswith("/v1/"):
                 raise ServingError("NOT_FOUND", f"Not found: {method} {path}")

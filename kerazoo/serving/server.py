@@ -8,7 +8,9 @@ import logging
 import os
 import threading
 
-from kerazoo.serving.config import BatchingOptions, VersionPolicy, load_batching_parameters_file
+from kerazoo.serving.config import (
+    DEFAULT_METRICS_PATH, BatchingOptions, VersionPolicy, load_batching_parameters_file, load_monitoring_config_file,
+)
 from kerazoo.serving.errors import ServingError
 from kerazoo.serving.grpc_service import GrpcServer
 from kerazoo.serving.images import DEFAULT_MAX_IMAGE_PIXELS
@@ -72,7 +74,8 @@ class ModelServer:
                  grpc_max_workers: int = 128, metrics: ServingMetrics | None = None, admin: bool | None = None,
                  max_json_values: int = DEFAULT_MAX_JSON_VALUES,
                  max_request_elements: int = DEFAULT_MAX_REQUEST_ELEMENTS,
-                 max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS, freeze_gc: bool = True):
+                 max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS, freeze_gc: bool = True,
+                 metrics_path: str | None = DEFAULT_METRICS_PATH):
         if rest_port is None and grpc_port is None:
             raise ValueError("Invalid ports: at least one of rest_port and grpc_port is needed. Received: both None")
         if max_request_bytes < 1:
@@ -84,6 +87,7 @@ class ModelServer:
                                       max_image_pixels=max_image_pixels)
         self.admin = is_loopback(host) if admin is None else admin
         self._max_json_values = max_json_values
+        self.metrics_path = metrics_path
         self._rest_port, self._grpc_port = rest_port, grpc_port
         self._max_request_bytes = max_request_bytes
         self._grpc_max_workers = grpc_max_workers
@@ -100,7 +104,8 @@ class ModelServer:
         try:
             if self._rest_port is not None:
                 self.rest = RestServer((self.host, self._rest_port),
-                                       RestApi(self.service, max_json_values=self._max_json_values),
+                                       RestApi(self.service, max_json_values=self._max_json_values,
+                                               metrics_path=self.metrics_path),
                                        max_request_bytes=self._max_request_bytes)
             if self._grpc_port is not None:
                 self.grpc = GrpcServer(self.service, self.host, self._grpc_port, admin=self.admin,
@@ -142,8 +147,8 @@ class ModelServer:
     def addresses(self) -> list[str]:
         out = []
         if self.rest:
-            out.append(f"REST  {self.rest_url}/v1/models/<name>  "
-                       f"(metrics: {self.rest_url}/monitoring/prometheus/metrics)")
+            metrics = f"  (metrics: {self.rest_url}{self.metrics_path})" if self.metrics_path else ""
+            out.append(f"REST  {self.rest_url}/v1/models/<name>{metrics}")
         if self.grpc:
             out.append(f"gRPC  {self.grpc_address}  (tensorflow.serving.PredictionService, ModelService)")
         return out
@@ -208,7 +213,8 @@ def serve(repo: str | None = "models", rest_port: int | None = 8501, grpc_port: 
           grpc_max_workers: int = 128, admin: bool | None = None, allowed_roots=(), follow_symlinks: bool = False,
           max_json_values: int = DEFAULT_MAX_JSON_VALUES, max_request_elements: int = DEFAULT_MAX_REQUEST_ELEMENTS,
           max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS, freeze_gc: bool = True,
-          intra_op_parallelism: int = 0, inter_op_parallelism: int = 0) -> ModelServer:
+          intra_op_parallelism: int = 0, inter_op_parallelism: int = 0,
+          monitoring_config_file: str | None = None) -> ModelServer:
     """Start a TF Serving-compatible server over a model repository, in background threads.
 
     Loads every chosen version before it returns, so the models are AVAILABLE when the ports open.
@@ -248,11 +254,16 @@ def serve(repo: str | None = "models", rest_port: int | None = 8501, grpc_port: 
             runs its first TensorFlow operation (see :func:`set_tensorflow_threads`).
         inter_op_parallelism: threads that run independent ops (and concurrent model calls) at once (0: default),
             as ``--tensorflow_inter_op_parallelism``; the same condition.
+        monitoring_config_file: TF Serving's ``--monitoring_config_file`` (``prometheus_config { enable, path }``):
+            where REST serves the Prometheus metrics, or no metrics route when not enabled. Without it the
+            metrics are at ``/monitoring/prometheus/metrics``.
 
     Returns:
         The running ModelServer; call ``stop()`` (or use it as a context manager).
     """
     set_tensorflow_threads(intra_op_parallelism, inter_op_parallelism)
+    metrics_path = load_monitoring_config_file(monitoring_config_file) if monitoring_config_file else \
+        DEFAULT_METRICS_PATH
     if batching_parameters_file is not None:
         if batching is not None:
             raise ValueError("Invalid batching: give batching or batching_parameters_file, not both.")
@@ -289,7 +300,7 @@ def serve(repo: str | None = "models", rest_port: int | None = 8501, grpc_port: 
     server = ModelServer(repository, host=host, rest_port=rest_port, grpc_port=grpc_port,
                          max_request_bytes=max_request_bytes, grpc_max_workers=grpc_max_workers, metrics=metrics,
                          admin=admin, max_json_values=max_json_values, max_request_elements=max_request_elements,
-                         max_image_pixels=max_image_pixels, freeze_gc=freeze_gc)
+                         max_image_pixels=max_image_pixels, freeze_gc=freeze_gc, metrics_path=metrics_path)
     server.start()
     started.append(server)
     return server

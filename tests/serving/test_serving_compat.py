@@ -13,6 +13,7 @@ import yaml
 from serving_helpers import export_version, http
 
 from kerazoo.serving import load_batching_parameters_file, parse_model_config
+from kerazoo.serving.config import load_monitoring_config_file, parse_monitoring_config
 from kerazoo.serving.inspect import check_repository, check_saved_model, describe
 from kerazoo.serving.rest import METRICS_PATH
 
@@ -76,6 +77,42 @@ def test_models_config_and_batching_parameters_load():
     assert options.max_batch_size >= 1
     monitoring = open(os.path.join(SERVING, "monitoring.config")).read()
     assert re.search(r'path:\s*"([^"]+)"', monitoring).group(1) == METRICS_PATH
+    assert load_monitoring_config_file(os.path.join(SERVING, "monitoring.config")) == METRICS_PATH
+
+
+@pytest.mark.parametrize("text, path", [
+    ('prometheus_config { enable: true path: "/metrics" }', "/metrics"),
+    ("prometheus_config { enable: true }", METRICS_PATH),  # TF Serving's default path
+    ('prometheus_config { enable: false path: "/metrics" }', None),
+    ("", None),
+    ('prometheus_config { enable: true path: "/v1/models" }', "must start with '/' and not with /v1"),
+    ('prometheus_config { enable: true path: "metrics" }', "must start with '/'"),
+    ("prometheus_config { enabel: true }", 'no field named "enabel"'),
+])
+def test_monitoring_config(text, path):
+    if path is None or path.startswith("/"):
+        assert parse_monitoring_config(text) == path
+    else:
+        with pytest.raises(ValueError, match=re.escape(path)):
+            parse_monitoring_config(text)
+
+
+@pytest.mark.parametrize("config, served, absent", [
+    ('prometheus_config { enable: true path: "/metrics" }', "/metrics", METRICS_PATH),
+    ("prometheus_config { enable: false }", None, METRICS_PATH),
+])
+def test_metrics_route_follows_the_monitoring_config(make_repo, tmp_path, config, served, absent):
+    from kerazoo.serving import serve
+
+    config_file = tmp_path / "monitoring.config"
+    config_file.write_text(config)
+    with serve(make_repo({"tiny": [1]}), rest_port=0, grpc_port=None, poll_interval=0,
+               monitoring_config_file=str(config_file)) as server:
+        if served:
+            status, text = http(server.rest_url, "GET", served)
+            assert status == 200 and ":tensorflow:serving:request_count" in text
+        assert http(server.rest_url, "GET", absent)[0] == 404
+        assert server.addresses()[0].endswith(f"(metrics: {server.rest_url}{served})" if served else "/v1/models/<name>")
 
 
 def _flags(args):
@@ -125,7 +162,8 @@ def test_tf_serving_flags_parse_as_kerazoos(tmp_path, capsys):
     values = {"--port": "8600", "--rest_api_port": "8601", "--model_name": "m", "--model_base_path": "/x",
               "--model_config_file": "c.config", "--model_config_file_poll_wait_seconds": "5",
               "--file_system_poll_wait_seconds": "2", "--batching_parameters_file": "b.txt",
-              "--tensorflow_intra_op_parallelism": "1", "--tensorflow_inter_op_parallelism": "3"}
+              "--tensorflow_intra_op_parallelism": "1", "--tensorflow_inter_op_parallelism": "3",
+              "--monitoring_config_file": "m.config"}
     assert set(values) | {"--enable_batching"} == set(TF_SERVING_FLAGS)
     theirs = parser.parse_args(["serve", "--enable_batching", *(f"{k}={v}" for k, v in values.items())])
     ours = parser.parse_args(["serve", "--enable-batching", *(x for k, v in values.items()
@@ -191,7 +229,7 @@ def test_cli_serve_runs_and_stops_cleanly_on_ctrl_c(make_repo, spelling):
         "tf_serving": ["--model_name=tiny", f"--model_base_path={repo}/tiny", f"--rest_api_port={_free_port()}",
                        "--port=0",
                        "--enable_batching=true", "--tensorflow_intra_op_parallelism=1",
-                       "--tensorflow_inter_op_parallelism=2"],
+                       "--tensorflow_inter_op_parallelism=2", "--monitoring_config_file=serving/monitoring.config"],
     }[spelling]
     process = subprocess.Popen(
         [sys.executable, "-m", "kerazoo", "serve", *flags, "--log-level", "WARNING"],
