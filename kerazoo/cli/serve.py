@@ -176,8 +176,8 @@ def check_port_free(flag: str, host: str, port: int | None) -> None:
 
 
 def run(args):
-    models = None if args.print_model_config else single_model(args)
     if not args.print_model_config:
+        models = single_model(args)
         check_port_free("--rest-port", args.host, args.rest_port)
         check_port_free("--grpc-port", args.host, args.grpc_port)
     logging.basicConfig(level=getattr(logging, args.log_level), format="%(asctime)s %(levelname)s %(message)s")

@@ -15,6 +15,7 @@ accepted here and a typo fails with the parser's line and column:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import re
@@ -283,14 +284,11 @@ _REPEATED_INT = ("allowed_batch_sizes", "low_priority_allowed_batch_sizes")
 _PLAIN_BOOL = ("pad_variable_length_inputs",)
 _USED = {"max_batch_size", "batch_timeout_micros", "max_enqueued_batches", "num_batch_threads",
          "allowed_batch_sizes"}
-_batching_class = None
 
 
+@functools.cache
 def _batching_parameters_class():
     """A message class with BatchingParameters' field names, built once in a private descriptor pool."""
-    global _batching_class
-    if _batching_class is not None:
-        return _batching_class
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, wrappers_pb2
 
     pool = descriptor_pool.DescriptorPool()
@@ -316,8 +314,7 @@ def _batching_parameters_class():
                 field.type_name = type_name
     pool.Add(file)
     descriptor = pool.FindMessageTypeByName("tensorflow.serving.BatchingParameters")
-    _batching_class = message_factory.GetMessageClass(descriptor)
-    return _batching_class
+    return message_factory.GetMessageClass(descriptor)
 
 
 def parse_batching_parameters(text: str, *, source: str = "<batching parameters>") -> BatchingOptions:
@@ -347,15 +344,12 @@ def load_batching_parameters_file(path: str) -> BatchingOptions:
 # -- TF Serving's --monitoring_config_file --------------------------------------------------------------------
 
 DEFAULT_METRICS_PATH = "/monitoring/prometheus/metrics"
-_monitoring_class = None
 
 
+@functools.cache
 def _monitoring_config_class():
     """MonitoringConfig { PrometheusConfig prometheus_config } as TF Serving's monitoring_config.proto declares it
     (the tensorflow-serving-api package does not ship it), built once in a private descriptor pool."""
-    global _monitoring_class
-    if _monitoring_class is not None:
-        return _monitoring_class
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
     F = descriptor_pb2.FieldDescriptorProto
@@ -370,8 +364,7 @@ def _monitoring_config_class():
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
     descriptor = pool.FindMessageTypeByName("tensorflow.serving.MonitoringConfig")
-    _monitoring_class = message_factory.GetMessageClass(descriptor)
-    return _monitoring_class
+    return message_factory.GetMessageClass(descriptor)
 
 
 def parse_monitoring_config(text: str, *, source: str = "<monitoring config>") -> str | None:
