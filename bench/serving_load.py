@@ -16,6 +16,9 @@ gRPC channel each). The clients run on the same cores as the server, so their CP
   number of batch threads);
 - naive: the same server with batching off, so every request runs its own model call (one request, one predict).
 
+``--workers N`` runs both servers as N processes on the same ports (``kerazoo serve --workers N``) and also
+measures the limit as they split the machine (N processes at once, each with cores / N TensorFlow threads).
+
 Goals (issue 7): batched >= 70 % of the limit and >= 3x naive at concurrency 64. Issue 15 adds: JSON pixels vs
 encoded PNG files (``serving_bytes``, base64) through the batched server at concurrency 16, and the first request's
 latency right after a version swap with and without replaying the warm-up file, against the steady state's p50/p99.
@@ -197,6 +200,8 @@ def h2load_load(kind, target, path, body, concurrency, seconds, warmup, server) 
                f"--log-file={log_file}", url]
     before, statuses_before = resource.getrusage(resource.RUSAGE_CHILDREN), _status_counts(server)
     finished = subprocess.run(command, capture_output=True, text=True, timeout=seconds + warmup + 300, check=False)
+    if hasattr(server, "pids"):
+        time.sleep(0.7)  # worker processes publish their metrics every 0.5 s
     after, statuses_after = resource.getrusage(resource.RUSAGE_CHILDREN), _status_counts(server)
     if finished.returncode != 0:
         raise RuntimeError(f"h2load failed ({finished.returncode}): {finished.stderr.strip()[-500:]}")
@@ -273,6 +278,57 @@ def in_process_limit(path, shape, batch, seconds):
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     return {"batch": batch, "images_per_s": round(count * batch / elapsed, 1),
             "ms_per_batch": round(elapsed / count * 1e3, 2), "cpu_ms_per_image": round(cpu / (count * batch) * 1e3, 3)}
+
+
+def _split_limit_worker(path, shape, batch, seconds, threads, start_at, queue):
+    import numpy as np
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    fn = tf.saved_model.load(path).signatures["serving_default"]
+    x = tf.constant(np.random.default_rng(0).uniform(0, 255, (batch, *shape)).astype(np.float32))
+    for _ in range(3):
+        fn(images=x)
+    time.sleep(max(0.0, start_at - time.time()))
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        fn(images=x)["probabilities"].numpy()
+        count += 1
+    queue.put(count * batch / (time.perf_counter() - start))
+
+
+def split_limit(path, shape, batch, seconds, workers):
+    """The in-process limit as ``kerazoo serve --workers N`` splits the machine: N processes, each with cores / N
+    intra-op threads, calling the model on batches of ``batch`` at the same time (images/s summed)."""
+    import multiprocessing
+
+    from kerazoo.serving.workers import default_intra_op_threads
+
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    start_at = time.time() + 30  # after every process has loaded the model
+    processes = [context.Process(target=_split_limit_worker, args=(path, shape, batch, seconds,
+                                                                   default_intra_op_threads(workers), start_at, queue))
+                 for _ in range(workers)]
+    for process in processes:
+        process.start()
+    rates = [queue.get(timeout=300) for _ in processes]
+    for process in processes:
+        process.join()
+    return {"batch": batch, "workers": workers, "images_per_s": round(sum(rates), 1),
+            "by_worker": [round(r, 1) for r in rates]}
+
+
+def _server_cpu(server) -> float:
+    """CPU seconds the server has used: this process's, or its worker processes' (kerazoo serve --workers)."""
+    if not hasattr(server, "pids"):
+        return time.process_time()
+    total = 0
+    for pid in server.pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _rest_once(port: int, path: str, body: bytes) -> float:
@@ -353,6 +409,9 @@ def main(argv=None):
                         help="default: kerazoo serve's (2, or 1 on a one-CPU machine)")
     parser.add_argument("--batch-timeout-micros", type=int, default=0)
     parser.add_argument("--servers", default="batched,naive")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes (kerazoo serve --workers) for the batched and naive servers; with more "
+                             "than one the limit is also measured as the workers split the machine")
     parser.add_argument("--switch-interval", type=float, default=None, help="sys.setswitchinterval for the server")
     parser.add_argument("--steady-requests", type=int, default=50, help="requests after the first, per swap point")
     parser.add_argument("--quick", action="store_true",
@@ -378,8 +437,8 @@ def main(argv=None):
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
     if args.num_batch_threads is None:  # older trees (bench/serving_compare.py's "before") lack default_threads
-        default = getattr(BatchingOptions, "default_threads", lambda: max(1, min(2, os.cpu_count() or 1)))
-        args.num_batch_threads = default()
+        default = getattr(BatchingOptions, "default_threads", lambda *_: max(1, min(2, os.cpu_count() or 1)))
+        args.num_batch_threads = default(args.workers) if args.workers > 1 else default()
     if args.client == "auto":
         args.client = "h2load" if shutil.which("h2load") else "python"
         if args.client == "python":
@@ -404,6 +463,8 @@ def main(argv=None):
     # The machine may be shared: the limit is measured before and after the load runs and averaged.
     limit_before = in_process_limit(path, shape, args.max_batch_size, args.seconds)
     limit_by_batch = {c: in_process_limit(path, shape, c, min(args.seconds, 2.0)) for c in levels}
+    split_before = split_limit(path, shape, args.max_batch_size, args.seconds, args.workers) \
+        if args.workers > 1 else None
     print(f"in-process limit (batch {args.max_batch_size}): {limit_before['images_per_s']} images/s; by batch size: "
           + ", ".join(f"{c}: {v['images_per_s']}" for c, v in limit_by_batch.items()), flush=True)
 
@@ -427,21 +488,28 @@ def main(argv=None):
     }
     servers = {k: v for k, v in servers.items() if k in args.servers.split(",")}
     for label, batching in servers.items():
-        server = serve(repo, rest_port=0, grpc_port=0, poll_interval=0, batching=batching)
+        if args.workers > 1:
+            from kerazoo.serving.workers import WorkerPool
+
+            server = WorkerPool(args.workers, repo=repo, rest_port=0, grpc_port=0, poll_interval=0,
+                                batching=batching).start()
+        else:
+            server = serve(repo, rest_port=0, grpc_port=0, poll_interval=0, batching=batching)
         try:
             for protocol in protocols:
                 for concurrency in levels:
                     rows_before, batches_before = _batch_totals(server)
                     # The clients are other processes: this process's CPU time is the server's (and the model's).
-                    cpu_before, all_before = time.process_time(), _served_requests(server)
+                    cpu_before, all_before = _server_cpu(server), _served_requests(server)
                     gc_before = [g["collections"] for g in gc.get_stats()]
                     point = load(protocol, server, rest_body if protocol == "rest" else grpc_body, concurrency)
                     rows, batches = _batch_totals(server)
                     served = _served_requests(server) - all_before  # warm-up requests included: CPU covers them
-                    point["gc_collections_by_generation"] = [g["collections"] - b for g, b in zip(gc.get_stats(),
-                                                                                                  gc_before)]
+                    if args.workers == 1:  # the workers' collections happen in their own processes
+                        point["gc_collections_by_generation"] = [g["collections"] - b for g, b in
+                                                                 zip(gc.get_stats(), gc_before)]
                     if served:
-                        point["server_cpu_ms_per_request"] = round((time.process_time() - cpu_before) / served * 1e3,
+                        point["server_cpu_ms_per_request"] = round((_server_cpu(server) - cpu_before) / served * 1e3,
                                                                    3)
                     if batches > batches_before:
                         point["mean_batch_rows"] = round((rows - rows_before) / (batches - batches_before), 1)
@@ -451,7 +519,7 @@ def main(argv=None):
                           f"mean batch {point.get('mean_batch_rows', '-')}  "
                           f"server CPU {point.get('server_cpu_ms_per_request', '-')} ms/request  "
                           f"client CPU {point.get('client_cpu_ms_per_request', '-')} ms/request  "
-                          f"gc {point['gc_collections_by_generation']}",
+                          f"gc {point.get('gc_collections_by_generation', '-')}",
                           flush=True)
         finally:
             server.stop()
@@ -490,6 +558,15 @@ def main(argv=None):
                  images_per_s_before=limit_before["images_per_s"], images_per_s_after=limit_after["images_per_s"])
     print(f"in-process limit after the load runs: {limit_after['images_per_s']} images/s; "
           f"mean {limit['images_per_s']}", flush=True)
+    split = None
+    if split_before:
+        split_after = split_limit(path, shape, args.max_batch_size, args.seconds, args.workers)
+        split = dict(split_before, images_per_s=round((split_before["images_per_s"] + split_after["images_per_s"]) / 2,
+                                                      1),
+                     images_per_s_before=split_before["images_per_s"], images_per_s_after=split_after["images_per_s"])
+        print(f"in-process limit split as the {args.workers} workers run (each {split['images_per_s'] / args.workers:.0f}"
+              f" images/s alone): {split_before['images_per_s']} before, {split_after['images_per_s']} after; mean "
+              f"{split['images_per_s']}", flush=True)
     top = max(levels)
     goals = {}
     for protocol in protocols if {"batched", "naive"} <= set(results) else ():
@@ -500,19 +577,23 @@ def main(argv=None):
             "speedup_over_naive": round(batched / naive, 2) if naive else None,
         }
         goals[protocol]["meets_70pct_of_limit"] = goals[protocol]["fraction_of_limit"] >= 0.7
+        if split:
+            goals[protocol]["fraction_of_split_limit"] = round(batched / split["images_per_s"], 3)
         goals[protocol]["meets_3x_naive"] = bool(naive) and batched / naive >= 3
     print(f"\nat concurrency {top}:")
     for protocol, goal in goals.items():
         print(f"  {protocol}: {goal['fraction_of_limit'] * 100:.0f} % of the in-process limit (goal >= 70 %), "
-              f"{goal['speedup_over_naive']}x the naive server (goal >= 3x)")
+              f"{goal['speedup_over_naive']}x the naive server (goal >= 3x)"
+              + (f"; {goal['fraction_of_split_limit'] * 100:.0f} % of the split limit" if split else ""))
     figures = {
         "model": args.model_dir or args.zoo, "input_shape": list(shape),
         "settings": {"seconds": args.seconds, "warmup": args.warmup, "max_requests": args.max_requests,
                      "max_batch_size": args.max_batch_size, "num_batch_threads": args.num_batch_threads,
+                     "workers": args.workers,
                      "batch_timeout_micros": args.batch_timeout_micros,
                      "client": args.client, "client_processes": "min(concurrency, 4)" if args.client == "python" else 1,
                      "images_per_request": 1},
-        "in_process_limit": limit, "in_process_by_batch": list(limit_by_batch.values()),
+        "in_process_limit": limit, "in_process_by_batch": list(limit_by_batch.values()), "split_limit": split,
         "servers": results, "goals_at_concurrency_%d" % top: goals,
         "json_pixels_vs_image_bytes_c16": inputs, "first_request_after_swap": swap, "quick": args.quick,
     }

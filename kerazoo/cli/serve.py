@@ -28,6 +28,18 @@ def _threads(text: str) -> int:
     return int(text)
 
 
+def _workers(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of processes (1 or more), got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more processes, got {value}")
+    return value
+
+
 def _flag_bool(text: str) -> bool:
     import argparse
 
@@ -101,6 +113,10 @@ def register(subparsers):
                    help="threads one TensorFlow op may use (0: one per core)")
     p.add_argument("--tensorflow-inter-op-parallelism", type=_threads, default=0, metavar="N",
                    help="threads running independent ops and concurrent model calls (0: TensorFlow's default)")
+    p.add_argument("--workers", type=_workers, default=1, metavar="N",
+                   help="server processes sharing the ports (SO_REUSEPORT, Linux): requests spread over N Python "
+                        "interpreters; each loads every model (N x the memory) and by default uses cores/N "
+                        "TensorFlow threads")
     p.add_argument("--monitoring-config-file", default=None, metavar="F",
                    help="TF Serving monitoring config: where REST serves the Prometheus metrics "
                         "(prometheus_config { enable: true path: ... }); default: on, at /monitoring/prometheus/metrics")
@@ -154,7 +170,7 @@ def _batching(args):
             raise ValueError("give --batching-parameters-file or the --max-batch-size/... flags, not both")
         return None
     if knobs or args.enable_batching:
-        knobs.setdefault("num_batch_threads", BatchingOptions.default_threads())
+        knobs.setdefault("num_batch_threads", BatchingOptions.default_threads(args.workers))
         return BatchingOptions(**knobs)
     return None
 
@@ -190,8 +206,8 @@ def run(args):
             raise FileNotFoundError(f"no model folders in {args.repo}")
         print(format_model_config(models, base_prefix="/models"), end="")
         return 0
-    server = serve(
-        None if models else args.repo, models=models, rest_port=args.rest_port, grpc_port=args.grpc_port,
+    options = dict(
+        repo=None if models else args.repo, models=models, rest_port=args.rest_port, grpc_port=args.grpc_port,
         host=args.host, model_config_file=args.model_config_file, poll_interval=args.file_system_poll_wait_seconds,
         config_poll_interval=args.model_config_file_poll_wait_seconds, batching=_batching(args),
         batching_parameters_file=args.batching_parameters_file, max_request_bytes=args.max_request_bytes,
@@ -200,18 +216,29 @@ def run(args):
         max_image_pixels=args.max_image_pixels, intra_op_parallelism=args.tensorflow_intra_op_parallelism,
         inter_op_parallelism=args.tensorflow_inter_op_parallelism, monitoring_config_file=args.monitoring_config_file,
     )
-    # Everything after serve() sits inside the try: a Ctrl-C that lands while the banner prints must still stop
+    if args.workers > 1:
+        from kerazoo.serving.workers import WorkerPool
+
+        server = WorkerPool(args.workers, **options)
+        print(f"starting {args.workers} worker processes...", flush=True)
+        server.start()
+    else:
+        server = serve(**options)
+    # Everything after the start sits inside the try: a Ctrl-C that lands while the banner prints must still stop
     # the server's (non-daemon) threads, or the process would never exit.
     try:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, lambda *_: server.stop())
         for address in server.addresses():
             print(address, flush=True)
-        names = server.repository.model_names()
-        for name in names:
-            versions = server.repository.available_versions(name)
+        if args.workers > 1:
+            print(f"{args.workers} workers share the ports: pids {', '.join(map(str, server.pids))}", flush=True)
+            served = server.ready_info.get("models", {})
+        else:
+            served = {name: server.repository.available_versions(name) for name in server.repository.model_names()}
+        for name, versions in served.items():
             print(f"model {name}: versions {versions or 'none available yet'}", flush=True)
-        if not names:
+        if not served:
             print(f"no models in {args.repo} yet; new model folders are picked up while serving", flush=True)
         print("Ctrl-C stops the server.", flush=True)
         while not server.wait(0.5):
@@ -220,4 +247,6 @@ def run(args):
         print("stopping...", file=sys.stderr, flush=True)
     finally:
         server.stop()
+    if getattr(server, "failed", ""):
+        raise RuntimeError(server.failed)
     return 0

@@ -258,10 +258,11 @@ class BatchingOptions:
         object.__setattr__(self, "allowed_batch_sizes", sizes)
 
     @staticmethod
-    def default_threads() -> int:
+    def default_threads(workers: int = 1) -> int:
         """``kerazoo serve``'s batch threads: two batches in flight keep the cores busy while the other batch's
-        requests are answered and the next ones arrive (measured: bench/serving_load.py), one on a one-CPU machine."""
-        return max(1, min(2, os.cpu_count() or 1))
+        requests are answered and the next ones arrive (measured: bench/serving_load.py), one on a one-CPU machine
+        or when ``workers`` server processes share the cores (each then runs one batch at a time)."""
+        return max(1, min(2, (os.cpu_count() or 1) // workers))
 
     def to_text(self) -> str:
         """The TF Serving ``--batching_parameters_file`` text for these options."""
@@ -271,6 +272,21 @@ class BatchingOptions:
                  f"num_batch_threads {{ value: {self.num_batch_threads} }}"]
         lines += [f"allowed_batch_sizes: {s}" for s in self.allowed_batch_sizes]
         return "\n".join(lines) + "\n"
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerSlot:
+    """Which of ``kerazoo serve --workers N``'s server processes this is (see workers.py).
+
+    Attributes:
+        index: 0 to count - 1.
+        count: the number of worker processes sharing the ports.
+        metrics_dir: the folder where the workers publish their metrics to one another.
+    """
+
+    index: int
+    count: int
+    metrics_dir: str
 
 
 # Fields of TF Serving's BatchingParameters (session_bundle_config.proto) that kerazoo reads; the others are

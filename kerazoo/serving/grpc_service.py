@@ -114,11 +114,14 @@ class PredictionServicer(_Base, prediction_service_pb2_grpc.PredictionServiceSer
 
 
 class ModelServicer(_Base, model_service_pb2_grpc.ModelServiceServicer):
-    """``admin``: whether HandleReloadConfigRequest may change what is served (off: PERMISSION_DENIED)."""
+    """``admin``: whether HandleReloadConfigRequest may change what is served (off: PERMISSION_DENIED);
+    ``workers``: server processes sharing the port (more than one: FAILED_PRECONDITION, as the request would
+    change only the worker it reaches)."""
 
-    def __init__(self, service: ServingService, *, admin: bool = True):
+    def __init__(self, service: ServingService, *, admin: bool = True, workers: int = 1):
         super().__init__(service)
         self.admin = admin
+        self.workers = workers
 
     def GetModelStatus(self, request, context):
         def run():
@@ -132,6 +135,10 @@ class ModelServicer(_Base, model_service_pb2_grpc.ModelServiceServicer):
             if not self.admin:
                 raise ServingError("PERMISSION_DENIED", "The admin API (HandleReloadConfigRequest) is off on this "
                                    "server (--no-admin, or a non-loopback --host without --admin)")
+            if self.workers > 1:
+                raise ServingError("FAILED_PRECONDITION", f"This server runs {self.workers} worker processes "
+                                   "(--workers) and a reload would reach only one; change the --model-config-file "
+                                   "instead (every worker polls it: --model-config-file-poll-wait-seconds)")
             repository = self.service.repository
             try:
                 models = models_from_proto(request.config, source="<ReloadConfigRequest>", repo=repository.repo)
@@ -158,17 +165,18 @@ def _grpc_address(host: str, port: int) -> str:
 
 
 class GrpcServer:
-    """The gRPC server: both servicers on one port, a thread pool of ``max_workers``."""
+    """The gRPC server: both servicers on one port, a thread pool of ``max_workers``. ``workers``: server
+    processes sharing the port (SO_REUSEPORT when more than one; otherwise a port in use is an error)."""
 
     def __init__(self, service: ServingService, host: str, port: int, *, max_request_bytes: int,
-                 max_workers: int = 128, admin: bool = True):
+                 max_workers: int = 128, admin: bool = True, workers: int = 1):
         options = [("grpc.max_receive_message_length", max_request_bytes),
                    ("grpc.max_send_message_length", -1),
-                   ("grpc.so_reuseport", 0)]
+                   ("grpc.so_reuseport", int(workers > 1))]
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
                                    options=options)
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(service), self._server)
-        model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(service, admin=admin),
+        model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(service, admin=admin, workers=workers),
                                                                   self._server)
         self.port = self._server.add_insecure_port(_grpc_address(host, port))
         if not self.port:

@@ -9,6 +9,10 @@ for batching (batch sizes, queue delay) and model loading (loads, replayed warm-
 from __future__ import annotations
 
 import bisect
+import contextlib
+import json
+import os
+import tempfile
 import threading
 
 LATENCY_BUCKETS_US = (50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
@@ -44,6 +48,22 @@ class Counter:
     def value(self, *labels) -> float:
         return self._values.get(labels, 0.0)
 
+    def state(self) -> list:
+        """The values as JSON-able ``[labels, value]`` pairs (for another process to merge)."""
+        with self._lock:
+            return [[list(k), v] for k, v in self._values.items()]
+
+    def merge(self, state: list) -> None:
+        """Add another process's :meth:`state` to these values."""
+        with self._lock:
+            for labels, value in state:
+                key = tuple(labels)
+                self._values[key] = self._combine(self._values.get(key), value)
+
+    @staticmethod
+    def _combine(mine: float | None, theirs: float) -> float:
+        return (mine or 0.0) + theirs
+
     def render(self) -> list[str]:
         lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
         with self._lock:
@@ -56,6 +76,10 @@ class Gauge(Counter):
     def set(self, *labels, value: float) -> None:
         with self._lock:
             self._values[labels] = float(value)
+
+    @staticmethod
+    def _combine(mine: float | None, theirs: float) -> float:
+        return theirs if mine is None else max(mine, theirs)  # the same level seen by several processes
 
     def render(self) -> list[str]:
         lines = super().render()
@@ -82,6 +106,17 @@ class Histogram:
     def count(self, *labels) -> int:
         series = self._series.get(labels)
         return series[-1] if series else 0
+
+    def state(self) -> list:
+        with self._lock:
+            return [[list(k), list(v)] for k, v in self._series.items()]
+
+    def merge(self, state: list) -> None:
+        with self._lock:
+            for labels, series in state:
+                mine = self._series.setdefault(tuple(labels), [0] * (len(self.buckets) + 1) + [0.0, 0])
+                for i, value in enumerate(series):
+                    mine[i] += value
 
     def render(self) -> list[str]:
         lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
@@ -127,8 +162,71 @@ class ServingMetrics:
         self.request_count.inc(model_name, status)
         self.request_latency.observe(model_name, api, entrypoint, value=seconds * 1e6)
 
+    def state(self) -> dict:
+        """Every metric's values, JSON-able: what a worker process publishes for the others (see workers.py)."""
+        return {metric.name: metric.state() for metric in self._all}
+
+    def merge(self, state: dict) -> None:
+        """Add another process's :meth:`state`: counters and histograms sum, gauges keep the highest value."""
+        for metric in self._all:
+            metric.merge(state.get(metric.name, []))
+
     def render(self) -> str:
         lines = []
         for metric in self._all:
             lines += metric.render()
         return "\n".join(lines) + "\n"
+
+
+class SharedMetrics(ServingMetrics):
+    """One worker process's metrics (``kerazoo serve --workers N``) that render as the sum over all workers.
+
+    A scrape reaches one worker, so each worker writes its values to ``folder/worker-<index>.json`` every
+    ``interval`` seconds (atomically) and renders its own live values merged with the other workers' files: the
+    other workers' part is at most ``interval`` old."""
+
+    def __init__(self, folder: str, index: int, interval: float = 0.5):
+        super().__init__()
+        self.folder, self.index = folder, index
+        self._path = os.path.join(folder, f"worker-{index}.json")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._publish_loop, args=(interval,), name=f"metrics-{index}",
+                                        daemon=True)
+        self._thread.start()
+
+    def publish(self) -> None:
+        fd, temporary = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(self.state(), f)
+            os.replace(temporary, self._path)
+        except OSError:  # the folder went away (the supervisor stopped): nothing to share any more
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+
+    def _publish_loop(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self.publish()
+
+    def render(self) -> str:
+        merged = read_shared_metrics(self.folder, skip=os.path.basename(self._path))
+        merged.merge(self.state())
+        return merged.render()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.publish()
+
+
+def read_shared_metrics(folder: str, skip: str = "") -> ServingMetrics:
+    """The sum of the workers' published metrics in ``folder`` (a file being replaced or unreadable is left out)."""
+    merged = ServingMetrics()
+    for name in sorted(os.listdir(folder)):
+        if name.startswith("worker-") and name.endswith(".json") and name != skip:
+            try:
+                with open(os.path.join(folder, name)) as f:
+                    merged.merge(json.load(f))
+            except (OSError, ValueError):
+                continue
+    return merged

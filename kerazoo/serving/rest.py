@@ -593,9 +593,10 @@ class RestServer(ThreadingHTTPServer):
     allow_reuse_address = True
     body_timeout = 10.0  # seconds between a body's bytes before it is given up (408): a lying Content-Length
 
-    def __init__(self, address: tuple[str, int], api: RestApi, *, max_request_bytes: int):
+    def __init__(self, address: tuple[str, int], api: RestApi, *, max_request_bytes: int, reuse_port: bool = False):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
+        self.allow_reuse_port = reuse_port  # several worker processes on one port (kerazoo serve --workers)
         self.api = api
         self.max_request_bytes = max_request_bytes
         self._connections: set[socket.socket] = set()

@@ -9,12 +9,13 @@ import os
 import threading
 
 from kerazoo.serving.config import (
-    DEFAULT_METRICS_PATH, BatchingOptions, VersionPolicy, load_batching_parameters_file, load_monitoring_config_file,
+    DEFAULT_METRICS_PATH, BatchingOptions, VersionPolicy, WorkerSlot, load_batching_parameters_file,
+    load_monitoring_config_file,
 )
 from kerazoo.serving.errors import ServingError
 from kerazoo.serving.grpc_service import GrpcServer
 from kerazoo.serving.images import DEFAULT_MAX_IMAGE_PIXELS
-from kerazoo.serving.metrics import ServingMetrics
+from kerazoo.serving.metrics import ServingMetrics, SharedMetrics
 from kerazoo.serving.repository import ModelRepository
 from kerazoo.serving.rest import DEFAULT_MAX_JSON_VALUES, RestApi, RestServer
 from kerazoo.serving.service import DEFAULT_MAX_REQUEST_ELEMENTS, ServingService
@@ -75,7 +76,7 @@ class ModelServer:
                  max_json_values: int = DEFAULT_MAX_JSON_VALUES,
                  max_request_elements: int = DEFAULT_MAX_REQUEST_ELEMENTS,
                  max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS, freeze_gc: bool = True,
-                 metrics_path: str | None = DEFAULT_METRICS_PATH):
+                 metrics_path: str | None = DEFAULT_METRICS_PATH, workers: int = 1):
         if rest_port is None and grpc_port is None:
             raise ValueError("Invalid ports: at least one of rest_port and grpc_port is needed. Received: both None")
         if max_request_bytes < 1:
@@ -91,6 +92,7 @@ class ModelServer:
         self._rest_port, self._grpc_port = rest_port, grpc_port
         self._max_request_bytes = max_request_bytes
         self._grpc_max_workers = grpc_max_workers
+        self.workers = workers  # server processes sharing these ports (kerazoo serve --workers)
         self.rest: RestServer | None = None
         self.grpc: GrpcServer | None = None
         self._stopped = threading.Event()
@@ -106,10 +108,11 @@ class ModelServer:
                 self.rest = RestServer((self.host, self._rest_port),
                                        RestApi(self.service, max_json_values=self._max_json_values,
                                                metrics_path=self.metrics_path),
-                                       max_request_bytes=self._max_request_bytes)
+                                       max_request_bytes=self._max_request_bytes, reuse_port=self.workers > 1)
             if self._grpc_port is not None:
                 self.grpc = GrpcServer(self.service, self.host, self._grpc_port, admin=self.admin,
-                                       max_request_bytes=self._max_request_bytes, max_workers=self._grpc_max_workers)
+                                       max_request_bytes=self._max_request_bytes, max_workers=self._grpc_max_workers,
+                                       workers=self.workers)
         except (OSError, RuntimeError) as error:
             self.stop()
             raise OSError(f"Cannot listen on {self.host}: {error}") from None
@@ -166,6 +169,8 @@ class ModelServer:
         if self.grpc:
             self.grpc.stop()
         self.repository.stop()
+        if isinstance(self.metrics, SharedMetrics):
+            self.metrics.close()
         with _collect_lock:
             if self.gc_frozen:  # the models are gone: let the collector free them (and whatever else was frozen)
                 self.gc_frozen = False
@@ -214,7 +219,7 @@ def serve(repo: str | None = "models", rest_port: int | None = 8501, grpc_port: 
           max_json_values: int = DEFAULT_MAX_JSON_VALUES, max_request_elements: int = DEFAULT_MAX_REQUEST_ELEMENTS,
           max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS, freeze_gc: bool = True,
           intra_op_parallelism: int = 0, inter_op_parallelism: int = 0,
-          monitoring_config_file: str | None = None) -> ModelServer:
+          monitoring_config_file: str | None = None, worker: WorkerSlot | None = None) -> ModelServer:
     """Start a TF Serving-compatible server over a model repository, in background threads.
 
     Loads every chosen version before it returns, so the models are AVAILABLE when the ports open.
@@ -257,6 +262,9 @@ def serve(repo: str | None = "models", rest_port: int | None = 8501, grpc_port: 
         monitoring_config_file: TF Serving's ``--monitoring_config_file`` (``prometheus_config { enable, path }``):
             where REST serves the Prometheus metrics, or no metrics route when not enabled. Without it the
             metrics are at ``/monitoring/prometheus/metrics``.
+        worker: set by :mod:`kerazoo.serving.workers` in each of ``kerazoo serve --workers N``'s processes: the
+            ports are bound with SO_REUSEPORT, the metrics render the sum over the workers, and gRPC's
+            HandleReloadConfigRequest is refused (one request would change one worker).
 
     Returns:
         The running ModelServer; call ``stop()`` (or use it as a context manager).
@@ -269,10 +277,10 @@ def serve(repo: str | None = "models", rest_port: int | None = 8501, grpc_port: 
             raise ValueError("Invalid batching: give batching or batching_parameters_file, not both.")
         batching = load_batching_parameters_file(batching_parameters_file)
     if batching is None and enable_batching:
-        batching = BatchingOptions(num_batch_threads=BatchingOptions.default_threads())
+        batching = BatchingOptions(num_batch_threads=BatchingOptions.default_threads(worker.count if worker else 1))
     if model_config_file is not None and not os.path.isfile(model_config_file):
         raise FileNotFoundError(f"Model config file not found: {model_config_file}")
-    metrics = ServingMetrics()
+    metrics = SharedMetrics(worker.metrics_dir, worker.index) if worker else ServingMetrics()
     started: list[ModelServer] = []  # the server, once it runs
 
     def on_event(name, version, event):
@@ -300,7 +308,8 @@ def serve(repo: str | None = "models", rest_port: int | None = 8501, grpc_port: 
     server = ModelServer(repository, host=host, rest_port=rest_port, grpc_port=grpc_port,
                          max_request_bytes=max_request_bytes, grpc_max_workers=grpc_max_workers, metrics=metrics,
                          admin=admin, max_json_values=max_json_values, max_request_elements=max_request_elements,
-                         max_image_pixels=max_image_pixels, freeze_gc=freeze_gc, metrics_path=metrics_path)
+                         max_image_pixels=max_image_pixels, freeze_gc=freeze_gc, metrics_path=metrics_path,
+                         workers=worker.count if worker else 1)
     server.start()
     started.append(server)
     return server
