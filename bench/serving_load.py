@@ -173,11 +173,11 @@ def run_load(kind, target, path, body, concurrency, seconds, warmup, max_request
     }
 
 
-def h2load_load(kind, target, path, body, concurrency, seconds, warmup, server) -> dict:
+def h2load_load(kind, target, path, body, concurrency, seconds, warmup, server, grpc_connections=4) -> dict:
     """The same load from h2load (nghttp2's load generator, written in C): for REST ``concurrency`` keep-alive
-    HTTP/1.1 connections with one request in flight each, for gRPC 4 HTTP/2 connections (as the Python clients'
-    4 channels) with ``concurrency / 4`` streams each. gRPC answers its errors with HTTP 200, so the server's own
-    request counts by status give the errors."""
+    HTTP/1.1 connections with one request in flight each, for gRPC ``grpc_connections`` HTTP/2 connections (4: as
+    the Python clients' 4 channels) with ``concurrency / grpc_connections`` streams each. gRPC answers its errors
+    with HTTP 200, so the server's own request counts by status give the errors."""
     import resource
     import struct
     import subprocess
@@ -192,7 +192,7 @@ def h2load_load(kind, target, path, body, concurrency, seconds, warmup, server) 
         url = f"http://{target}{path}"
         shape = ["--h1", "-c", str(concurrency), "-m", "1", "-H", "content-type: application/json"]
     else:
-        connections = min(concurrency, 4)
+        connections = min(concurrency, grpc_connections)
         url = f"http://{target}{PREDICT_METHOD}"
         shape = ["-c", str(connections), "-m", str(-(-concurrency // connections)),
                  "-H", "content-type: application/grpc", "-H", "te: trailers"]
@@ -409,6 +409,9 @@ def main(argv=None):
                         help="default: kerazoo serve's (2, or 1 on a one-CPU machine)")
     parser.add_argument("--batch-timeout-micros", type=int, default=0)
     parser.add_argument("--servers", default="batched,naive")
+    parser.add_argument("--grpc-connections", type=int, default=4,
+                        help="h2load's HTTP/2 connections for gRPC (the streams are shared among them); with --workers "
+                             "the kernel spreads connections, not requests, over the workers")
     parser.add_argument("--workers", type=int, default=1,
                         help="server processes (kerazoo serve --workers) for the batched and naive servers; with more "
                              "than one the limit is also measured as the workers split the machine")
@@ -451,7 +454,8 @@ def main(argv=None):
         target = f"127.0.0.1:{server.rest_port}" if kind == "rest" else server.grpc_address
         path = "/v1/models/bench:predict" if kind == "rest" else ""
         if args.client == "h2load":
-            return h2load_load(kind, target, path, body, concurrency, args.seconds, args.warmup, server)
+            return h2load_load(kind, target, path, body, concurrency, args.seconds, args.warmup, server,
+                               args.grpc_connections)
         return run_load(kind, target, path, body, concurrency, args.seconds, args.warmup, args.max_requests)
 
     levels = [int(c) for c in args.concurrency.split(",")]
@@ -561,12 +565,11 @@ def main(argv=None):
     split = None
     if split_before:
         split_after = split_limit(path, shape, args.max_batch_size, args.seconds, args.workers)
-        split = dict(split_before, images_per_s=round((split_before["images_per_s"] + split_after["images_per_s"]) / 2,
-                                                      1),
-                     images_per_s_before=split_before["images_per_s"], images_per_s_after=split_after["images_per_s"])
-        print(f"in-process limit split as the {args.workers} workers run (each {split['images_per_s'] / args.workers:.0f}"
-              f" images/s alone): {split_before['images_per_s']} before, {split_after['images_per_s']} after; mean "
-              f"{split['images_per_s']}", flush=True)
+        before, after = split_before["images_per_s"], split_after["images_per_s"]
+        split = dict(split_before, images_per_s=round((before + after) / 2, 1), images_per_s_before=before,
+                     images_per_s_after=after)
+        print(f"in-process limit split as the {args.workers} workers run: {before} images/s before, {after} after; "
+              f"mean {split['images_per_s']}", flush=True)
     top = max(levels)
     goals = {}
     for protocol in protocols if {"batched", "naive"} <= set(results) else ():
@@ -589,7 +592,7 @@ def main(argv=None):
         "model": args.model_dir or args.zoo, "input_shape": list(shape),
         "settings": {"seconds": args.seconds, "warmup": args.warmup, "max_requests": args.max_requests,
                      "max_batch_size": args.max_batch_size, "num_batch_threads": args.num_batch_threads,
-                     "workers": args.workers,
+                     "workers": args.workers, "grpc_connections": args.grpc_connections,
                      "batch_timeout_micros": args.batch_timeout_micros,
                      "client": args.client, "client_processes": "min(concurrency, 4)" if args.client == "python" else 1,
                      "images_per_request": 1},

@@ -9,6 +9,7 @@ import sys
 import threading
 
 from kerazoo.cli import add_parser
+from kerazoo.cli.train import positive_int
 
 
 def _port(text: str) -> int | None:
@@ -26,18 +27,6 @@ def _threads(text: str) -> int:
     if not text.strip().isdigit():
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0 (0: TensorFlow's default), got {text!r}")
     return int(text)
-
-
-def _workers(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of processes (1 or more), got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more processes, got {value}")
-    return value
 
 
 def _flag_bool(text: str) -> bool:
@@ -113,7 +102,7 @@ def register(subparsers):
                    help="threads one TensorFlow op may use (0: one per core)")
     p.add_argument("--tensorflow-inter-op-parallelism", type=_threads, default=0, metavar="N",
                    help="threads running independent ops and concurrent model calls (0: TensorFlow's default)")
-    p.add_argument("--workers", type=_workers, default=1, metavar="N",
+    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
                    help="server processes sharing the ports (SO_REUSEPORT, Linux): requests spread over N Python "
                         "interpreters; each loads every model (N x the memory) and by default uses cores/N "
                         "TensorFlow threads")
@@ -247,6 +236,7 @@ def run(args):
         print("stopping...", file=sys.stderr, flush=True)
     finally:
         server.stop()
-    if getattr(server, "failed", ""):
-        raise RuntimeError(server.failed)
+    if getattr(server, "failed", ""):  # the workers kept dying
+        print(f"kerazoo serve: error: {server.failed}", file=sys.stderr, flush=True)
+        return 1
     return 0

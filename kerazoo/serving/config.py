@@ -274,6 +274,11 @@ class BatchingOptions:
         return "\n".join(lines) + "\n"
 
 
+def host_port(host: str, port: int) -> str:
+    """``host:port`` as URLs and gRPC targets write it (an IPv6 address in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 @dataclasses.dataclass(frozen=True)
 class WorkerSlot:
     """Which of ``kerazoo serve --workers N``'s server processes this is (see workers.py).

@@ -18,7 +18,7 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
-from kerazoo.serving.config import models_from_proto
+from kerazoo.serving.config import host_port, models_from_proto
 from kerazoo.serving.errors import ServingError, invalid_argument
 from kerazoo.serving.service import ServingService
 from kerazoo.serving.tensors import fill_proto, input_proto_to_examples, proto_to_array
@@ -160,10 +160,6 @@ def _fill_spec(model_spec, servable, signature_name: str) -> None:
     model_spec.signature_name = signature_name or "serving_default"
 
 
-def _grpc_address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 class GrpcServer:
     """The gRPC server: both servicers on one port, a thread pool of ``max_workers``. ``workers``: server
     processes sharing the port (SO_REUSEPORT when more than one; otherwise a port in use is an error)."""
@@ -178,10 +174,10 @@ class GrpcServer:
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(service), self._server)
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(service, admin=admin, workers=workers),
                                                                   self._server)
-        self.port = self._server.add_insecure_port(_grpc_address(host, port))
+        self.port = self._server.add_insecure_port(host_port(host, port))
         if not self.port:
-            raise OSError(f"cannot listen for gRPC on {_grpc_address(host, port)}")
-        self.address = _grpc_address(host, self.port)
+            raise OSError(f"cannot listen for gRPC on {host_port(host, port)}")
+        self.address = host_port(host, self.port)
 
     def start(self) -> None:
         self._server.start()

@@ -9,7 +9,7 @@ import os
 import threading
 
 from kerazoo.serving.config import (
-    DEFAULT_METRICS_PATH, BatchingOptions, VersionPolicy, WorkerSlot, load_batching_parameters_file,
+    DEFAULT_METRICS_PATH, BatchingOptions, VersionPolicy, WorkerSlot, host_port, load_batching_parameters_file,
     load_monitoring_config_file,
 )
 from kerazoo.serving.errors import ServingError
@@ -130,10 +130,7 @@ class ModelServer:
 
     @property
     def rest_url(self) -> str | None:
-        if self.rest is None:
-            return None
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.rest.port}"
+        return f"http://{host_port(self.host, self.rest.port)}" if self.rest else None
 
     @property
     def rest_port(self) -> int | None:

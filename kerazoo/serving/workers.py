@@ -26,6 +26,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import pickle
 import queue
 import shutil
 import signal
@@ -34,7 +35,7 @@ import tempfile
 import threading
 import time
 
-from kerazoo.serving.config import WorkerSlot
+from kerazoo.serving.config import WorkerSlot, host_port
 from kerazoo.serving.metrics import ServingMetrics, read_shared_metrics
 
 log = logging.getLogger("kerazoo.serving")
@@ -86,8 +87,12 @@ def _worker_main(slot: WorkerSlot, serve_kwargs: dict, events, stop, log_level: 
     signal.signal(signal.SIGTERM, lambda *_: terminated.set())
     try:
         server = serve(**serve_kwargs, worker=slot)
-    except BaseException as error:  # the pool reports it: the worker has no terminal of its own to print to
-        events.put((slot.index, os.getpid(), "failed", f"{type(error).__name__}: {error}"))
+    except Exception as error:  # the pool raises it again: a bad flag reads as it does with one process
+        try:
+            pickle.dumps(error)
+        except Exception:  # noqa: BLE001 - an exception that cannot travel goes as its text
+            error = RuntimeError(f"{type(error).__name__}: {error}")
+        events.put((slot.index, os.getpid(), "failed", error))
         raise SystemExit(1) from None
     models = {name: server.repository.available_versions(name) for name in server.repository.model_names()}
     events.put((slot.index, os.getpid(), "ready", {"addresses": server.addresses(), "models": models}))
@@ -159,7 +164,8 @@ class WorkerPool:
             while waiting:
                 index, pid, status, info = self._next_event(deadline, waiting)
                 if status == "failed":
-                    raise RuntimeError(f"worker {index} (pid {pid}) could not start: {info}")
+                    log.error("worker %d (pid %d) could not start: %s", index, pid, info)
+                    raise info
                 waiting.discard(index)
                 if index == 0:
                     self.ready_info = info
@@ -275,16 +281,11 @@ class WorkerPool:
 
     @property
     def rest_url(self) -> str | None:
-        if self._rest_port is None:
-            return None
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self._rest_port}"
+        return None if self._rest_port is None else f"http://{host_port(self.host, self._rest_port)}"
 
     @property
     def grpc_address(self) -> str | None:
-        if self._grpc_port is None:
-            return None
-        return f"[{self.host}]:{self._grpc_port}" if ":" in self.host else f"{self.host}:{self._grpc_port}"
+        return None if self._grpc_port is None else host_port(self.host, self._grpc_port)
 
     def addresses(self) -> list[str]:
         return list(self.ready_info.get("addresses", []))

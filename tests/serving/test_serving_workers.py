@@ -190,6 +190,27 @@ def test_workers_share_the_ports_count_together_and_come_back_when_killed(make_r
         again.bind(("127.0.0.1", pool.rest_port))
 
 
+def test_a_worker_that_cannot_start_fails_the_pool_with_its_own_error(make_repo, tmp_path):
+    pool = WorkerPool(2, repo=make_repo({"tiny": [1]}), rest_port=0, grpc_port=0,
+                      model_config_file=str(tmp_path / "missing.config"))
+    with pytest.raises(FileNotFoundError, match="Model config file not found: .*missing.config"):
+        pool.start(timeout=300)
+    assert pool.wait(0) and not any(_running(pid) for pid in pool.pids)
+
+
+def test_workers_that_keep_dying_stop_the_pool(make_repo):
+    with WorkerPool(2, repo=make_repo({"tiny": [1]}), rest_port=0, grpc_port=None, poll_interval=0) as pool:
+        pool.start(timeout=300)
+        for _ in range(3):  # RESTART_LIMIT deaths within the window
+            victim = pool.pids[1]
+            os.kill(victim, signal.SIGKILL)
+            _wait_for(lambda: victim not in pool.pids or pool.wait(0))  # noqa: B023 - evaluated at once
+        assert pool.wait(60)
+        assert re.fullmatch(r"worker 1 \(pid \d+\) exited with code -9: 3 worker exits within 60 s, stopping",
+                            pool.failed)
+        assert not any(_running(pid) for pid in pool.pids)
+
+
 @pytest.mark.parametrize("ending", ["ctrl_c", "kill"])
 def test_cli_serve_with_workers_leaves_no_worker_behind(make_repo, ending):
     """Ctrl-C stops every worker in order; a SIGKILL of `kerazoo serve` itself (no chance to stop them) ends them
@@ -240,8 +261,8 @@ def _running(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize(("value", "message"), [("0", "expected 1 or more processes, got 0"),
-                                                 ("two", "expected a number of processes (1 or more), got 'two'")])
+@pytest.mark.parametrize(("value", "message"), [("0", "expected a positive integer, got '0'"),
+                                                 ("two", "expected a positive integer, got 'two'")])
 def test_cli_rejects_a_bad_worker_count(value, message):
     result = subprocess.run([sys.executable, "-m", "kerazoo", "serve", "--workers", value], capture_output=True,
                             text=True, cwd=ROOT, timeout=120, check=False)
