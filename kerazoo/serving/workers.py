@@ -164,7 +164,7 @@ class WorkerPool:
             while waiting:
                 index, pid, status, info = self._next_event(deadline, waiting)
                 if status == "failed":
-                    log.error("worker %d (pid %d) could not start: %s", index, pid, info)
+                    log.debug("worker %d (pid %d) could not start: %s", index, pid, info)
                     raise info
                 waiting.discard(index)
                 if index == 0:
