@@ -263,7 +263,9 @@ def export_model(args, repo: str) -> tuple[str, tuple]:
     return path, shape
 
 
-def in_process_limit(path, shape, batch, seconds):
+def in_process_limit(path, shape, batch, seconds, start_at=None):
+    """Images/s of the SavedModel called in this process on batches of ``batch`` for ``seconds`` (from ``start_at``,
+    a time.time(), when given: processes measured side by side start together once each has loaded the model)."""
     import numpy as np
     import tensorflow as tf
 
@@ -271,6 +273,8 @@ def in_process_limit(path, shape, batch, seconds):
     x = tf.constant(np.random.default_rng(0).uniform(0, 255, (batch, *shape)).astype(np.float32))
     for _ in range(3):
         fn(images=x)
+    if start_at is not None:
+        time.sleep(max(0.0, start_at - time.time()))
     count, start, cpu_start = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         fn(images=x)["probabilities"].numpy()
@@ -281,20 +285,10 @@ def in_process_limit(path, shape, batch, seconds):
 
 
 def _split_limit_worker(path, shape, batch, seconds, threads, start_at, queue):
-    import numpy as np
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
-    fn = tf.saved_model.load(path).signatures["serving_default"]
-    x = tf.constant(np.random.default_rng(0).uniform(0, 255, (batch, *shape)).astype(np.float32))
-    for _ in range(3):
-        fn(images=x)
-    time.sleep(max(0.0, start_at - time.time()))
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        fn(images=x)["probabilities"].numpy()
-        count += 1
-    queue.put(count * batch / (time.perf_counter() - start))
+    queue.put(in_process_limit(path, shape, batch, seconds, start_at)["images_per_s"])
 
 
 def split_limit(path, shape, batch, seconds, workers):

@@ -96,12 +96,17 @@ class Histogram:
     def observe(self, *labels, value: float) -> None:
         index = bisect.bisect_left(self.buckets, value)
         with self._lock:
-            series = self._series.get(labels)
-            if series is None:
-                series = self._series[labels] = [0] * (len(self.buckets) + 1) + [0.0, 0]
+            series = self._series_of(labels)
             series[index] += 1
             series[-2] += value
             series[-1] += 1
+
+    def _series_of(self, labels: tuple) -> list:
+        """The series of ``labels`` (created empty); the caller holds the lock."""
+        series = self._series.get(labels)
+        if series is None:
+            series = self._series[labels] = [0] * (len(self.buckets) + 1) + [0.0, 0]
+        return series
 
     def count(self, *labels) -> int:
         series = self._series.get(labels)
@@ -114,7 +119,7 @@ class Histogram:
     def merge(self, state: list) -> None:
         with self._lock:
             for labels, series in state:
-                mine = self._series.setdefault(tuple(labels), [0] * (len(self.buckets) + 1) + [0.0, 0])
+                mine = self._series_of(tuple(labels))
                 for i, value in enumerate(series):
                     mine[i] += value
 
@@ -170,6 +175,9 @@ class ServingMetrics:
         """Add another process's :meth:`state`: counters and histograms sum, gauges keep the highest value."""
         for metric in self._all:
             metric.merge(state.get(metric.name, []))
+
+    def close(self) -> None:
+        """Release what the metrics hold (nothing here; see :class:`SharedMetrics`)."""
 
     def render(self) -> str:
         lines = []

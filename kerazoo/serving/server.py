@@ -166,8 +166,7 @@ class ModelServer:
         if self.grpc:
             self.grpc.stop()
         self.repository.stop()
-        if isinstance(self.metrics, SharedMetrics):
-            self.metrics.close()
+        self.metrics.close()
         with _collect_lock:
             if self.gc_frozen:  # the models are gone: let the collector free them (and whatever else was frozen)
                 self.gc_frozen = False
